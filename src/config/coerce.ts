@@ -1,0 +1,47 @@
+// Turns a raw value from any layer (flag text, SUP_* variable, file value)
+// into the option's type, or throws a ConfigError naming where it came from.
+import type { OptionSpec } from "./schema.ts";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Splits a list given as one string (SUP_* variables): newlines or commas. */
+export function splitList(raw: string): string[] {
+  return raw.split(raw.includes("\n") ? "\n" : ",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+const TRUE = new Set(["1", "true", "yes", "on", ""]);
+const FALSE = new Set(["0", "false", "no", "off"]);
+
+export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
+  const bad = (what: string): never => {
+    throw new ConfigError(`${where}: ${spec.name} ${what}, got ${JSON.stringify(raw)}`);
+  };
+  switch (spec.type) {
+    case "int":
+    case "number": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) bad(`must be a ${spec.type === "int" ? "whole number" : "number"}`);
+      if (spec.type === "int" && !Number.isInteger(n)) bad("must be a whole number");
+      if (spec.min !== undefined && n < spec.min) bad(`must be at least ${spec.min}`);
+      return n;
+    }
+    case "boolean":
+      if (typeof raw === "boolean") return raw;
+      if (typeof raw === "string" && TRUE.has(raw.toLowerCase())) return true;
+      if (typeof raw === "string" && FALSE.has(raw.toLowerCase())) return false;
+      return bad("must be true or false");
+    case "string":
+      if (typeof raw === "string") return raw;
+      if (typeof raw === "number") return String(raw);
+      return bad("must be a string");
+    case "enum":
+      if (typeof raw === "string" && spec.values!.includes(raw)) return raw;
+      return bad(`must be one of ${spec.values!.join(", ")}`);
+    case "list":
+      if (Array.isArray(raw) && raw.every((x) => typeof x === "string" || typeof x === "number")) return raw.map(String);
+      if (typeof raw === "string") return [raw];
+      return bad("must be a list of strings");
+  }
+}

@@ -1,0 +1,79 @@
+// The config layers, lowest first: defaults < file < its environment section
+// < SUP_* variables < flags. Every value remembers the layer that set it, for
+// `sup config --explain`. Lists replace, never concatenate, across layers.
+import type { Cli } from "../cli.ts";
+import { ConfigError, coerce, splitList } from "./coerce.ts";
+import { OPTIONS, SPECS, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
+
+export interface Source {
+  layer: "default" | "file" | "env-section" | "env" | "flag";
+  where: string; // "sup.ini:12", "SUP_PROCESSES", "--processes", "default"
+}
+
+export interface Loaded {
+  config: Config;
+  sources: Record<string, Source>;
+  file?: string; // the config file read, if any
+}
+
+function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
+  const key = spec.aliasOf ?? spec.name;
+  cfg[key] = value;
+  sources[key] = src;
+}
+
+export async function loadConfig(cli: Cli, env: Record<string, string | undefined>, cwd: string): Promise<Loaded> {
+  const cfg = defaults() as unknown as Record<string, unknown>;
+  const sources: Record<string, Source> = {};
+  for (const k of Object.keys(cfg)) sources[k] = { layer: "default", where: "default" };
+
+  // Layer 2 and 3: the config file and its environment section. Loaded only
+  // when there is a file, so a master without one never loads c12.
+  const { findConfigFile, readConfigFile } = await import("./file.ts");
+  const found = findConfigFile(cli, cwd);
+  let file: string | undefined;
+  if (found) {
+    file = found.path;
+    const envName = cli.flags.findLast((f) => f.name === "env-name")?.value as string | undefined ?? env.SUP_ENV ?? "";
+    for (const entry of await readConfigFile(found, envName, env)) {
+      const spec = SPECS.get(entry.key)!;
+      setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
+    }
+  }
+
+  // Layer 4: SUP_* variables. An unknown SUP_ variable is an error too: a
+  // typo there would otherwise be silently ignored.
+  const known = new Map(OPTIONS.map((o) => [envVarName(o.name), o as OptionSpec]));
+  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR"]);
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith("SUP_") || raw === undefined || IGNORED.has(name)) continue;
+    const spec = known.get(name);
+    if (!spec) {
+      const { didYouMean } = await import("./suggest.ts");
+      throw new ConfigError(`environment variable ${name} is not a sup option${didYouMean(name, known.keys())}; unset it or fix its name`);
+    }
+    if (spec.flagOnly) continue;
+    const value = spec.type === "list" ? splitList(raw) : raw;
+    setValue(cfg, sources, spec, coerce(spec, value, `environment variable ${name}`), { layer: "env", where: name });
+  }
+
+  // Layer 5: flags. Repeated list flags collect; the first flag for a list
+  // key replaces whatever lower layers said.
+  const flagLists = new Set<string>();
+  for (const f of cli.flags) {
+    const spec = SPECS.get(f.name)!;
+    if (spec.flagOnly) continue;
+    let value = f.value;
+    if (spec.type === "list") {
+      value = flagLists.has(f.name) ? [...(cfg[f.name] as string[]), ...(f.value as string[])] : f.value;
+      flagLists.add(f.name);
+    }
+    setValue(cfg, sources, spec, value, { layer: "flag", where: f.flag });
+  }
+  if (cli.command.length > 0) {
+    cfg.command = cli.command;
+    sources.command = { layer: "flag", where: "command line" };
+  }
+
+  return { config: cfg as unknown as Config, sources, file };
+}

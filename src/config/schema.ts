@@ -1,0 +1,102 @@
+// The one table of sup's options. Flags, config keys, SUP_* variables and
+// docs/config.md are all derived from it, so a key exists everywhere or nowhere.
+
+export type OptionType = "int" | "number" | "string" | "boolean" | "list" | "enum";
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly type: OptionType;
+  readonly default: unknown;
+  readonly short?: string;
+  readonly min?: number;
+  readonly values?: readonly string[]; // for enum
+  readonly aliasOf?: string; // uWSGI spelling that sets another key
+  readonly flagOnly?: boolean; // meaningful only on the command line
+  readonly help: string;
+}
+
+const opt = (spec: OptionSpec) => spec;
+
+export const OPTIONS = [
+  opt({ name: "processes", type: "int", default: 1, short: "p", min: 1, help: "Number of worker processes." }),
+  opt({ name: "workers", type: "int", default: undefined, min: 1, aliasOf: "processes", help: "Alias of processes (uWSGI)." }),
+  opt({ name: "command", type: "list", default: [], help: "The worker command as an argv list (normally given after --). A string in a file is split like a shell would, without expansion." }),
+  opt({ name: "shell", type: "boolean", default: false, help: "Run the command through /bin/sh -c." }),
+  opt({ name: "chdir", type: "string", default: "", help: "Directory the workers run in (default: the current directory)." }),
+  opt({ name: "env", type: "list", default: [], help: "Extra worker environment, KEY=VALUE; repeatable." }),
+  opt({ name: "stop-signal", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
+  opt({ name: "worker-reload-mercy", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
+  opt({ name: "backoff-max", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
+  opt({ name: "pidfile", type: "string", default: "", help: "Write the master's pid here; `sup reload|stop|status` read it." }),
+  opt({ name: "log-format", type: "enum", default: "text", values: ["text", "json"], help: "Master log lines as text or one JSON object per line." }),
+  opt({ name: "log-prefix", type: "boolean", default: true, help: "Prefix worker output lines with the worker id." }),
+  opt({ name: "master", type: "boolean", default: true, help: "Accepted for uWSGI compatibility; sup always runs a master." }),
+  opt({ name: "touch-reload", type: "list", default: [], help: "Graceful reload when this file's mtime changes, or it appears or disappears; repeatable." }),
+  opt({ name: "touch-chain-reload", type: "list", default: [], help: "Rolling (one at a time) reload on touch; repeatable." }),
+  opt({ name: "check-interval", type: "number", default: 1, min: 0.01, help: "Seconds between touch-file checks." }),
+  opt({ name: "autoreload", type: "number", default: 0, min: 0, help: "Poll watched files every N seconds and reload on change (0 = off)." }),
+  opt({ name: "py-autoreload", type: "number", default: undefined, min: 0, aliasOf: "autoreload", help: "uWSGI spelling of autoreload." }),
+  opt({ name: "autoreload-watch", type: "list", default: [], help: "Paths to watch (default: the working directory); repeatable." }),
+  opt({ name: "autoreload-include", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
+  opt({ name: "autoreload-ignore", type: "list", default: [], help: "Globs to ignore, on top of .git, node_modules, __pycache__, *.pyc, editor files and .gitignore; repeatable." }),
+  opt({ name: "autoreload-engine", type: "enum", default: "poll", values: ["poll", "events"], help: "poll: stat polling (works everywhere); events: fs.watch with a slow poll as safety net." }),
+  opt({ name: "autoreload-settle", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload." }),
+  opt({ name: "listen", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
+  opt({ name: "listen-mode", type: "string", default: "", help: "Octal permission of unix listen sockets, e.g. 660." }),
+  opt({ name: "listen-backlog", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),
+  opt({ name: "ready", type: "string", default: "delay:1", help: "When a new worker counts as ready: notify | tcp:HOST:PORT | http://HOST:PORT/PATH | delay:SECONDS." }),
+  opt({ name: "ready-timeout", type: "number", default: 30, min: 0.1, help: "Seconds a new worker has to become ready before its reload is rolled back." }),
+  opt({ name: "port-base", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+N-1 as $PORT ({port} in ready probes)." }),
+  opt({ name: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
+  opt({ name: "ini", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
+  opt({ name: "toml", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
+  opt({ name: "json", type: "string", default: "", flagOnly: true, help: "JSON config file, FILE[:SECTION]." }),
+  opt({ name: "env-name", type: "string", default: "", flagOnly: true, help: "Config environment section to apply ([sup:NAME]; NAME table); also SUP_ENV." }),
+] as const satisfies readonly OptionSpec[];
+
+export type OptionName = (typeof OPTIONS)[number]["name"];
+
+/** The effective configuration the master runs with (aliases folded in). */
+export interface Config {
+  processes: number;
+  command: string[];
+  shell: boolean;
+  chdir: string;
+  env: string[];
+  "stop-signal": string;
+  "worker-reload-mercy": number;
+  "backoff-max": number;
+  pidfile: string;
+  "log-format": "text" | "json";
+  "log-prefix": boolean;
+  master: boolean;
+  "touch-reload": string[];
+  "touch-chain-reload": string[];
+  "check-interval": number;
+  autoreload: number;
+  "autoreload-watch": string[];
+  "autoreload-include": string[];
+  "autoreload-ignore": string[];
+  "autoreload-engine": "poll" | "events";
+  "autoreload-settle": number;
+  listen: string[];
+  "listen-mode": string;
+  "listen-backlog": number;
+  ready: string;
+  "ready-timeout": number;
+  "port-base": number;
+}
+
+export const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));
+
+export function defaults(): Config {
+  const c: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    if ("aliasOf" in o || ("flagOnly" in o && o.flagOnly)) continue;
+    c[o.name] = Array.isArray(o.default) ? [...o.default] : o.default;
+  }
+  return c as unknown as Config;
+}
+
+/** SUP_WORKER_RELOAD_MERCY for worker-reload-mercy. */
+export const envVarName = (name: string) => "SUP_" + name.toUpperCase().replaceAll("-", "_");

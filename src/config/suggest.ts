@@ -1,0 +1,31 @@
+// "did you mean …?" for typos in option and key names.
+
+/** Levenshtein distance, two rows. */
+export function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The nearest known name, if it is near enough to be a typo. */
+export function nearest(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = k.startsWith(name) || name.startsWith(k) ? Math.min(distance(name, k), 2) : distance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+export const didYouMean = (name: string, known: Iterable<string>, prefix = "") => {
+  const n = nearest(name, known);
+  return n ? ` (did you mean ${prefix}${n}?)` : "";
+};

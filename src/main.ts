@@ -1,0 +1,55 @@
+// Entry point. Kept tiny on purpose: every verb's code is imported only when
+// that verb runs, so the exec shim and `sup --version` start fast and the
+// master does not carry modules it never uses.
+declare const SUP_VERSION: string;
+
+const argv = process.argv.slice(2);
+
+async function main(): Promise<number> {
+  // The exec shim between the master and each worker (src/worker/shim.ts).
+  if (argv[0] === "__exec") return (await import("./worker/shim.ts")).runShim(argv.slice(1));
+  if (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version") {
+    console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : (await import("../package.json")).version}`);
+    return 0;
+  }
+  const { parseCli, helpText, UsageError } = await import("./cli.ts");
+  const { ConfigError } = await import("./config/coerce.ts");
+  try {
+    const cli = parseCli(argv);
+    switch (cli.verb) {
+      case "help":
+        process.stdout.write(helpText());
+        return 0;
+      case "version":
+        console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : "dev"}`);
+        return 0;
+      case "reload":
+      case "stop":
+      case "status":
+        return await (await import("./control/client.ts")).runClientVerb(cli);
+      case "config":
+      case "check":
+        return await (await import("./config/verb.ts")).runConfigVerb(cli);
+      case "run":
+        if (cli.command.length === 0 && argv.length === 0) {
+          process.stdout.write(helpText());
+          return 2;
+        }
+        return await (await import("./master/run.ts")).runMaster(cli);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      console.error(`sup: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`sup: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);
