@@ -1,0 +1,61 @@
+// The few libc socket calls sup needs and neither Bun nor node:net offers:
+// a listening socket the master never accepts on, and unix datagram sockets
+// for sd_notify (DESIGN.md §7). Linux only; the constants are the values of
+// <sys/socket.h> and <netinet/in.h>, which are the same on x86_64 and arm64.
+import { FFIType, dlopen, read } from "bun:ffi";
+
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_REUSEADDR = 2;
+export const IPPROTO_IPV6 = 41;
+export const IPV6_V6ONLY = 26;
+export const MSG_DONTWAIT = 0x40;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+
+export const EACCES = 13;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const EADDRINUSE = 98;
+export const EADDRNOTAVAIL = 99;
+export const ECONNREFUSED = 111;
+export const ENOENT = 2;
+
+export const libc = dlopen("libc.so.6", {
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  listen: { args: ["i32", "i32"], returns: "i32" },
+  connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: FFIType.i64_fast },
+  recv: { args: ["i32", "ptr", "u64", "i32"], returns: FFIType.i64_fast },
+  close: { args: ["i32"], returns: "i32" },
+  // fcntl is variadic; an int third argument is passed like a fixed one on
+  // the Linux ABIs sup targets.
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  inet_pton: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  strerror: { args: ["i32"], returns: "cstring" },
+  __errno_location: { args: [], returns: "ptr" },
+}).symbols;
+
+/** errno of the libc call that just failed (read at once: later calls may change it). */
+export function errno(): number {
+  return read.i32(libc.__errno_location()!, 0);
+}
+
+export function strerror(code: number): string {
+  return String(libc.strerror(code)).toLowerCase();
+}
+
+/** A NUL-terminated copy of s for a `const char *` argument. */
+export function cstr(s: string): Buffer {
+  return Buffer.from(s + "\0", "utf8");
+}

@@ -1,0 +1,163 @@
+// Listening sockets held by the master and handed to every worker as fd 3, 4, …
+// Made with libc calls (bun:ffi) so the master never accepts on them: with
+// node:net or Bun.listen the master would compete with its workers for
+// connections (DESIGN.md §7). While no worker runs, connections wait in the
+// kernel backlog.
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { ConfigError } from "../config/coerce.ts";
+import {
+  AF_INET, AF_INET6, AF_UNIX, EACCES, EADDRINUSE, EADDRNOTAVAIL, EAGAIN, ECONNREFUSED, ENOENT, F_SETFD, FD_CLOEXEC,
+  IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, errno, libc, strerror,
+} from "./libc.ts";
+import { inetAddr, unixAddr } from "./sockaddr.ts";
+
+export interface ListenAddr {
+  kind: "inet" | "inet6" | "unix";
+  host: string;
+  port: number;
+  path: string;
+}
+
+export interface ListenSocket {
+  fd: number;
+  /** The address as the user wrote it (or the systemd FileDescriptorName). */
+  name: string;
+  /** Set for unix sockets sup bound itself: closeListen removes the file. */
+  path?: string;
+}
+
+const FORMS = "use HOST:PORT (127.0.0.1:8000), [IPV6]:PORT ([::1]:8000), :PORT (every IPv4 interface) or unix:/PATH";
+
+export function parseListen(addr: string): ListenAddr {
+  const bad = (why: string): never => {
+    throw new ConfigError(`listen ${JSON.stringify(addr)}: ${why}; ${FORMS}`);
+  };
+  if (addr.startsWith("unix:")) {
+    const path = addr.slice("unix:".length);
+    if (path === "") bad("empty unix socket path");
+    return { kind: "unix", host: "", port: 0, path };
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr) ?? bad("not a listen address");
+  const port = Number(m[3]);
+  if (port > 65535) bad("port must be 0..65535");
+  if (m[1] !== undefined) {
+    if (!inetAddr(AF_INET6, m[1], port)) bad(`${m[1]} is not an IPv6 address`);
+    return { kind: "inet6", host: m[1], port, path: "" };
+  }
+  const host = m[2] === "" ? "0.0.0.0" : m[2] === "localhost" ? "127.0.0.1" : m[2]!;
+  if (!inetAddr(AF_INET, host, port)) bad(`${m[2]} is not an IPv4 address`);
+  return { kind: "inet", host, port, path: "" };
+}
+
+const HINTS: Record<number, string> = {
+  [EADDRINUSE]: "another process is listening there; stop it or choose another port",
+  [EACCES]: "ports below 1024 need root or CAP_NET_BIND_SERVICE; a unix socket needs a writable directory",
+  [EADDRNOTAVAIL]: "no network interface has this address",
+  [ENOENT]: "the directory does not exist",
+};
+
+function fail(name: string, code: number): never {
+  const hint = name.startsWith("unix:") && code === EADDRINUSE ? HINTS[code]!.replace("port", "path") : HINTS[code];
+  throw new ConfigError(`listen ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
+}
+
+/** Binds every address, or none: on error the fds opened so far are closed. */
+export function bindListen(addrs: string[], opts: { backlog: number; mode: string }): ListenSocket[] {
+  if (opts.mode !== "" && !/^[0-7]{3,4}$/.test(opts.mode)) {
+    throw new ConfigError(`listen-mode ${JSON.stringify(opts.mode)}: must be an octal permission such as 660`);
+  }
+  const parsed = addrs.map((a) => [a, parseListen(a)] as const);
+  const socks: ListenSocket[] = [];
+  try {
+    for (const [name, addr] of parsed) socks.push(bindOne(name, addr, opts));
+  } catch (e) {
+    closeListen(socks);
+    throw e;
+  }
+  return socks;
+}
+
+function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: string }): ListenSocket {
+  const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
+  const sa = addr.kind === "unix" ? unixAddr(addr.path) : inetAddr(family as typeof AF_INET, addr.host, addr.port)!;
+  if (addr.kind === "unix") removeStaleSocket(name, addr.path);
+  const fd = libc.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(name, errno());
+  try {
+    const one = new Int32Array([1]);
+    // SO_REUSEADDR: rebinding right after a previous master exits must not
+    // fail on connections in TIME_WAIT (socket(7)).
+    if (addr.kind !== "unix" && libc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4) < 0) fail(name, errno());
+    // [::]:PORT takes IPv6 only, as nginx does, so it can sit beside :PORT (ipv6(7)).
+    if (addr.kind === "inet6" && libc.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, one, 4) < 0) fail(name, errno());
+    if (libc.bind(fd, sa, sa.length) < 0) fail(name, errno());
+    if (addr.kind === "unix" && opts.mode !== "") chmodSync(addr.path, parseInt(opts.mode, 8));
+    if (libc.listen(fd, opts.backlog) < 0) fail(name, errno());
+  } catch (e) {
+    libc.close(fd);
+    throw e;
+  }
+  return addr.kind === "unix" ? { fd, name, path: addr.path } : { fd, name };
+}
+
+/**
+ * A socket file left by a master that died is replaced; one with a live
+ * listener is an error, as is a path that is not a socket (never delete a
+ * user's file).
+ */
+function removeStaleSocket(name: string, path: string): void {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // absent: nothing to replace
+  }
+  if (!isSocket) throw new ConfigError(`listen ${name}: ${path} exists and is not a socket; remove it or choose another path`);
+  const probe = libc.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (probe < 0) fail(name, errno());
+  const sa = unixAddr(path);
+  const rc = libc.connect(probe, sa, sa.length);
+  const code = rc < 0 ? errno() : 0;
+  libc.close(probe);
+  // EAGAIN: a listener whose backlog is full (unix(7)); still alive.
+  if (rc === 0 || code === EAGAIN) fail(name, EADDRINUSE);
+  if (code === ECONNREFUSED) unlinkSync(path);
+}
+
+/**
+ * Sockets passed by systemd socket activation (sd_listen_fds(3)): fds 3 … 3+N-1
+ * when LISTEN_PID is this process. Marked close-on-exec as sd_listen_fds does;
+ * the master hands them to workers explicitly.
+ */
+export function inheritedListen(env: Record<string, string | undefined>): ListenSocket[] {
+  if (env.LISTEN_PID !== String(process.pid) || !/^[1-9]\d*$/.test(env.LISTEN_FDS ?? "")) return [];
+  const names = (env.LISTEN_FDNAMES ?? "").split(":");
+  return Array.from({ length: Number(env.LISTEN_FDS) }, (_, i) => {
+    const fd = 3 + i;
+    if (libc.fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+      throw new ConfigError(`LISTEN_FDS=${env.LISTEN_FDS} but fd ${fd} is not open: ${strerror(errno())}`);
+    }
+    return { fd, name: names[i] || `fd:${fd}` };
+  });
+}
+
+export function closeListen(socks: ListenSocket[]): void {
+  for (const s of socks) {
+    libc.close(s.fd);
+    if (s.path !== undefined) {
+      try {
+        unlinkSync(s.path);
+      } catch {
+        // already gone: nothing to clean
+      }
+    }
+  }
+}
+
+/** The port a TCP socket is bound to (after binding port 0, for tests and logs). */
+export function boundPort(fd: number): number {
+  const sa = Buffer.alloc(28);
+  const len = new Uint32Array([sa.length]);
+  if (libc.getsockname(fd, sa, len) < 0) throw new Error(`getsockname(${fd}): ${strerror(errno())}`);
+  return sa.readUInt16BE(2);
+}
