@@ -1,0 +1,97 @@
+// Readiness specs (`--ready`): how the master learns that a new worker can
+// take traffic. `notify` and `delay` are decided by the master (a READY=1
+// datagram, time alive); `tcp` and `http` are probes run here.
+import { connect } from "node:net";
+import { ConfigError } from "../config/coerce.ts";
+
+export type ReadySpec =
+  | { kind: "notify" }
+  | { kind: "tcp"; host: string; port: string }
+  | { kind: "http"; url: string }
+  | { kind: "delay"; seconds: number };
+
+const FORMS = "use notify, tcp:HOST:PORT, tcp:PORT, http://HOST:PORT/PATH or delay:SECONDS ({id} and {port} are replaced per worker)";
+
+/** One probe attempt's bound: a worker that answers slower is not ready yet. */
+const PROBE_MS = 1000;
+
+export function parseReady(s: string): ReadySpec {
+  const bad = (why: string): never => {
+    throw new ConfigError(`ready ${JSON.stringify(s)}: ${why}; ${FORMS}`);
+  };
+  const unknown = s.replaceAll("{id}", "").replaceAll("{port}", "").match(/\{[^}]*\}/);
+  if (unknown) bad(`unknown placeholder ${unknown[0]}`);
+  if (s === "notify") return { kind: "notify" };
+  if (s.startsWith("delay:")) {
+    const text = s.slice("delay:".length);
+    const seconds = Number(text);
+    if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) bad("delay must be a number of seconds, 0 or more");
+    return { kind: "delay", seconds };
+  }
+  if (s.startsWith("tcp:")) {
+    const m = /^tcp:(?:(\[[^\]]+\]|[^:\[\]]+):)?([^:]+)$/.exec(s) ?? bad("not a tcp probe");
+    const port = m[2]!;
+    if (!/^(?:\d|\{id\}|\{port\})+$/.test(port)) bad(`port ${port} must be a number`);
+    if (/^\d+$/.test(port) && (Number(port) < 1 || Number(port) > 65535)) bad("port must be 1..65535");
+    return { kind: "tcp", host: (m[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port };
+  }
+  if (s.startsWith("http://") || s.startsWith("https://")) {
+    try {
+      new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1"));
+    } catch {
+      bad("not a valid URL");
+    }
+    return { kind: "http", url: s };
+  }
+  return bad("unknown readiness check");
+}
+
+/** The spec for one worker: {id} and {port} replaced by its values. */
+export function expandReady(spec: ReadySpec, vars: { id: number; port: number }): ReadySpec {
+  const sub = (t: string) => t.replaceAll("{id}", String(vars.id)).replaceAll("{port}", String(vars.port));
+  switch (spec.kind) {
+    case "tcp":
+      return { kind: "tcp", host: sub(spec.host), port: sub(spec.port) };
+    case "http":
+      return { kind: "http", url: sub(spec.url) };
+    default:
+      return spec;
+  }
+}
+
+/**
+ * One attempt, settled within about a second. tcp: a connection is accepted;
+ * http: any answer below 500 (a 404 still means the server runs). Always
+ * false for notify and delay, which the master decides itself.
+ */
+export async function probeOnce(spec: ReadySpec): Promise<boolean> {
+  if (spec.kind === "tcp") return tcpConnects(spec.host, Number(spec.port));
+  if (spec.kind !== "http") return false;
+  try {
+    // Connection: close, so no pooled connection outlives the probe and
+    // keeps a retiring worker busy.
+    const res = await fetch(spec.url, {
+      signal: AbortSignal.timeout(PROBE_MS),
+      redirect: "manual",
+      headers: { connection: "close" },
+    });
+    await res.body?.cancel();
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+function tcpConnects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), PROBE_MS);
+    sock.once("connect", () => done(true));
+    sock.once("error", () => done(false));
+  });
+}
