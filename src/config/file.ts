@@ -1,14 +1,23 @@
-// Config files: finding one and reading it into (key, value, file:line) entries.
-// PLACEHOLDER until the config issue lands: only explicit JSON without line numbers.
+// Config files: finding one, and reading it into (key, value, file:line)
+// entries for the file layer and its environment-section layer. Types are
+// checked later by coerce(), which quotes the file:line given here.
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, extname, relative, resolve } from "node:path";
 import type { Cli } from "../cli.ts";
 import { ConfigError } from "./coerce.ts";
+import { readIni, type IniEntry } from "./ini.ts";
+import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from "./locate.ts";
+import { SPECS } from "./schema.ts";
+import { didYouMean } from "./suggest.ts";
+import { splitWords } from "./words.ts";
+
+export type Format = "ini" | "toml" | "json" | "yaml";
 
 export interface FoundFile {
-  path: string;
-  format: "ini" | "toml" | "json" | "yaml";
-  section?: string;
+  path: string; // absolute
+  name: string; // as shown in messages: relative to the working directory when inside it
+  format: Format;
+  section?: string; // from FILE:SECTION
 }
 
 export interface Entry {
@@ -18,15 +27,172 @@ export interface Entry {
   layer: "file" | "env-section";
 }
 
-export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
-  const given = cli.flags.findLast((f) => ["config", "ini", "toml", "json"].includes(f.name));
-  if (!given) return undefined;
-  const path = resolve(cwd, String(given.value));
-  if (!existsSync(path)) throw new ConfigError(`${given.flag}: config file ${path} does not exist`);
-  return { path, format: "json" };
+/** Found in the working directory when no file is named, in this order (DESIGN.md §2). */
+export const DEFAULT_FILES = ["sup.toml", "sup.ini", "sup.json", ".suprc"];
+
+const FLAG_FORMAT: Record<string, Format | undefined> = { config: undefined, ini: "ini", toml: "toml", json: "json" };
+
+function formatOf(path: string): Format | undefined {
+  if (basename(path) === ".suprc") return "ini"; // key = value lines, like c12's rc files
+  const ext = extname(path).toLowerCase();
+  return ext === ".ini" ? "ini" : ext === ".toml" ? "toml" : ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : undefined;
 }
 
-export async function readConfigFile(found: FoundFile, _envName: string, _env: Record<string, string | undefined>): Promise<Entry[]> {
-  const data = JSON.parse(readFileSync(found.path, "utf8")) as Record<string, unknown>;
-  return Object.entries(data).map(([key, value]) => ({ key, value, where: found.path, layer: "file" as const }));
+export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
+  const shown = (path: string) => {
+    const r = relative(cwd, path);
+    return r.startsWith("..") || r === "" ? path : r;
+  };
+  const given = cli.flags.findLast((f) => f.name in FLAG_FORMAT);
+  if (!given) {
+    const name = DEFAULT_FILES.find((n) => existsSync(resolve(cwd, n)));
+    return name ? { path: resolve(cwd, name), name, format: formatOf(name)! } : undefined;
+  }
+  // FILE:SECTION, as uWSGI spells it; a file whose own name has a colon wins.
+  const raw = String(given.value);
+  let file = raw;
+  let section: string | undefined;
+  const colon = raw.lastIndexOf(":");
+  if (colon > 0 && !existsSync(resolve(cwd, raw))) {
+    file = raw.slice(0, colon);
+    section = raw.slice(colon + 1) || undefined;
+  }
+  const path = resolve(cwd, file);
+  if (!existsSync(path)) throw new ConfigError(`${given.flag} ${raw}: config file ${shown(path)} does not exist`);
+  const format = FLAG_FORMAT[given.name] ?? formatOf(path);
+  if (!format) throw new ConfigError(`${given.flag} ${raw}: cannot tell the format of ${shown(path)} from its name; use --ini, --toml or --json`);
+  return { path, name: shown(path), format, section };
+}
+
+export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<Entry[]> {
+  const { name } = found;
+  let text: string;
+  try {
+    text = readFileSync(found.path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory, not a file" : `cannot be read (${code ?? (e as Error).message})`;
+    throw new ConfigError(`${name}: config file ${why}`);
+  }
+  let raw: RawEntry[];
+  let placeholders = new Set<string>();
+  if (found.format === "ini") {
+    const ini = readIni(text, { path: found.path, name, env }, found.section, envName);
+    const at = (layer: Entry["layer"]) => (e: IniEntry): RawEntry => ({ ...e, layer });
+    raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section"))];
+    placeholders = ini.placeholders;
+  } else {
+    raw = await readStructured(found, text, envName);
+  }
+  const entries: Entry[] = [];
+  for (const e of raw) {
+    const where = `${name}:${e.line}`;
+    const spec = SPECS.get(e.key);
+    if (!spec) {
+      if (placeholders.has(e.key)) continue; // a uWSGI custom placeholder key
+      throw new ConfigError(`${where}: unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+    }
+    if (spec.flagOnly) throw new ConfigError(`${where}: "${e.key}" is a command-line option, not a config key`);
+    let value = e.value;
+    if (e.key === "command" && typeof value === "string") {
+      try {
+        value = splitWords(value);
+      } catch (err) {
+        throw new ConfigError(`${where}: command: ${(err as Error).message}`);
+      }
+    }
+    entries.push({ key: e.key, value, where, layer: e.layer });
+  }
+  return entries;
+}
+
+interface RawEntry {
+  key: string;
+  value: unknown;
+  line: number;
+  layer: Entry["layer"];
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * TOML, JSON, YAML: top-level keys are the base; a table that is not an
+ * option (`[production]`, or c12's `$production` and `$env.production`) is
+ * an environment section. FILE:SECTION makes that table the base instead.
+ */
+async function readStructured(found: FoundFile, text: string, envName: string): Promise<RawEntry[]> {
+  const { name } = found;
+  let data: unknown;
+  let lines: KeyLines;
+  if (found.format === "json") {
+    // JSON.parse is built in; c12 would route .json through jiti.
+    lines = jsonKeyLines(text, name);
+    data = JSON.parse(text);
+  } else {
+    data = await loadWithC12(found);
+    lines = found.format === "toml" ? tomlKeyLines(text) : yamlKeyLines(text);
+  }
+  if (data === null || data === undefined) data = {}; // an empty YAML file
+  if (!isTable(data)) throw new ConfigError(`${name}:1: expected a table of key = value, got ${Array.isArray(data) ? "a list" : typeof data}`);
+
+  let base = data;
+  let basePath: string[] = [];
+  if (found.section !== undefined) {
+    const t = data[found.section];
+    if (!isTable(t)) throw new ConfigError(`${name}: no "${found.section}" table`);
+    base = t;
+    basePath = [found.section];
+  }
+  const sections = new Map<string, string[]>(); // env name → path of its table
+  const out: RawEntry[] = [];
+  const lineOf = (path: string[]) => lines.get(keyPath(path)) ?? lines.get(keyPath(path.slice(0, -1))) ?? 1;
+  for (const [key, value] of Object.entries(base)) {
+    if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
+    else if (isTable(value) && (key.startsWith("$") || !SPECS.has(key))) sections.set(key.replace(/^\$/, ""), [...basePath, key]);
+    else out.push({ key, value, line: lineOf([...basePath, key]), layer: "file" });
+  }
+  if (envName !== "") {
+    const path = sections.get(envName);
+    if (!path) throw new ConfigError(`${name}: no "${envName}" table for environment "${envName}" (from --env-name or SUP_ENV)`);
+    let table: unknown = data;
+    for (const p of path) table = (table as Record<string, unknown>)[p];
+    for (const [key, value] of Object.entries(table as Record<string, unknown>)) {
+      out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
+    }
+  }
+  return out;
+}
+
+/**
+ * TOML and YAML through c12 (confbox parsers), imported here only, so a
+ * master without such a file never loads it. c12's own layering is off:
+ * sup does the layers itself so every value keeps its source, and c12 would
+ * concatenate lists and pick a section from NODE_ENV.
+ */
+async function loadWithC12(found: FoundFile): Promise<unknown> {
+  const want = found.format === "toml" ? [".toml"] : [".yaml", ".yml"];
+  if (!want.includes(extname(found.path).toLowerCase())) {
+    throw new ConfigError(`${found.name}: a ${found.format.toUpperCase()} config file must be named *${want[0]} (the parser is chosen by the name)`);
+  }
+  const { loadConfig } = await import("c12");
+  try {
+    const r = await loadConfig({
+      cwd: resolve(found.path, ".."),
+      configFile: found.path,
+      configFileRequired: true,
+      rcFile: false,
+      globalRc: false,
+      dotenv: false,
+      packageJson: false,
+      envName: false,
+      extend: false,
+      giget: false,
+    });
+    return r.config;
+  } catch (e) {
+    const err = e as Error & { line?: number; mark?: { line: number } };
+    const line = err.line ?? (err.mark ? err.mark.line + 1 : undefined);
+    const what = (err.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
+    throw new ConfigError(`${found.name}${line ? `:${line}` : ""}: ${found.format.toUpperCase()} syntax error: ${what}`);
+  }
 }

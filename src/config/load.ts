@@ -4,6 +4,7 @@
 import type { Cli } from "../cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
 import { OPTIONS, SPECS, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
+import { splitWords } from "./words.ts";
 
 export interface Source {
   layer: "default" | "file" | "env-section" | "env" | "flag";
@@ -53,7 +54,13 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
       throw new ConfigError(`environment variable ${name} is not a sup option${didYouMean(name, known.keys())}; unset it or fix its name`);
     }
     if (spec.flagOnly) continue;
-    const value = spec.type === "list" ? splitList(raw) : raw;
+    // SUP_COMMAND is one command line, split like the `command` string of a file.
+    let value: unknown = raw;
+    try {
+      value = spec.name === "command" ? splitWords(raw) : spec.type === "list" ? splitList(raw) : raw;
+    } catch (e) {
+      throw new ConfigError(`environment variable ${name}: ${(e as Error).message}`);
+    }
     setValue(cfg, sources, spec, coerce(spec, value, `environment variable ${name}`), { layer: "env", where: name });
   }
 

@@ -1,0 +1,163 @@
+// uWSGI's INI dialect (uwsgi-docs: Configuration, "Magic variables",
+// "Placeholders"), parsed here because generic INI parsers (confbox, ini)
+// keep only the last of repeated keys, and uWSGI users write
+//   touch-reload = a.py
+//   touch-reload = b.py
+// for a list. Every value keeps its line for error messages.
+import { basename, dirname, extname } from "node:path";
+import { ConfigError } from "./coerce.ts";
+import { SPECS } from "./schema.ts";
+
+/** One `key = value` line, before expansion. */
+export interface IniLine {
+  key: string;
+  value: string;
+  line: number;
+}
+
+/** A key of the chosen section after expansion; lists collect repeats. */
+export interface IniEntry {
+  key: string;
+  value: string | string[];
+  line: number;
+}
+
+export interface IniRead {
+  base: IniEntry[];
+  envSection: IniEntry[];
+  /** Keys used as %(key): they may be custom (non-option) keys, as in uWSGI. */
+  placeholders: Set<string>;
+}
+
+export interface IniSource {
+  path: string; // absolute, for %d %n %p %s %c
+  name: string; // as shown in messages
+  env: Record<string, string | undefined>;
+}
+
+const KEY = /^[\w.-]+$/;
+
+/** Sections in file order; keys before the first header go under "". */
+export function parseIni(text: string, name: string): Map<string, IniLine[]> {
+  const sections = new Map<string, IniLine[]>();
+  let current: IniLine[] | undefined;
+  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((raw, n) => {
+    const line = n + 1;
+    const s = raw.trim();
+    // uWSGI has no inline comments: `;` or `#` only start a comment line.
+    if (s === "" || s.startsWith(";") || s.startsWith("#")) return;
+    const fail = (what: string): never => {
+      throw new ConfigError(`${name}:${line}: ${what}`);
+    };
+    if (s.startsWith("[")) {
+      if (!s.endsWith("]")) fail(`section header ${s} has no closing ]`);
+      const section = s.slice(1, -1).trim();
+      if (section === "") fail("empty section name []");
+      current = sections.get(section) ?? [];
+      sections.set(section, current);
+      return;
+    }
+    const eq = s.indexOf("=");
+    // A bare key (`master` alone on a line) means true, as in uWSGI.
+    const key = eq < 0 ? s : s.slice(0, eq).trim();
+    const value = eq < 0 ? "true" : s.slice(eq + 1).trim();
+    if (!KEY.test(key)) fail(eq < 0 ? `expected "key = value", got ${JSON.stringify(s)}` : `bad key name ${JSON.stringify(key)}`);
+    if (!current) sections.set("", (current = []));
+    current.push({ key, value, line });
+  });
+  return sections;
+}
+
+/**
+ * The base section ([sup], else [uwsgi], or `section` from FILE:SECTION) and
+ * its environment section [BASE:envName], expanded. A file without any
+ * header (an rc file) is all base section.
+ */
+export function readIni(text: string, src: IniSource, section: string | undefined, envName: string): IniRead {
+  const sections = parseIni(text, src.name);
+  const headers = [...sections.keys()].filter((s) => s !== "");
+  let baseName: string;
+  if (section !== undefined) {
+    if (!sections.has(section)) throw new ConfigError(`${src.name}: no [${section}] section${headers.length ? ` (it has ${headers.map((h) => `[${h}]`).join(" ")})` : ""}`);
+    baseName = section;
+  } else if (headers.length === 0) {
+    baseName = "";
+  } else {
+    baseName = sections.has("sup") ? "sup" : sections.has("uwsgi") ? "uwsgi" : "";
+    if (baseName === "") throw new ConfigError(`${src.name}: no [sup] or [uwsgi] section; name one with ${src.name}:SECTION`);
+  }
+  const stray = baseName !== "" && sections.get("")?.[0];
+  if (stray) throw new ConfigError(`${src.name}:${stray.line}: key "${stray.key}" is outside any section; move it under [${baseName}]`);
+
+  const placeholders = new Set<string>();
+  const base = sections.get(baseName) ?? [];
+  const result: IniRead = { base: group(expandAll(base, [base], baseName, src, placeholders)), envSection: [], placeholders };
+  if (envName !== "") {
+    const envSectionName = `${baseName || "sup"}:${envName}`;
+    const lines = sections.get(envSectionName);
+    if (!lines) throw new ConfigError(`${src.name}: no [${envSectionName}] section for environment "${envName}" (from --env-name or SUP_ENV)`);
+    result.envSection = group(expandAll(lines, [lines, base], envSectionName, src, placeholders));
+  }
+  return result;
+}
+
+function expandAll(lines: IniLine[], scopes: IniLine[][], section: string, src: IniSource, used: Set<string>): IniLine[] {
+  return lines.map((l) => ({ ...l, value: expand(l.value, l.line, scopes, section, src, used, []) }));
+}
+
+/**
+ * $(VAR) from the environment, %(key) from the section (the key's last value;
+ * an environment section falls back to its base), and uWSGI's magic
+ * variables of the file: %d dir with trailing slash, %n name without
+ * extension, %p full path, %s file name, %c name of its directory.
+ */
+function expand(value: string, line: number, scopes: IniLine[][], section: string, src: IniSource, used: Set<string>, chain: string[]): string {
+  return value.replace(/\$\(([^)]*)\)|%\(([^)]*)\)|%([dnpsc])/g, (whole, envVar?: string, key?: string, magic?: string) => {
+    if (envVar !== undefined) {
+      const v = src.env[envVar];
+      // uWSGI substitutes "" for an unset variable; sup refuses to guess.
+      if (v === undefined) throw new ConfigError(`${src.name}:${line}: environment variable ${envVar} is not set (used as ${whole})`);
+      return v;
+    }
+    if (key !== undefined) {
+      if (chain.includes(key)) throw new ConfigError(`${src.name}:${line}: placeholder ${whole} refers to itself (${[...chain, key].join(" → ")})`);
+      const def = scopes.map((lines) => lines.findLast((l) => l.key === key)).find((l) => l !== undefined);
+      if (!def) throw new ConfigError(`${src.name}:${line}: placeholder ${whole} is not set in [${section || "sup"}]`);
+      used.add(key);
+      return expand(def.value, def.line, scopes, section, src, used, [...chain, key]);
+    }
+    switch (magic) {
+      case "d":
+        return dirname(src.path) + "/";
+      case "n":
+        return basename(src.path, extname(src.path));
+      case "p":
+        return src.path;
+      case "s":
+        return basename(src.path);
+      default:
+        return basename(dirname(src.path));
+    }
+  });
+}
+
+/**
+ * Repeated keys: a list option collects every value in order; any other key
+ * keeps its last value, as uWSGI does for scalar options. `command` is one
+ * line split into words, so it is a scalar here.
+ */
+function group(lines: IniLine[]): IniEntry[] {
+  const out = new Map<string, IniEntry>();
+  for (const l of lines) {
+    const spec = SPECS.get(l.key);
+    const prev = out.get(l.key);
+    if (spec?.type === "list" && l.key !== "command") {
+      if (prev) (prev.value as string[]).push(l.value);
+      else out.set(l.key, { key: l.key, value: [l.value], line: l.line });
+    } else {
+      out.delete(l.key); // keep file order by the last occurrence
+      out.set(l.key, { key: l.key, value: l.value, line: l.line });
+    }
+  }
+  return [...out.values()];
+}
