@@ -1,0 +1,46 @@
+// The master's log. Lines are an interface (tests and users grep them): one
+// event per line, with worker id, pid and generation where they apply.
+// consola carries the level filtering; our reporter writes the line, because
+// consola's own reporters collapse repeats and change format with the TTY.
+import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+
+export type Fields = Record<string, string | number | boolean | null | undefined>;
+export type LogFormat = "text" | "json";
+
+let format: LogFormat = "text";
+const masterPid = process.pid;
+
+function write(obj: LogObject) {
+  const [msg, fields] = obj.args as [string, Fields | undefined];
+  const time = obj.date.toISOString();
+  const level = obj.type === "log" ? "info" : obj.type;
+  if (format === "json") {
+    process.stderr.write(JSON.stringify({ time, level, pid: masterPid, msg, ...fields }) + "\n");
+  } else {
+    const tag = level === "info" ? "" : `${level}: `;
+    process.stderr.write(`${time} sup[${masterPid}] ${tag}${msg}\n`);
+  }
+}
+
+const consola: ConsolaInstance = createConsola({
+  level: 3, // info; set explicitly: consola drops to warn under `bun test`
+  throttle: 0, // never collapse repeated lines: each is an event
+  reporters: [{ log: write }],
+});
+
+export function setLogFormat(f: LogFormat) {
+  format = f;
+}
+
+export const log = {
+  info: (msg: string, fields?: Fields) => consola.info(msg, fields),
+  warn: (msg: string, fields?: Fields) => consola.warn(msg, fields),
+  error: (msg: string, fields?: Fields) => consola.error(msg, fields),
+};
+
+/** A line a worker wrote, passed through with its id (or as JSON). */
+export function workerLine(stream: "stdout" | "stderr", id: number, gen: number, line: string, prefix: boolean) {
+  const out = stream === "stdout" ? process.stdout : process.stderr;
+  if (format === "json") out.write(JSON.stringify({ time: new Date().toISOString(), stream, worker: id, gen, line }) + "\n");
+  else out.write(prefix ? `[${id}] ${line}\n` : `${line}\n`);
+}

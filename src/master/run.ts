@@ -1,0 +1,116 @@
+// `sup [options] -- COMMAND`: check everything that can be checked before a
+// worker starts (exit 2 and nothing started), then set up the pidfile,
+// sockets, signals, control socket and triggers around the arbiter loop.
+import { resolve } from "node:path";
+import { UsageError, type Cli } from "../cli.ts";
+import { ConfigError } from "../config/coerce.ts";
+import { loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { controlPath, isAlive, readPidfile, removePidfile, runtimeDir, writePidfile } from "../control/pidfile.ts";
+import { startControl } from "../control/server.ts";
+import { log, setLogFormat, workerLine } from "../log.ts";
+import { closeListen } from "../net/listen.ts";
+import { parseReady } from "../net/probe.ts";
+import { commandArgv, parseEnvList, workerEnv } from "../worker/env.ts";
+import { resolveCommand, shimArgv } from "../worker/shim.ts";
+import { spawnProcess } from "../worker/spawn.ts";
+import { Arbiter } from "./arbiter.ts";
+import { eventForSignal, MASTER_SIGNALS } from "./signals.ts";
+import { Sockets } from "./sockets.ts";
+import { notifySystemd } from "./systemd.ts";
+import { Triggers } from "./triggers.ts";
+
+declare const SUP_VERSION: string;
+const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
+
+/** Everything about a config that can be wrong before anything starts. */
+export function checkConfig(cfg: Config, startDir: string): string[] {
+  if (cfg.command.length === 0) throw new UsageError("no command to run: give one after -- (sup -p 2 -- python app.py) or set command in the config");
+  const cwd = resolve(startDir, cfg.chdir || ".");
+  parseEnvList(cfg.env);
+  parseReady(cfg.ready);
+  const argv = commandArgv(cfg);
+  const path = resolveCommand(argv[0]!, { cwd, PATH: process.env.PATH ?? "" });
+  if (!path) throw new UsageError(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
+  return [path, ...argv.slice(1)];
+}
+
+async function refuseRunningMaster(pidfile: string) {
+  let pid: number;
+  try {
+    pid = readPidfile(pidfile);
+  } catch {
+    return; // missing or malformed: ours to overwrite
+  }
+  if (pid === process.pid || !isAlive(pid)) return;
+  const { ask } = await import("../control/client.ts");
+  const pong = await ask(controlPath(pid), { cmd: "ping" }, 2000).catch(() => undefined);
+  if (pong?.sup === true) throw new UsageError(`another sup master (pid ${pid}) is running with pidfile ${pidfile}; stop it first (sup stop --pidfile ${pidfile}) or choose another pidfile`);
+}
+
+export async function runMaster(cli: Cli): Promise<number> {
+  const startDir = process.cwd();
+  const load = async () => (await loadConfig(cli, process.env, startDir)).config;
+  const config = await load();
+  setLogFormat(config["log-format"]);
+  checkConfig(config, startDir);
+  const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
+  if (pidfile) await refuseRunningMaster(pidfile);
+
+  const masterPid = process.pid;
+  const dir = runtimeDir(masterPid);
+  const sockets = new Sockets();
+  sockets.update(config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
+  const shim = shimArgv();
+  let triggers: Triggers | undefined;
+
+  const arb: Arbiter = new Arbiter(config, {
+    spawn: spawnProcess,
+    now: () => performance.now(),
+    log,
+    masterPid,
+    loadConfig: load,
+    prepare(cfg, id, generation) {
+      const cwd = resolve(startDir, cfg.chdir || ".");
+      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
+      const listen = sockets.for(cfg);
+      const notify = cfg.ready === "notify" ? sockets.openNotify(dir, id, generation) : undefined;
+      const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenNames: listen.map((s) => s.name), notifySocket: notify?.path });
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notify };
+    },
+    async applyConfig(next) {
+      checkConfig(next, startDir);
+      sockets.update(next);
+      setLogFormat(next["log-format"]);
+      triggers?.update(next);
+    },
+    onLifecycle: (what, detail) => notifySystemd(what, detail),
+    hasFileTriggers: (cfg) => Triggers.enabled(cfg),
+  });
+  arb.onWorkerLine = (stream, id, gen, line) => workerLine(stream, id, gen, line, arb.config["log-prefix"]);
+
+  // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
+  // for INT/QUIT (a master started in the background by a script).
+  const handlers = MASTER_SIGNALS.map((sig) => {
+    const h = () => arb.queue.push(eventForSignal(sig, !!arb.stopping));
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+
+  let control: { close(): void } | undefined;
+  try {
+    control = startControl(dir, controlPath(masterPid), arb.queue, VERSION);
+    triggers = new Triggers(arb.queue, startDir, log);
+    triggers.update(config);
+    if (pidfile) writePidfile(pidfile, masterPid);
+    return await arb.run();
+  } finally {
+    triggers?.stop();
+    for (const [sig, h] of handlers) process.off(sig, h);
+    control?.close();
+    if (pidfile) removePidfile(pidfile, masterPid);
+    closeListen(sockets.all());
+  }
+}
+
+export { ConfigError };

@@ -1,0 +1,50 @@
+// What a worker gets (DESIGN.md section 4): its environment and argv.
+import type { Config } from "../config/schema.ts";
+import { ConfigError } from "../config/coerce.ts";
+
+/** Variables that describe the master's own supervisor, never the worker's. */
+const NOT_INHERITED = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+/** Parses `env` entries (KEY=VALUE); an entry without "=" is an error naming it. */
+export function parseEnvList(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of list) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`env ${JSON.stringify(entry)}: expected KEY=VALUE`);
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+export interface WorkerIdentity {
+  id: number;
+  generation: number;
+  masterPid: number;
+  listenNames: string[];
+  notifySocket?: string;
+}
+
+export function workerEnv(base: Record<string, string | undefined>, cfg: Config, who: WorkerIdentity): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !NOT_INHERITED.includes(k)) env[k] = v;
+  Object.assign(env, parseEnvList(cfg.env));
+  env.SUP_WORKER_ID = String(who.id);
+  env.SUP_GENERATION = String(who.generation);
+  env.SUP_MASTER_PID = String(who.masterPid);
+  if (cfg["port-base"] > 0) env.PORT = String(cfg["port-base"] + who.id - 1);
+  if (who.listenNames.length > 0) {
+    // LISTEN_PID is set by the exec shim to the worker's own pid (sd_listen_fds(3)).
+    env.LISTEN_FDS = String(who.listenNames.length);
+    env.LISTEN_FDNAMES = who.listenNames.join(":");
+  }
+  if (who.notifySocket) env.NOTIFY_SOCKET = who.notifySocket;
+  return env;
+}
+
+/**
+ * The command to exec. With `shell`, the words are joined with spaces and run
+ * by /bin/sh -c, as the user asked; otherwise the argv is used as given.
+ */
+export function commandArgv(cfg: Config): string[] {
+  return cfg.shell ? ["/bin/sh", "-c", cfg.command.join(" ")] : cfg.command;
+}
