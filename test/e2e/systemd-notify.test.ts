@@ -1,0 +1,70 @@
+// sup under a fake service manager: a datagram socket of ours as
+// NOTIFY_SOCKET, and the messages sd_notify(3) and systemd.service(5)
+// (Type=notify, Type=notify-reload) expect, in order.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { join } from "node:path";
+import { NotifySocket } from "../../src/net/notify.ts";
+import { Master, fixture, tempDir, waitUntil } from "./harness.ts";
+
+let sock: NotifySocket | undefined;
+let got: string[] = [];
+
+/** Reads datagrams until one satisfies `pred`; returns it. */
+async function expectMessage(pred: (m: string) => boolean, what: string, master: Master, ms = 15_000): Promise<string> {
+  return await waitUntil(() => {
+    got.push(...sock!.poll());
+    return got.find(pred);
+  }, ms, `${what}; got ${JSON.stringify(got)}; log:\n${master.out}`);
+}
+
+const fields = (m: string) => new Map(m.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+
+beforeEach(() => {
+  sock = NotifySocket.open(join(tempDir(), "notify.sock"));
+  got = [];
+});
+
+afterEach(() => {
+  sock?.close();
+  sock = undefined;
+});
+
+test("sup tells systemd READY, RELOADING with MONOTONIC_USEC then READY, and STOPPING", async () => {
+  const master = new Master(["-p", "2", "--ready", "delay:0.2", "--", fixture("sleeper.sh")], { env: { NOTIFY_SOCKET: sock!.path } });
+
+  const ready = fields(await expectMessage((m) => fields(m).get("READY") === "1", "READY=1 after start", master));
+  expect(ready.get("MAINPID")).toBe(String(master.pid));
+  expect(ready.get("STATUS")).toBeTruthy();
+  // Only after both workers of generation 1 are up.
+  expect(master.count(/gen 1 pid \d+ master \d+ up/g)).toBe(2);
+
+  got = [];
+  const before = process.hrtime.bigint() / 1000n;
+  master.signal("SIGHUP");
+  const reloading = await expectMessage((m) => fields(m).has("RELOADING"), "RELOADING=1 after HUP", master);
+  const f = fields(reloading);
+  expect(f.get("RELOADING")).toBe("1");
+  // CLOCK_MONOTONIC, the clock this process's hrtime reads: within the reload's time frame.
+  const usec = BigInt(f.get("MONOTONIC_USEC") ?? "0");
+  expect(usec >= before - 1_000_000n && usec <= process.hrtime.bigint() / 1000n).toBe(true);
+
+  const reloaded = await expectMessage((m) => fields(m).get("READY") === "1", "READY=1 after the reload", master);
+  expect(got.indexOf(reloaded)).toBeGreaterThan(got.indexOf(reloading));
+  await master.waitFor(/gen 2 pid \d+ master \d+ up[\s\S]*gen 2 pid \d+ master \d+ up/);
+
+  got = [];
+  master.signal("SIGTERM");
+  const stopping = fields(await expectMessage((m) => fields(m).get("STOPPING") === "1", "STOPPING=1 after TERM", master));
+  expect(stopping.get("STATUS")).toContain("stopping");
+  expect(await master.exitCode()).toBe(0);
+}, 40_000);
+
+test("workers do not inherit the service manager's NOTIFY_SOCKET", async () => {
+  const master = new Master(["-p", "1", "--ready", "delay:0.1", "--", "sh", "-c", "printf 'sock<%s>\\n' \"$NOTIFY_SOCKET\"; exec sleep 30"], {
+    env: { NOTIFY_SOCKET: sock!.path },
+  });
+  // The master's log echoes the command (with %s); the worker's line has the value.
+  const [, value] = await master.waitFor(/sock<(?!%s)([^>]*)>/);
+  expect(value).toBe("");
+  await expectMessage((m) => fields(m).get("READY") === "1", "READY=1", master);
+}, 20_000);
