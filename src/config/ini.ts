@@ -102,7 +102,7 @@ export function readIni(text: string, src: IniSource, section: string | undefine
 }
 
 function expandAll(lines: IniLine[], scopes: IniLine[][], section: string, src: IniSource, used: Set<string>): IniLine[] {
-  return lines.map((l) => ({ ...l, value: expand(l.value, l.line, scopes, section, src, used, []) }));
+  return lines.map((l) => ({ ...l, value: expand(l.value, l.line, scopes, section, src, used, [l.key]) }));
 }
 
 /**
