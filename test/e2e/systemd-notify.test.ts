@@ -4,7 +4,9 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { NotifySocket } from "../../src/net/notify.ts";
-import { Master, fixture, tempDir, waitUntil } from "./harness.ts";
+import { Master, fixture, tempDir, useCleanup, waitUntil } from "./harness.ts";
+
+useCleanup();
 
 let sock: NotifySocket | undefined;
 let got: string[] = [];
