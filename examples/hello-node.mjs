@@ -1,0 +1,30 @@
+// A hello HTTP worker for sup on Node (node: modules only).
+//
+// Serves on the socket sup hands over as fd 3 (LISTEN_FDS), or on
+// 127.0.0.1:$PORT without one. On SIGTERM it stops accepting, finishes
+// in-flight requests and exits. Node has no unix datagram sockets, so it
+// cannot send sd_notify's READY=1 itself: let sup probe instead,
+//   sup --listen 127.0.0.1:8000 --ready tcp:8000 -- node examples/hello-node.mjs
+// or use an sd-notify addon in your own app. (Under Bun, http listen({ fd })
+// does not take the fd: see hello-bun.ts.)
+import http from "node:http";
+
+const greeting = `hello from worker ${process.env.SUP_WORKER_ID ?? "?"} pid ${process.pid} generation ${process.env.SUP_GENERATION ?? "?"}\n`;
+
+let stopping = false;
+
+const app = http.createServer((req, res) => {
+  if (stopping) res.setHeader("Connection", "close");
+  res.setHeader("Content-Type", "text/plain");
+  res.end(greeting);
+});
+const inherited = process.env.LISTEN_FDS && process.env.LISTEN_PID === String(process.pid);
+app.listen(inherited ? { fd: 3 } : { host: "127.0.0.1", port: Number(process.env.PORT ?? 8000) });
+
+// close() stops accepting and, since Node 19, closes idle keep-alive
+// connections; responses in flight finish and close theirs, then the
+// process exits.
+process.on("SIGTERM", () => {
+  stopping = true;
+  app.close();
+});
