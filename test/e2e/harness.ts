@@ -1,0 +1,137 @@
+// Runs the real dist/sup as a user would and cleans up every process tree it
+// started, by pid, even when a test fails.
+import { afterEach } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const SUP = join(ROOT, "dist/sup");
+export const FIXTURES = join(ROOT, "test/fixtures");
+export const fixture = (name: string) => join(FIXTURES, name);
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Polls `fn` every 20 ms until it returns a truthy value; throws after `ms`. */
+export async function waitUntil<T>(fn: () => T | Promise<T>, ms: number, what: string): Promise<NonNullable<Awaited<T>>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<Awaited<T>>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+const dirs: string[] = [];
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "sup-test-"));
+  dirs.push(d);
+  return d;
+}
+
+export class Master {
+  out = "";
+  readonly proc: ReturnType<typeof Bun.spawn>;
+  readonly exited: Promise<number>;
+
+  constructor(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+    this.proc = Bun.spawn([SUP, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.exited = this.proc.exited;
+    void this.pump(this.proc.stdout as ReadableStream<Uint8Array>);
+    void this.pump(this.proc.stderr as ReadableStream<Uint8Array>);
+    started.push(this);
+  }
+
+  private async pump(s: ReadableStream<Uint8Array>) {
+    const d = new TextDecoder();
+    for await (const c of s) this.out += d.decode(c, { stream: true });
+  }
+
+  get pid() {
+    return this.proc.pid;
+  }
+
+  /** Waits until the output matches; returns the match. */
+  async waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+    return await waitUntil(() => this.out.match(re), ms, `${re} in output:\n${this.out}`);
+  }
+
+  /** Counts matches of a global regexp in the output so far. */
+  count(re: RegExp): number {
+    return [...this.out.matchAll(re)].length;
+  }
+
+  /** Pids of workers this master ever spawned, from its log. */
+  workerPids(): number[] {
+    return [...this.out.matchAll(/worker \d+ pid (\d+) gen \d+ spawned/g)].map((m) => Number(m[1]));
+  }
+
+  /** Pids of workers currently live, per the log (spawned and not exited). */
+  livePids(): number[] {
+    const exited = new Set([...this.out.matchAll(/worker \d+ pid (\d+) gen \d+ exited/g)].map((m) => Number(m[1])));
+    return this.workerPids().filter((p) => !exited.has(p));
+  }
+
+  signal(sig: NodeJS.Signals) {
+    process.kill(this.pid, sig);
+  }
+
+  async exitCode(ms = 15_000): Promise<number> {
+    return await Promise.race([this.exited, Bun.sleep(ms).then(() => { throw new Error(`master did not exit within ${ms} ms:\n${this.out}`); })]);
+  }
+
+  /** Kills the master and every worker group it spawned. */
+  kill() {
+    for (const p of this.workerPids()) {
+      try {
+        process.kill(-p, "SIGKILL");
+      } catch {}
+    }
+    try {
+      process.kill(this.pid, "SIGKILL");
+    } catch {}
+  }
+}
+
+const started: Master[] = [];
+const extraPids: number[] = [];
+/** Registers a pid (a process group leader) for cleanup. */
+export const track = (pid: number) => extraPids.push(pid);
+
+/** Kills everything the test started; call once at the top of each e2e file. */
+export function cleanup() {
+  for (const m of started.splice(0)) m.kill();
+  for (const p of extraPids.splice(0)) {
+    try {
+      process.kill(-p, "SIGKILL");
+    } catch {}
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {}
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** Registers cleanup() after each test of the calling file. */
+export const useCleanup = () => afterEach(cleanup);
+
+/** Runs dist/sup to completion (client verbs, errors). */
+export async function runSup(args: string[], opts: { cwd?: string; env?: Record<string, string>; ms?: number } = {}) {
+  const p = Bun.spawn([SUP, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const timer = setTimeout(() => p.kill("SIGKILL"), opts.ms ?? 20_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  return { stdout, stderr, code };
+}
