@@ -1,0 +1,128 @@
+// stat(2) for the poller at the lowest cost Bun allows: statx(2) through
+// bun:ffi into one reused 256-byte buffer, on NUL-terminated paths encoded
+// once when a directory is listed. No object is allocated per call.
+//
+// Measured here (bench/autoreload-idle.ts, 10,000 files, µs of CPU per file):
+// fs.statSync 4.5, fs.statSync bigint 5.4, ffi statx 3.4–3.8. The kernel alone
+// costs 2.4–2.8 (a C loop of fstatat), of which ~1.2 is syscall entry on this
+// VM (PTI), so the JS side adds well under 1 µs.
+//
+// statx's layout is the same on every architecture (linux/stat.h), unlike
+// struct stat. Where libc or statx is missing (macOS, old musl), the fallback
+// is fs.statSync with bigint times.
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { statSync } from "node:fs";
+import type { FileStat } from "./snapshot.ts";
+
+export const MISSING = 0;
+export const FILE = 1;
+export const DIR = 2;
+export const OTHER = 3;
+export type Kind = typeof MISSING | typeof FILE | typeof DIR | typeof OTHER;
+
+/** A reusable result: FileStat plus the file type and ctime, which (unlike mtime) no one can set back: it tells when a change happened. */
+export interface StatOut extends FileStat {
+  kind: Kind;
+  ctimeMs: number;
+}
+
+export const newStatOut = (): StatOut => ({ kind: MISSING, mtimeSec: 0, mtimeNsec: 0, size: 0, ino: 0, ctimeMs: 0 });
+
+export interface Stater {
+  /** stat (following symlinks) the NUL-terminated path at byte `off` of `buf`; `addr` is ptr(buf) from `address`. */
+  statAt(buf: Uint8Array, addr: number, off: number, out: StatOut): void;
+  /** The address to pass to statAt for `buf` (0 where unused). */
+  address(buf: Uint8Array): number;
+  /** Convenience for a few paths (touch files, .git state). */
+  stat(path: string, out: StatOut): void;
+}
+
+const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFDIR = 0o040000;
+const kindOf = (mode: number): Kind => ((mode & S_IFMT) === S_IFREG ? FILE : (mode & S_IFMT) === S_IFDIR ? DIR : OTHER);
+const AT_FDCWD = -100;
+const STATX_WANTED = 0x1 | 0x2 | 0x100 | 0x200 | 0x40 | 0x80; // TYPE MODE INO SIZE MTIME CTIME
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A path as a NUL-terminated UTF-8 buffer. */
+export const encodePath = (path: string): Uint8Array => encoder.encode(path + "\0");
+
+function fsStater(): Stater {
+  const stat = (path: string, out: StatOut) => {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    if (!st) {
+      out.kind = MISSING;
+      return;
+    }
+    out.kind = kindOf(Number(st.mode));
+    out.mtimeSec = Number(st.mtimeNs / 1_000_000_000n);
+    out.mtimeNsec = Number(st.mtimeNs % 1_000_000_000n);
+    out.size = Number(st.size);
+    out.ino = Number(st.ino);
+    out.ctimeMs = Number(st.ctimeNs / 1_000_000n);
+  };
+  return {
+    stat,
+    address: () => 0,
+    statAt(buf, _addr, off, out) {
+      stat(decoder.decode(buf.subarray(off, buf.indexOf(0, off))), out);
+    },
+  };
+}
+
+function ffiStater(): Stater | null {
+  if (process.platform !== "linux") return null;
+  for (const name of ["libc.so.6", "libc.so"]) {
+    let lib;
+    try {
+      lib = dlopen(name, {
+        statx: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.u32, FFIType.ptr], returns: FFIType.i32 },
+      });
+    } catch {
+      continue;
+    }
+    const statx = lib.symbols.statx;
+    const buf = new Uint32Array(64); // struct statx is 256 bytes
+    const bufAddr = ptr(buf);
+    const statAt = (_b: Uint8Array, addr: number, off: number, out: StatOut) => {
+      if (statx(AT_FDCWD, addr + off, 0, STATX_WANTED, bufAddr) !== 0) {
+        out.kind = MISSING; // ENOENT, ENOTDIR, EACCES: gone as far as a reload is concerned
+        return;
+      }
+      out.kind = kindOf(buf[7]! & 0xffff); // stx_mode at byte 28
+      out.ino = buf[8]! + buf[9]! * 0x1_0000_0000; // stx_ino at 32
+      out.size = buf[10]! + buf[11]! * 0x1_0000_0000; // stx_size at 40
+      out.mtimeSec = buf[28]! + (buf[29]! | 0) * 0x1_0000_0000; // stx_mtime.tv_sec (s64) at 112
+      out.mtimeNsec = buf[30]!; // stx_mtime.tv_nsec at 120
+      out.ctimeMs = (buf[24]! + (buf[25]! | 0) * 0x1_0000_0000) * 1000 + buf[26]! / 1e6; // stx_ctime at 96
+    };
+    const probe = encodePath("/");
+    const out = newStatOut();
+    try {
+      statAt(probe, ptr(probe), 0, out); // ENOSYS on kernels before 4.11, or a seccomp filter
+    } catch {
+      return null;
+    }
+    if (out.kind !== DIR) return null;
+    return {
+      statAt,
+      address: (b) => ptr(b),
+      stat(path, o) {
+        const p = encodePath(path);
+        statAt(p, ptr(p), 0, o);
+      },
+    };
+  }
+  return null;
+}
+
+let chosen: Stater | null = null;
+
+/** The cheapest correct stat on this platform (ffi statx, else node:fs). */
+export function stater(): Stater {
+  chosen ??= ffiStater() ?? fsStater();
+  return chosen;
+}
+
+/** The node:fs stat, for tests and platforms without statx. */
+export const fallbackStater = fsStater;
