@@ -13,6 +13,7 @@
 // of the same version as the building bun (through the npm registry, into
 // ~/.bun/install/cache) the first time it is needed.
 import { $ } from "bun";
+import { rmSync } from "node:fs";
 import { basename } from "node:path";
 import pkg from "./package.json" with { type: "json" };
 
@@ -55,6 +56,7 @@ async function release(): Promise<number> {
   for (const target of RELEASE_TARGETS) {
     const out = `dist/sup-${target.slice("bun-".length)}`;
     const t0 = performance.now();
+    rmSync(out, { force: true }); // a failed target must not leave last release's file behind
     try {
       await compile(out, target);
       built.push(out);
@@ -64,9 +66,12 @@ async function release(): Promise<number> {
       console.error(`could not build ${out}: ${failed.at(-1)}`);
     }
   }
-  const sums = await Promise.all(built.map(async (f) => `${await sha256(f)}  ${basename(f)}\n`));
-  await Bun.write("dist/SHA256SUMS", sums.join(""));
-  console.log(`wrote dist/SHA256SUMS (${built.length} files)`);
+  rmSync("dist/SHA256SUMS", { force: true });
+  if (built.length > 0) {
+    const sums = await Promise.all(built.map(async (f) => `${await sha256(f)}  ${basename(f)}\n`));
+    await Bun.write("dist/SHA256SUMS", sums.join(""));
+    console.log(`wrote dist/SHA256SUMS (${built.length} files)`);
+  }
 
   // The one binary that runs here must report the version install.sh users will see.
   const host = `dist/sup-${process.platform}-${process.arch}`;
