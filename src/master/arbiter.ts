@@ -33,6 +33,8 @@ export interface ArbiterDeps {
   onLifecycle?(what: "ready" | "reloading" | "reloaded" | "stopping", detail: string): void;
   /** True when file triggers are on: a crash loop then waits for a change. */
   hasFileTriggers?(cfg: Config): boolean;
+  /** Tests drive ticks themselves (with their own clock) instead of a timer. */
+  manualTicks?: boolean;
 }
 
 /** Per worker id: the crash accounting that outlives each process. */
@@ -117,6 +119,7 @@ export class Arbiter {
 
   /** One timer, re-armed after every event: fast while anything is in motion. */
   private arm() {
+    if (this.deps.manualTicks) return;
     const busy = this.workers.some((w) => w.state === "starting" || w.state === "stopping") || this.lingering.length > 0 || [...this.slots.values()].some((s) => s.respawnAt !== undefined && s.respawnAt !== Infinity);
     const due = this.deps.now() + (busy ? 20 : 500);
     if (this.timer && due >= this.timerDue) return;
