@@ -79,7 +79,7 @@ export function bindListen(addrs: string[], opts: { backlog: number; mode: strin
 
 function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: string }): ListenSocket {
   const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
-  const sa = addr.kind === "unix" ? unixAddr(addr.path) : inetAddr(family as typeof AF_INET, addr.host, addr.port)!;
+  const sa = addr.kind === "unix" ? unixAddr(addr.path) : inetAddr(family, addr.host, addr.port)!;
   if (addr.kind === "unix") removeStaleSocket(name, addr.path);
   const fd = libc.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(name, errno());

@@ -8,7 +8,7 @@ import { AF_INET, AF_INET6, AF_UNIX, cstr, libc } from "./libc.ts";
 export const SUN_PATH_MAX = 108;
 
 /** sockaddr_in / sockaddr_in6 for a numeric host, or undefined when host is not one. */
-export function inetAddr(family: typeof AF_INET | typeof AF_INET6, host: string, port: number): Buffer | undefined {
+export function inetAddr(family: number, host: string, port: number): Buffer | undefined {
   const sa = Buffer.alloc(family === AF_INET ? 16 : 28);
   sa.writeUInt16LE(family, 0);
   sa.writeUInt16BE(port, 2);

@@ -93,12 +93,16 @@ print(s.recv(100).decode(), flush=True)`, name],
     );
     try {
       const reader = child.stdout.getReader();
-      const first = new TextDecoder().decode((await reader.read()).value);
-      expect(first).toBe("bound\n");
+      let out = "";
+      while (!out.includes("\n")) {
+        const r = await reader.read(); // the child's 5 s timeout bounds this
+        if (r.done) break;
+        out += new TextDecoder().decode(r.value);
+      }
+      expect(out).toBe("bound\n");
       expect(sdNotify("STOPPING=1", { NOTIFY_SOCKET: name })).toBe(true);
-      let rest = "";
-      for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
-      expect(rest).toBe("STOPPING=1\n");
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += new TextDecoder().decode(r.value);
+      expect(out).toBe("bound\nSTOPPING=1\n");
     } finally {
       child.kill(9);
       await child.exited;
