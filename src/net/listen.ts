@@ -154,6 +154,15 @@ export function closeListen(socks: ListenSocket[]): void {
   }
 }
 
+/**
+ * The LISTEN_FDNAMES value for socks, in fd order. Names are ":"-separated
+ * and may not contain ":" or control characters (sd_listen_fds_with_names(3)),
+ * so "127.0.0.1:8000" is passed as "127.0.0.1_8000".
+ */
+export function listenFdNames(socks: ListenSocket[]): string {
+  return socks.map((s) => s.name.replace(/[:\x00-\x1f\x7f]/g, "_").slice(0, 255)).join(":");
+}
+
 /** The port a TCP socket is bound to (after binding port 0, for tests and logs). */
 export function boundPort(fd: number): number {
   const sa = Buffer.alloc(28);

@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/coerce.ts";
-import { bindListen, boundPort, closeListen, inheritedListen, parseListen, type ListenSocket } from "../../src/net/listen.ts";
+import { bindListen, boundPort, closeListen, inheritedListen, listenFdNames, parseListen, type ListenSocket } from "../../src/net/listen.ts";
 import { readAll, spawnOnFd } from "./helpers.ts";
 
 const opened: ListenSocket[] = [];
@@ -157,4 +157,14 @@ describe("inheritedListen", () => {
       [4, "fd:4", boundPort(b!.fd)],
     ]);
   });
+});
+
+test("listenFdNames joins names with ':' made safe for the systemd protocol", () => {
+  const names = listenFdNames([
+    { fd: 3, name: "127.0.0.1:8000" },
+    { fd: 4, name: "unix:/run/app.sock" },
+    { fd: 5, name: "web" },
+  ]);
+  expect(names).toBe("127.0.0.1_8000:unix_/run/app.sock:web");
+  expect(names.split(":")).toHaveLength(3);
 });
