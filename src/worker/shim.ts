@@ -37,7 +37,7 @@ function isExecutableFile(path: string): boolean {
 const PR_SET_PDEATHSIG = 1;
 const SIGKILL = 9;
 const SIG_SETMASK = 2;
-/** Signals 1..31 and the real-time ones the C library leaves to programs. */
+/** Linux has signals 1..64; signal(2) refuses the few it cannot reset (KILL, STOP, 32, 33). */
 const LAST_SIGNAL = 64;
 
 /** Runs the shim; returns only when it could not exec (the exit code then). */
