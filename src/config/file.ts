@@ -31,6 +31,8 @@ export interface Entry {
 export const DEFAULT_FILES = ["sup.toml", "sup.ini", "sup.json", ".suprc"];
 
 const FLAG_FORMAT: Record<string, Format | undefined> = { config: undefined, ini: "ini", toml: "toml", json: "json" };
+/** The options that name the config file. */
+export const FILE_OPTIONS = Object.keys(FLAG_FORMAT);
 
 function formatOf(path: string): Format | undefined {
   if (basename(path) === ".suprc") return "ini"; // key = value lines, like c12's rc files

@@ -30,12 +30,20 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
 
   // Layer 2 and 3: the config file and its environment section. Loaded only
   // when there is a file, so a master without one never loads c12.
-  const { findConfigFile, readConfigFile } = await import("./file.ts");
-  const found = findConfigFile(cli, cwd);
+  // SUP_CONFIG (or SUP_INI/SUP_TOML/SUP_JSON) names the file when no flag does.
+  const { findConfigFile, readConfigFile, FILE_OPTIONS } = await import("./file.ts");
+  const fileVar = FILE_OPTIONS.map(envVarName).find((v) => env[v] !== undefined);
+  const fromVar = fileVar && !cli.flags.some((f) => FILE_OPTIONS.includes(f.name));
+  const found = findConfigFile(fromVar ? { ...cli, flags: [{ name: fileVar.slice(4).toLowerCase(), value: env[fileVar], flag: fileVar }] } : cli, cwd);
+  const envFlag = cli.flags.findLast((f) => f.name === "env-name");
+  const envVar = env.SUP_ENV_NAME !== undefined ? "SUP_ENV_NAME" : "SUP_ENV";
+  const envName = String(envFlag?.value ?? env[envVar] ?? "");
   let file: string | undefined;
+  if (!found && envName !== "") {
+    throw new ConfigError(`environment "${envName}" (${envFlag ? envFlag.flag : envVar}) needs a config file with that section, and there is none (sup.toml, sup.ini, sup.json, .suprc, or -c FILE)`);
+  }
   if (found) {
     file = found.path;
-    const envName = cli.flags.findLast((f) => f.name === "env-name")?.value as string | undefined ?? env.SUP_ENV ?? "";
     for (const entry of await readConfigFile(found, envName, env)) {
       const spec = SPECS.get(entry.key)!;
       setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });

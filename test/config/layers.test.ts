@@ -73,3 +73,21 @@ test("workers (uWSGI alias) sets processes", async () => {
   expect(r.config.processes).toBe(6);
   expect(r.sources.processes!.where).toBe("sup.ini:2");
 });
+
+test("SUP_CONFIG names the file when no flag does; a flag wins over it", async () => {
+  const dir = dirWith({ "a.ini": "[sup]\nprocesses = 2\n", "b.toml": "processes = 3\n" });
+  const viaVar = await load([], dir, cleanEnv({ SUP_CONFIG: "a.ini" }));
+  expect(viaVar.config.processes).toBe(2);
+  expect(viaVar.sources.processes!.where).toBe("a.ini:2");
+  expect((await load(["-c", "b.toml"], dir, cleanEnv({ SUP_CONFIG: "a.ini" }))).config.processes).toBe(3);
+  expect((await load([], dir, cleanEnv({ SUP_TOML: "b.toml" }))).config.processes).toBe(3);
+  await expect(load([], dir, cleanEnv({ SUP_CONFIG: "c.ini" }))).rejects.toThrow("SUP_CONFIG c.ini: config file c.ini does not exist");
+});
+
+test("an environment name without any config file is an error, not ignored", async () => {
+  const dir = dirWith({});
+  await expect(load(["--env-name", "prod"], dir)).rejects.toThrow('environment "prod" (--env-name) needs a config file');
+  await expect(load([], dir, cleanEnv({ SUP_ENV: "prod" }))).rejects.toThrow('environment "prod" (SUP_ENV) needs a config file');
+  const withFile = dirWith({ "sup.ini": "[sup]\n[sup:prod]\nprocesses = 9\n" });
+  expect((await load([], withFile, cleanEnv({ SUP_ENV_NAME: "prod" }))).config.processes).toBe(9);
+});
