@@ -58,6 +58,7 @@ const CASES: Case[] = [
   { name: 'json processes = "four"', files: { "sup.json": '{"processes": "four"}' }, message: "sup.json:1: processes must be a whole number" },
   { name: "json processes = 0", files: { "sup.json": '{\n"processes": 0}' }, message: "sup.json:2: processes must be at least 1" },
   { name: "json bad boolean", files: { "sup.json": '{\n\n"log-prefix": "sometimes"}' }, message: "sup.json:3: log-prefix must be true or false" },
+  { name: "json option given a table", files: { "sup.json": '{\n  "processes": {"n": 2}\n}' }, message: "sup.json:2: processes must be a whole number" },
   // YAML through c12 (named with -c)
   { name: "yaml bad indentation", files: { "sup.yaml": "processes: 2\n  chdir: : [\n" }, message: "sup.yaml:2: YAML syntax error" },
   { name: "yaml unknown key", files: { "sup.yaml": "processes: 2\nautoreload-wach: [src]\n" }, message: 'sup.yaml:2: unknown key "autoreload-wach" (did you mean autoreload-watch?)' },

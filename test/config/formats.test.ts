@@ -138,6 +138,11 @@ describe("finding the file", () => {
     expect((await load(["-c", "app.conf:web", "--ini", "app.conf:web"], dir)).sources.processes!.where).toBe("app.conf:2");
   });
 
+  test("c12's $env.NAME spelling is an environment section too", async () => {
+    const dir = dirWith({ "sup.json": '{"processes": 1, "$env": {"staging": {"processes": 2}}}' });
+    expect((await load(["--env-name", "staging"], dir)).config.processes).toBe(2);
+  });
+
   test("a file is read again on every load (a reload sees the new text)", async () => {
     for (const [name, before, after] of [
       ["r.json", '{"processes": 2}', '{"processes": 5}'],
