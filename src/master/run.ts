@@ -9,7 +9,7 @@ import type { Config } from "../config/schema.ts";
 import { controlPath, isAlive, readPidfile, removePidfile, runtimeDir, writePidfile } from "../control/pidfile.ts";
 import { startControl } from "../control/server.ts";
 import { log, setLogFormat, workerLine } from "../log.ts";
-import { closeListen } from "../net/listen.ts";
+import { closeListen, listenFdNames } from "../net/listen.ts";
 import { parseReady } from "../net/probe.ts";
 import { commandArgv, parseEnvList, workerEnv } from "../worker/env.ts";
 import { resolveCommand, shimArgv } from "../worker/shim.ts";
@@ -75,7 +75,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
       const listen = sockets.for(cfg);
       const notify = cfg.ready === "notify" ? sockets.openNotify(dir, id, generation) : undefined;
-      const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenNames: listen.map((s) => s.name), notifySocket: notify?.path });
+      const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenNames: listenFdNames(listen), notifySocket: notify?.path });
       return { argv, env, cwd, fds: listen.map((s) => s.fd), notify };
     },
     async applyConfig(next) {

@@ -18,6 +18,7 @@ export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
+export const CLOCK_MONOTONIC = 1;
 
 export const EACCES = 13;
 export const EAGAIN = 11;
@@ -41,7 +42,9 @@ export const libc = dlopen("libc.so.6", {
   // the Linux ABIs sup targets.
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   inet_pton: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   strerror: { args: ["i32"], returns: "cstring" },
+  clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
 }).symbols;
 
