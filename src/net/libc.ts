@@ -44,7 +44,6 @@ export const libc = dlopen("libc.so.6", {
   inet_pton: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   strerror: { args: ["i32"], returns: "cstring" },
-  clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   __errno_location: { args: [], returns: "ptr" },
 }).symbols;
 
