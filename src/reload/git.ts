@@ -14,8 +14,12 @@ export function resolveGitDir(dotGit: string, st: Stater): string | null {
   st.stat(dotGit, out);
   if (out.kind === DIR) return dotGit;
   if (out.kind !== FILE) return null;
-  const m = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, "utf8"));
-  return m ? resolve(dirname(dotGit), m[1]!.trim()) : null;
+  try {
+    const m = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, "utf8"));
+    return m ? resolve(dirname(dotGit), m[1]!.trim()) : null;
+  } catch {
+    return null; // went away since the stat
+  }
 }
 
 /** The ".git" of the repository holding `path`, searching upward like git does. */

@@ -29,9 +29,9 @@ export interface StatOut extends FileStat {
 export const newStatOut = (): StatOut => ({ kind: MISSING, mtimeSec: 0, mtimeNsec: 0, size: 0, ino: 0, ctimeMs: 0 });
 
 export interface Stater {
-  /** stat (following symlinks) the NUL-terminated path at byte `off` of `buf`; `addr` is ptr(buf) from `address`. */
+  /** stat (following symlinks) the NUL-terminated path at byte `off` of `buf`; `addr` is ptr(buf) from `address`, and the caller keeps `buf` referenced. */
   statAt(buf: Uint8Array, addr: number, off: number, out: StatOut): void;
-  /** The address to pass to statAt for `buf` (0 where unused). */
+  /** The address to pass to statAt for `buf` (from stableBytes or encodePath; 0 where unused). */
   address(buf: Uint8Array): number;
   /** Convenience for a few paths (touch files, .git state). */
   stat(path: string, out: StatOut): void;
@@ -44,8 +44,18 @@ const STATX_WANTED = 0x1 | 0x2 | 0x100 | 0x200 | 0x40 | 0x80; // TYPE MODE INO S
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A path as a NUL-terminated UTF-8 buffer. */
-export const encodePath = (path: string): Uint8Array => encoder.encode(path + "\0");
+/** Bytes whose address stays put: bun:ffi's ptr() of a small typed array can
+ * go stale when the engine moves its storage (seen here: statx wrote to the old
+ * place and the heap broke); memory of an explicit ArrayBuffer never moves. */
+export const stableBytes = (n: number): Uint8Array => new Uint8Array(new ArrayBuffer(n));
+
+/** A path as a NUL-terminated UTF-8 buffer, in stable memory. */
+export function encodePath(path: string): Uint8Array {
+  const bytes = encoder.encode(path + "\0");
+  const out = stableBytes(bytes.length);
+  out.set(bytes);
+  return out;
+}
 
 function fsStater(): Stater {
   const stat = (path: string, out: StatOut) => {
@@ -70,6 +80,8 @@ function fsStater(): Stater {
   };
 }
 
+let libc: unknown;
+
 function ffiStater(): Stater | null {
   if (process.platform !== "linux") return null;
   for (const name of ["libc.so.6", "libc.so"]) {
@@ -81,11 +93,15 @@ function ffiStater(): Stater | null {
     } catch {
       continue;
     }
+    libc = lib; // the symbols' trampolines are freed with the library object: keep it alive
     const statx = lib.symbols.statx;
-    const buf = new Uint32Array(64); // struct statx is 256 bytes
+    const buf = new Uint32Array(new ArrayBuffer(256)); // struct statx; an explicit ArrayBuffer never moves (a small typed array's storage can)
     const bufAddr = ptr(buf);
-    const statAt = (_b: Uint8Array, addr: number, off: number, out: StatOut) => {
-      if (statx(AT_FDCWD, addr + off, 0, STATX_WANTED, bufAddr) !== 0) {
+    // `path` is an address (a buffer the caller keeps alive: ptr() does not
+    // keep its array from being collected) or a Uint8Array, which Bun pins
+    // for the call.
+    const statPtr = (path: number | Uint8Array, out: StatOut) => {
+      if (statx(AT_FDCWD, path, 0, STATX_WANTED, bufAddr) !== 0) {
         out.kind = MISSING; // ENOENT, ENOTDIR, EACCES: gone as far as a reload is concerned
         return;
       }
@@ -96,21 +112,17 @@ function ffiStater(): Stater | null {
       out.mtimeNsec = buf[30]!; // stx_mtime.tv_nsec at 120
       out.ctimeMs = (buf[24]! + (buf[25]! | 0) * 0x1_0000_0000) * 1000 + buf[26]! / 1e6; // stx_ctime at 96
     };
-    const probe = encodePath("/");
     const out = newStatOut();
     try {
-      statAt(probe, ptr(probe), 0, out); // ENOSYS on kernels before 4.11, or a seccomp filter
+      statPtr(encodePath("/"), out); // ENOSYS on kernels before 4.11, or a seccomp filter
     } catch {
       return null;
     }
     if (out.kind !== DIR) return null;
     return {
-      statAt,
-      address: (b) => ptr(b),
-      stat(path, o) {
-        const p = encodePath(path);
-        statAt(p, ptr(p), 0, o);
-      },
+      statAt: (_buf, addr, off, o) => statPtr(addr + off, o),
+      address: (b) => (b.length === 0 ? 0 : ptr(b)),
+      stat: (path, o) => statPtr(encodePath(path), o),
     };
   }
   return null;

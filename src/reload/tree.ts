@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DEFAULT_IGNORES, includeFilter, isIgnored, parseRules, type Rule } from "./ignore.ts";
 import { compareStat, type Change, type FileStat } from "./snapshot.ts";
-import { DIR, encodePath, FILE, newStatOut, type Stater } from "./statx.ts";
+import { DIR, encodePath, FILE, newStatOut, stableBytes, type Stater } from "./statx.ts";
 
 // A directory changed less than this long before it was listed may change
 // again within the same timestamp tick (1 s on some filesystems, 2 s on FAT)
@@ -215,7 +215,7 @@ export class Tree {
       offsets[i] = size;
       size += encoded[i]!.length;
     }
-    const paths = new Uint8Array(size);
+    const paths = stableBytes(size);
     for (let i = 0; i < encoded.length; i++) paths.set(encoded[i]!, offsets[i]!);
     const stats = new Float64Array(names.length * 4).fill(NaN);
     names.forEach((n, i) => {
@@ -224,7 +224,7 @@ export class Tree {
       stats.set(oldStats.subarray(j * 4, j * 4 + 4), i * 4);
       old.delete(n);
     });
-    Object.assign(d, { names, paths, pathsAddr: this.st.address(paths), offsets, stats });
+    Object.assign(d, { names, paths, pathsAddr: this.st.address(paths), offsets, stats }); // d keeps `paths` alive for its address
   }
 
   private statFiles(d: Dir, out: Change[] | null): void {
