@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "./config/schema.ts";
 import { ConfigError, coerce } from "./config/coerce.ts";
 import { didYouMean } from "./config/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help";
+export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -28,7 +28,7 @@ export interface Cli {
   pidfile?: string; // from --reload F / --stop F / --pidfile F
 }
 
-const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version"]);
+const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
   rolling: ["reload"],
   wait: ["reload"],
@@ -52,7 +52,7 @@ export function parseCli(argv: string[]): Cli {
       break;
     }
     if (!tok.startsWith("-") || tok === "-") {
-      if (cli.verb !== "run") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
+      if (cli.verb !== "run" && cli.verb !== "systemd-unit") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
       cli.command = argv.slice(i - 1);
       break;
     }
@@ -139,6 +139,7 @@ usage:
   sup status  [--pidfile F] [--json]              list the workers
   sup config  [options] [--explain KEY] [--json]  effective config and where each value came from
   sup check   [options]                           validate the config, exit 0 or 2
+  sup systemd-unit [options] [--] COMMAND         print a systemd unit that runs this master
   sup --reload PIDFILE | --stop PIDFILE           uWSGI spellings
   sup --version | --help
 

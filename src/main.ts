@@ -27,6 +27,8 @@ async function main(): Promise<number> {
       case "stop":
       case "status":
         return await (await import("./control/client.ts")).runClientVerb(cli);
+      case "systemd-unit":
+        return await (await import("./control/systemd-unit.ts")).runSystemdUnit(cli);
       case "config":
       case "check":
         return await (await import("./config/verb.ts")).runConfigVerb(cli);

@@ -186,8 +186,7 @@ export class Arbiter {
     try {
       prepared = this.deps.prepare(cfg, id, generation);
     } catch (e) {
-      this.log.error(`worker ${id} gen ${generation} cannot start: ${(e as Error).message}`, { event: "worker.error", worker: id, gen: generation });
-      return undefined;
+      return this.cannotStart(id, generation, candidate, e as Error);
     }
     const box: { w?: WorkerHandle } = {};
     let pid: number;
@@ -205,8 +204,7 @@ export class Arbiter {
       }).pid;
     } catch (e) {
       prepared.notify?.close();
-      this.log.error(`worker ${id} gen ${generation} cannot start: ${(e as Error).message}`, { event: "worker.error", worker: id, gen: generation });
-      return undefined;
+      return this.cannotStart(id, generation, candidate, e as Error);
     }
     const w = new WorkerHandle(id, generation, pid, now);
     w.candidate = candidate;
@@ -253,21 +251,34 @@ export class Arbiter {
       return;
     }
     if (w.candidate) return this.reloads.onCandidateFailed(w, `exited ${w.exitText} after ${uptime.toFixed(2)}s`);
-    const slot = this.slot(w.id);
+    const { slot, next } = this.fail(w.id, w.generation, uptime, w.exitText, w.stderrTail);
+    this.log.warn(`${w.label} exited ${w.exitText} after ${uptime.toFixed(2)}s; ${next}`, this.fields(w, "worker.exit", { code, signal, uptime, restarts: slot.restarts }));
+  }
+
+  /** A worker could not even be spawned: a failure like a crash at boot. */
+  private cannotStart(id: number, generation: number, candidate: boolean, e: Error): undefined {
+    const { next } = candidate ? { next: "" } : this.fail(id, generation, 0, "spawn error", [e.message]);
+    this.log.error(`worker ${id} gen ${generation} cannot start: ${e.message}${next ? `; ${next}` : ""}`, { event: "worker.error", worker: id, gen: generation });
+    return undefined;
+  }
+
+  /** Crash accounting for a worker id: backoff, crash loop, waiting for a change. */
+  private fail(id: number, generation: number, uptime: number, exitText: string, stderr: string[]) {
+    const slot = this.slot(id);
+    const cfg = this.configs.get(generation) ?? this.config;
     slot.failures = nextFailures(slot.failures, uptime);
     slot.restarts++;
-    slot.lastExit = w.exitText;
-    slot.lastStderr = [...w.stderrTail];
-    slot.generation = w.generation;
-    const delay = backoffDelay(slot.failures, this.configFor(w)["backoff-max"]);
-    const waitForChange = slot.failures >= CRASH_LOOP_AFTER && (this.deps.hasFileTriggers?.(this.configFor(w)) ?? false);
-    slot.respawnAt = waitForChange ? Infinity : now + delay * 1000;
-    const next = waitForChange ? "waiting for changes" : `respawn in ${delay.toFixed(1)}s`;
-    this.log.warn(`${w.label} exited ${w.exitText} after ${uptime.toFixed(2)}s; ${next}`, this.fields(w, "worker.exit", { code, signal, uptime, restarts: slot.restarts }));
+    slot.lastExit = exitText;
+    slot.lastStderr = [...stderr];
+    slot.generation = generation;
+    const delay = backoffDelay(slot.failures, cfg["backoff-max"]);
+    const waitForChange = slot.failures >= CRASH_LOOP_AFTER && (this.deps.hasFileTriggers?.(cfg) ?? false);
+    slot.respawnAt = waitForChange ? Infinity : this.deps.now() + delay * 1000;
     if (slot.failures >= CRASH_LOOP_AFTER) {
       const why = waitForChange ? "the code looks broken; waiting for changes" : `retrying every ${delay.toFixed(1)}s`;
-      this.log.error(`worker ${w.id} crash loop: ${slot.failures} exits in a row, last ${w.exitText}; ${why}${tail(slot.lastStderr)}`, this.fields(w, "worker.crashloop", { failures: slot.failures }));
+      this.log.error(`worker ${id} crash loop: ${slot.failures} exits in a row, last ${exitText}; ${why}${tail(slot.lastStderr)}`, { event: "worker.crashloop", worker: id, gen: generation, failures: slot.failures });
     }
+    return { slot, next: waitForChange ? "waiting for changes" : `respawn in ${delay.toFixed(1)}s` };
   }
 
   stop(reason: string, now: boolean) {

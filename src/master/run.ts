@@ -27,10 +27,11 @@ const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
 export function checkConfig(cfg: Config, startDir: string): string[] {
   if (cfg.command.length === 0) throw new UsageError("no command to run: give one after -- (sup -p 2 -- python app.py) or set command in the config");
   const cwd = resolve(startDir, cfg.chdir || ".");
-  parseEnvList(cfg.env);
+  // The command is looked up on the PATH the worker will have (sup check does the same).
+  const PATH = parseEnvList(cfg.env).PATH ?? process.env.PATH ?? "";
   parseReady(cfg.ready);
   const argv = commandArgv(cfg);
-  const path = resolveCommand(argv[0]!, { cwd, PATH: process.env.PATH ?? "" });
+  const path = resolveCommand(argv[0]!, { cwd, PATH });
   if (!path) throw new UsageError(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
   return [path, ...argv.slice(1)];
 }
@@ -75,7 +76,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
       const listen = sockets.for(cfg);
       const notify = cfg.ready === "notify" ? sockets.openNotify(dir, id, generation) : undefined;
-      const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenNames: listenFdNames(listen), notifySocket: notify?.path });
+      const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenFds: listen.length, listenFdNames: listenFdNames(listen), notifySocket: notify?.path });
       return { argv, env, cwd, fds: listen.map((s) => s.fd), notify };
     },
     async applyConfig(next) {

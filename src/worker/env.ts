@@ -20,7 +20,8 @@ export interface WorkerIdentity {
   id: number;
   generation: number;
   masterPid: number;
-  listenNames: string[];
+  listenFds: number; // how many sockets, as fd 3, 4, …
+  listenFdNames: string; // LISTEN_FDNAMES, colon-separated
   notifySocket?: string;
 }
 
@@ -32,10 +33,10 @@ export function workerEnv(base: Record<string, string | undefined>, cfg: Config,
   env.SUP_GENERATION = String(who.generation);
   env.SUP_MASTER_PID = String(who.masterPid);
   if (cfg["port-base"] > 0) env.PORT = String(cfg["port-base"] + who.id - 1);
-  if (who.listenNames.length > 0) {
+  if (who.listenFds > 0) {
     // LISTEN_PID is set by the exec shim to the worker's own pid (sd_listen_fds(3)).
-    env.LISTEN_FDS = String(who.listenNames.length);
-    env.LISTEN_FDNAMES = who.listenNames.join(":");
+    env.LISTEN_FDS = String(who.listenFds);
+    env.LISTEN_FDNAMES = who.listenFdNames;
   }
   if (who.notifySocket) env.NOTIFY_SOCKET = who.notifySocket;
   return env;

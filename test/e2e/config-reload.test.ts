@@ -7,7 +7,7 @@ import { Master, alive, fixture, tempDir, useCleanup, waitUntil } from "./harnes
 
 useCleanup();
 
-const ready = async (m: Master, n: number) => await waitUntil(() => m.count(/ ready \(/g) >= n, 10_000, `${n} ready lines:\n${m.out}`);
+const ready = async (m: Master, n: number) => await waitUntil(() => m.count(/ ready \(/g) >= n, 10_000, () => `${n} ready lines:\n${m.out}`);
 
 const FORMATS = {
   "sup.ini": {

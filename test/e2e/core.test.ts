@@ -6,7 +6,7 @@ import { Master, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil }
 
 useCleanup();
 
-const ready = async (m: Master, n: number) => await waitUntil(() => m.count(/ ready \(/g) >= n, 10_000, `${n} ready lines:\n${m.out}`);
+const ready = async (m: Master, n: number) => await waitUntil(() => m.count(/ ready \(/g) >= n, 10_000, () => `${n} ready lines:\n${m.out}`);
 
 describe("sup master", () => {
   test("HUP replaces every worker pid and no old pid remains", async () => {

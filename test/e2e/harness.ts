@@ -20,12 +20,12 @@ export function alive(pid: number): boolean {
 }
 
 /** Polls `fn` every 20 ms until it returns a truthy value; throws after `ms`. */
-export async function waitUntil<T>(fn: () => T | Promise<T>, ms: number, what: string): Promise<NonNullable<Awaited<T>>> {
+export async function waitUntil<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string)): Promise<NonNullable<Awaited<T>>> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v as NonNullable<Awaited<T>>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "string" ? what : what()}`);
     await Bun.sleep(20);
   }
 }
@@ -65,7 +65,7 @@ export class Master {
 
   /** Waits until the output matches; returns the match. */
   async waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-    return await waitUntil(() => this.out.match(re), ms, `${re} in output:\n${this.out}`);
+    return await waitUntil(() => this.out.match(re), ms, () => `${re} in output:\n${this.out}`);
   }
 
   /** Counts matches of a global regexp in the output so far. */

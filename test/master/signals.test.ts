@@ -3,7 +3,7 @@ import { MASTER_SIGNALS, SIGNAL_TABLE, eventForSignal } from "../../src/master/s
 import { readFileSync } from "node:fs";
 
 test("the table covers the nine master signals of DESIGN.md section 3", () => {
-  expect([...MASTER_SIGNALS].sort()).toEqual(["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2"].sort());
+  expect([...MASTER_SIGNALS].sort() as string[]).toEqual(["SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2"].sort());
 });
 
 test("HUP reloads, USR2 reloads one at a time", () => {
