@@ -50,6 +50,8 @@ async function refuseRunningMaster(pidfile: string) {
 }
 
 export async function runMaster(cli: Cli): Promise<number> {
+  // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
+  if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
   const load = async () => (await loadConfig(cli, process.env, startDir)).config;
   const config = await load();

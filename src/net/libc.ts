@@ -3,6 +3,7 @@
 // for sd_notify (DESIGN.md §7). Linux only; the constants are the values of
 // <sys/socket.h> and <netinet/in.h>, which are the same on x86_64 and arm64.
 import { FFIType, dlopen, read } from "bun:ffi";
+import { openLibc } from "./libc-name.ts";
 
 export const AF_UNIX = 1;
 export const AF_INET = 2;
@@ -28,7 +29,7 @@ export const EADDRNOTAVAIL = 99;
 export const ECONNREFUSED = 111;
 export const ENOENT = 2;
 
-export const libc = dlopen("libc.so.6", {
+export const libc = openLibc((name) => dlopen(name, {
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
   bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
@@ -45,7 +46,7 @@ export const libc = dlopen("libc.so.6", {
   clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
   strerror: { args: ["i32"], returns: "cstring" },
   __errno_location: { args: [], returns: "ptr" },
-}).symbols;
+})).symbols;
 
 /** errno of the libc call that just failed (read at once: later calls may change it). */
 export function errno(): number {

@@ -4,6 +4,7 @@
 // between fork and exec, and replaces itself with the command. Imports stay
 // minimal: this runs once per worker start.
 import { dlopen, ptr, read } from "bun:ffi";
+import { openLibc } from "../net/libc-name.ts";
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, resolve } from "node:path";
 
@@ -47,7 +48,7 @@ export function runShim(args: string[]): number {
     console.error("sup: __exec is internal: sup __exec MASTERPID -- /abs/path/to/cmd [arg...]");
     return 2;
   }
-  const libc = dlopen("libc.so.6", {
+  const libc = openLibc((name) => dlopen(name, {
     prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
     getppid: { args: [], returns: "i32" },
     signal: { args: ["i32", "ptr"], returns: "ptr" },
@@ -55,7 +56,7 @@ export function runShim(args: string[]): number {
     execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
     strerror: { args: ["i32"], returns: "cstring" },
     __errno_location: { args: [], returns: "ptr" },
-  }).symbols;
+  })).symbols;
 
   // Die with the master: the kernel sends SIGKILL when the parent exits, and
   // the setting survives execve (prctl(2)).
