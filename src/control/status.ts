@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Arbiter } from "../master/arbiter.ts";
 import type { LastReload } from "../master/reload.ts";
+import { CRASH_LOOP_AFTER } from "../master/backoff.ts";
 
 export interface WorkerStatus {
   id: number;
@@ -47,7 +48,7 @@ export function buildStatus(arb: Arbiter, now: number): StatusReport {
     }))
     .sort((a, b) => a.id - b.id || a.generation - b.generation);
   const crashing = [...arb.slots.values()]
-    .filter((s) => s.failures >= 2 && s.respawnAt !== undefined)
+    .filter((s) => s.failures >= CRASH_LOOP_AFTER)
     .map((s) => ({ id: s.id, failures: s.failures, lastExit: s.lastExit, lastStderr: s.lastStderr, waitingForChange: s.respawnAt === Infinity }));
   return {
     master: {

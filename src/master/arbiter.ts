@@ -5,7 +5,7 @@ import type { Config } from "../config/schema.ts";
 import type { Fields } from "../log.ts";
 import { WorkerHandle, signalGroup } from "../worker/handle.ts";
 import type { SpawnFn } from "../worker/spawn.ts";
-import { CRASH_LOOP_AFTER, backoffDelay, nextFailures } from "./backoff.ts";
+import { BACKOFF_RESET_AFTER, CRASH_LOOP_AFTER, backoffDelay, nextFailures } from "./backoff.ts";
 import type { Event, ReloadResult } from "./events.ts";
 import { Queue } from "./queue.ts";
 import { Readiness, type ReadyProbe } from "./readiness.ts";
@@ -160,6 +160,11 @@ export class Arbiter {
   manage() {
     if (this.stopping) return;
     const now = this.deps.now();
+    // A worker that has stayed up long enough clears its id's crash record.
+    for (const w of this.workers) {
+      const slot = this.slots.get(w.id);
+      if (slot?.failures && w.state === "ready" && w.generation === slot.generation && now - w.startedAt >= BACKOFF_RESET_AFTER * 1000) slot.failures = 0;
+    }
     for (let id = 1; id <= this.target; id++) {
       if (this.workers.some((w) => w.id === id && !w.candidate && w.state !== "stopping")) continue;
       const slot = this.slot(id);
