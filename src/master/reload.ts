@@ -134,7 +134,9 @@ export class Reloads {
     const tx = this.tx!;
     for (const c of tx.candidates) if (c.candidate && c.state !== "exited") arb.retire(c, "rollback");
     const message = `reload gen ${tx.generation} rolled back: ${why}`;
-    arb.log.error(`${message}\n  generation ${arb.generation} keeps serving`, { event: "reload.rollback", gen: tx.generation });
+    // A file-triggered reload into broken code (development): say so, and wait.
+    const next = /^(autoreload|touch):/.test(tx.reason) ? "; the new code does not start, waiting for changes" : "";
+    arb.log.error(`${message}\n  generation ${arb.generation} keeps serving${next}`, { event: "reload.rollback", gen: tx.generation });
     arb.deps.onLifecycle?.("reloaded", `gen ${tx.generation} rolled back`);
     this.end({ ok: false, generation: arb.generation, message });
   }

@@ -243,3 +243,24 @@ describe("pidfile and control verbs", () => {
     expect(order).toEqual(["1.2.spawned", "1.2.ready", "1.1.stopping", "2.2.spawned", "2.2.ready", "2.1.stopping", "3.2.spawned", "3.2.ready", "3.1.stopping"]);
   });
 });
+
+describe("logs and shell", () => {
+  test("--log-format json gives one JSON object per line, with worker, pid and generation", async () => {
+    const m = new Master(["--log-format", "json", "--ready", "delay:0.1", "--", fixture("sleeper.sh")]);
+    await m.waitFor(/"event":"worker.ready"/);
+    const lines = m.out.trim().split("\n");
+    const objs = lines.map((l) => JSON.parse(l));
+    const ready = objs.find((o) => o.event === "worker.ready");
+    expect(ready).toMatchObject({ level: "info", worker: 1, gen: 1, pid: m.pid });
+    expect(ready.wpid).toBe(m.livePids()[0] ?? ready.wpid);
+    expect(objs.find((o) => o.stream === "stdout")?.line).toMatch(/^worker 1 gen 1 pid \d+/);
+  });
+
+  test("--shell runs the command through /bin/sh -c; without it nothing is re-split", async () => {
+    const m = new Master(["--shell", "--", "echo shell-$((6*7)); exec sleep 30"]);
+    await m.waitFor(/\[1\] shell-42/);
+    const r = await runSup(["--", "echo hello"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('command not found: "echo hello"');
+  });
+});

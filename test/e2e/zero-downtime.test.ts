@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { Master, alive, fixture, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
+import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
 
 useCleanup();
 
@@ -168,5 +168,44 @@ describe("zero-downtime reloads", () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe("sockets and readiness", () => {
+  test("socket-activated: sup hands the sockets it inherited (LISTEN_FDS) on to its workers", async () => {
+    const port = await freePort();
+    const listener = createServer();
+    await new Promise<void>((r) => listener.listen(port, "127.0.0.1", () => r()));
+    const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
+    // LISTEN_PID must be sup's own pid: sh sets it to $$, then becomes sup by exec.
+    const dir = tempDir();
+    const proc = Bun.spawn(["sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web exec "$0" -p 2 --ready notify -- "$1"`, SUP, fixture("app.sh")], {
+      stdio: ["ignore", "pipe", "pipe", fd],
+      env: { ...process.env, APP_DIR: dir },
+    });
+    track(proc.pid);
+    listener.close(); // only sup (and its workers) hold the socket now
+    let out = "";
+    void (async () => {
+      for await (const c of proc.stderr as ReadableStream<Uint8Array>) out += new TextDecoder().decode(c);
+    })();
+    await waitUntil(() => (out.match(/ ready \(notify\)/g) ?? []).length >= 2, 20_000, () => `2 ready workers:\n${out}`);
+    const workers = [...out.matchAll(/worker \d+ pid (\d+) gen 1 spawned/g)].map((m) => Number(m[1]));
+    for (const p of workers) track(p);
+    expect(workers).toContain(await hit(port));
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  });
+
+  test("--ready http:// with --port-base probes each worker's own port", async () => {
+    const base = await freePort();
+    const dir = tempDir();
+    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "http://127.0.0.1:{port}/", "--", "python3", join(import.meta.dir, "../../examples/hello.py")], { env: { APP_DIR: dir } });
+    await waitUntil(() => m.count(/ ready \(http:\/\/127\.0\.0\.1:\d+\/\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base}/)`);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 1}/)`);
+    const pids = m.livePids();
+    expect(pids).toContain(await hit(base));
+    expect(pids).toContain(await hit(base + 1));
   });
 });
