@@ -43,6 +43,7 @@ export interface TreeOptions {
 }
 
 const DEFAULT_RULES = parseRules(DEFAULT_IGNORES.join("\n"));
+const encoder = new TextEncoder();
 
 export class Tree {
   readonly dirs = new Map<string, Dir>();
@@ -208,15 +209,13 @@ export class Tree {
 
   /** Install a new file list; names kept from `old` keep their stats (and are removed from `old`), new ones are NaN (stat'ed next). */
   private setNames(d: Dir, names: string[], old: Map<string, number>, oldStats = d.stats): void {
-    const encoded = names.map((n) => encodePath(join(d.abs, n)));
+    // One encode of all paths joined by NUL (a name cannot hold one), copied into stable memory.
+    const prefix = d.abs.endsWith("/") ? d.abs : d.abs + "/";
+    const bytes = encoder.encode(names.map((n) => prefix + n).join("\0") + "\0");
+    const paths = stableBytes(names.length === 0 ? 0 : bytes.length);
+    paths.set(names.length === 0 ? [] : bytes);
     const offsets = new Uint32Array(names.length);
-    let size = 0;
-    for (let i = 0; i < encoded.length; i++) {
-      offsets[i] = size;
-      size += encoded[i]!.length;
-    }
-    const paths = stableBytes(size);
-    for (let i = 0; i < encoded.length; i++) paths.set(encoded[i]!, offsets[i]!);
+    for (let i = 1, at = 0; i < names.length; i++) offsets[i] = at = paths.indexOf(0, at) + 1;
     const stats = new Float64Array(names.length * 4).fill(NaN);
     names.forEach((n, i) => {
       const j = old.get(n);
