@@ -21,10 +21,16 @@ const front = net.createServer((sock) => app.emit("connection", sock));
 const inherited = process.env.LISTEN_FDS && process.env.LISTEN_PID === String(process.pid);
 front.listen(inherited ? { fd: 3 } : { host: "127.0.0.1", port: Number(process.env.PORT ?? 8000) }, () => sdNotify("READY=1"));
 
+// Drain: stop accepting (new connections wait in the backlog the master and
+// the other workers share), answer each kept-alive connection's next request
+// with "Connection: close", and close the ones that stay silent for a second.
+// Closing idle connections at once would cut requests already on their way:
+// a busy client writes its next request as soon as it reads a response, and
+// such a request, closed without an answer, fails (RFC 9112 section 9.6).
 process.on("SIGTERM", () => {
-  stopping = true; // responses still in flight close their connection
+  stopping = true;
   front.close();
-  app.closeIdleConnections(); // idle keep-alive connections close now
+  setTimeout(() => app.closeIdleConnections(), 1000).unref();
 });
 
 // sd_notify(3) in a few lines: one datagram on a unix socket, which neither

@@ -8,6 +8,7 @@
 // or use an sd-notify addon in your own app. (Under Bun, http listen({ fd })
 // does not take the fd: see hello-bun.ts.)
 import http from "node:http";
+import net from "node:net";
 
 const greeting = `hello from worker ${process.env.SUP_WORKER_ID ?? "?"} pid ${process.pid} generation ${process.env.SUP_GENERATION ?? "?"}\n`;
 
@@ -21,10 +22,16 @@ const app = http.createServer((req, res) => {
 const inherited = process.env.LISTEN_FDS && process.env.LISTEN_PID === String(process.pid);
 app.listen(inherited ? { fd: 3 } : { host: "127.0.0.1", port: Number(process.env.PORT ?? 8000) });
 
-// close() stops accepting and, since Node 19, closes idle keep-alive
-// connections; responses in flight finish and close theirs, then the
-// process exits.
+// Drain: stop accepting (new connections wait in the backlog the master and
+// the other workers share), answer each kept-alive connection's next request
+// with "Connection: close", and close the ones that stay silent for a second;
+// then the process exits. Closing idle connections at once, as
+// http.Server.close() does since Node 19, would cut requests already on their
+// way: a busy client writes its next request as soon as it reads a response,
+// and such a request, closed without an answer, fails (RFC 9112 section 9.6).
+// So net.Server's close, which only stops accepting.
 process.on("SIGTERM", () => {
   stopping = true;
-  app.close();
+  net.Server.prototype.close.call(app);
+  setTimeout(() => app.closeIdleConnections(), 1000).unref();
 });

@@ -1,0 +1,219 @@
+// Reloads under load (issue 5, point 7): 4 workers of an example app behind
+// `--listen`, ~32 keep-alive clients (wrk) for 15 s, and reloads during the
+// run. Reports requests, failed requests, p50/p99 latency and the time from
+// each trigger to the new generation ready / the last old worker gone.
+//   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node]
+// Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = resolve(import.meta.dir, "..");
+const { values: opt } = parseArgs({
+  options: {
+    app: { type: "string", default: "py" },
+    runs: { type: "string", default: "baseline,hup,rolling,broken" },
+    duration: { type: "string", default: "15" },
+    connections: { type: "string", default: "32" },
+    processes: { type: "string", default: "4" },
+    sup: { type: "string", default: join(ROOT, "dist/sup") },
+  },
+});
+const DURATION = Number(opt.duration);
+const PROCESSES = Number(opt.processes);
+
+// The real interpreter, not a version-manager shim (a pyenv shim alone costs ~1 s per boot).
+const python = () => Bun.spawnSync(["python3", "-c", "import sys; print(sys.executable)"]).stdout.toString().trim();
+const APPS: Record<string, { argv: () => string[]; ready: string }> = {
+  py: { argv: () => [python(), join(ROOT, "examples/hello.py")], ready: "notify" },
+  bun: { argv: () => [process.execPath, join(ROOT, "examples/hello-bun.ts")], ready: "notify" },
+  node: { argv: () => [Bun.which("node") ?? "node", join(ROOT, "examples/hello-node.mjs")], ready: "delay:0.5" }, // no sd_notify in Node
+};
+
+interface Trigger { at: number; signal: "SIGHUP" | "SIGUSR2"; broken?: boolean }
+const RUNS: Record<string, Trigger[]> = {
+  baseline: [],
+  hup: [3, 7, 11].map((at) => ({ at, signal: "SIGHUP" })),
+  rolling: [3, 7, 11].map((at) => ({ at, signal: "SIGUSR2" })),
+  // Two reloads into code that exits at boot (transactional, then rolling), then a fixed one.
+  broken: [{ at: 3, signal: "SIGHUP", broken: true }, { at: 7, signal: "SIGUSR2", broken: true }, { at: 11, signal: "SIGHUP" }],
+};
+
+interface LogEvent { at: number; event?: string; msg?: string; gen?: number; wpid?: number; reason?: string }
+interface Wrk {
+  requests: number;
+  errors: Record<"connect" | "read" | "write" | "status" | "timeout", number>;
+  latencyUs: { p50: number; p90: number; p99: number; max: number };
+  served: Record<string, number>; // "epoch second:generation" -> responses
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function until<T>(get: () => T | undefined, ms: number): Promise<T | undefined> {
+  for (const end = Date.now() + ms; Date.now() < end; await Bun.sleep(50)) {
+    const v = get();
+    if (v !== undefined) return v;
+  }
+  return get();
+}
+
+function startMaster(dir: string, port: number) {
+  const app = APPS[opt.app!];
+  if (!app) throw new Error(`--app must be one of ${Object.keys(APPS).join(", ")}`);
+  const argv = [opt.sup!, "-p", String(PROCESSES), "--listen", `127.0.0.1:${port}`, "--ready", app.ready, "--pidfile", join(dir, "sup.pid"),
+    "--log-format", "json", "--", join(ROOT, "bench/fixtures/app.sh"), join(dir, "broken"), ...app.argv()];
+  const proc = Bun.spawn(argv, { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const events: LogEvent[] = [];
+  const raw: string[] = [];
+  (async () => {
+    let buf = "";
+    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        raw.push(line);
+        try {
+          const e = JSON.parse(line);
+          events.push({ ...e, at: Date.parse(e.time) });
+        } catch {} // a worker's own line
+      }
+    }
+  })();
+  return { proc, events, raw };
+}
+type Master = ReturnType<typeof startMaster>;
+
+/** SIGTERM, then SIGKILL after 15 s; then any worker group of this master still alive. */
+async function stopMaster(m: Master) {
+  m.proc.kill("SIGTERM");
+  if ((await Promise.race([m.proc.exited, Bun.sleep(15_000).then(() => "late")])) === "late") m.proc.kill("SIGKILL");
+  await Promise.race([m.proc.exited, Bun.sleep(2000)]);
+  for (const e of m.events) {
+    if (e.event !== "worker.spawn" || !e.wpid) continue;
+    try {
+      if (readFileSync(`/proc/${e.wpid}/environ`, "latin1").includes(`SUP_MASTER_PID=${m.proc.pid}\0`)) process.kill(-e.wpid, "SIGKILL");
+    } catch {} // gone: the usual case
+  }
+}
+
+async function wrk(port: number): Promise<Wrk> {
+  const proc = Bun.spawn(["wrk", "-t2", `-c${opt.connections}`, `-d${DURATION}s`, "--timeout", "5s", "-s", join(ROOT, "bench/fixtures/load.lua"), `http://127.0.0.1:${port}/`],
+    { stdout: "pipe", stderr: "inherit" });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), (DURATION + 20) * 1000);
+  const out = await new Response(proc.stdout).text();
+  clearTimeout(timer);
+  const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`wrk gave no result:\n${out}`);
+  return JSON.parse(line.slice(7));
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+const ms = (us: number) => `${(us / 1000).toFixed(1)} ms`;
+
+/** What became of one trigger, from the master's log: the first generation started after it, and that generation's end. */
+function outcome(m: Master, t0: number, loadEnd: number) {
+  const start = m.events.find((e) => e.event === "reload.start" && e.at >= t0);
+  const end = start && m.events.find((e) => (e.event === "reload.done" || e.event === "reload.rollback") && e.gen === start.gen);
+  if (!start || !end) return { ok: false, text: "no reload.done or reload.rollback in the log" };
+  const queued = m.events.some((e) => e.event === "reload.queued" && e.at >= t0 && e.at < start.at) ? " (queued behind the running reload)" : "";
+  const late = end.at > loadEnd ? " (finished after the load ended)" : "";
+  if (end.event === "reload.rollback") {
+    const [first, stderr] = (end.msg ?? "").split("\n");
+    const why = `${first!.replace(/^reload gen \d+ rolled back: /, "")} ${stderr?.trim() ?? ""}`;
+    return { ok: true, gen: end.gen, rollbackAt: end.at, text: `gen ${end.gen} rolled back after ${secs(end.at - t0)}${queued}: ${why}` };
+  }
+  const retired = m.events.filter((e) => e.event === "worker.exit" && e.reason === `replaced by gen ${end.gen}`);
+  const gone = retired.length ? Math.max(...retired.map((e) => e.at)) - t0 : NaN;
+  return { ok: true, gen: end.gen, text: `gen ${end.gen} ready ${secs(end.at - t0)}, last old worker gone ${secs(gone)}${queued}${late}` };
+}
+
+async function run(name: string, triggers: Trigger[]) {
+  const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
+  const port = await freePort();
+  const m = startMaster(dir, port);
+  try {
+    const ready = await until(() => (m.events.filter((e) => e.event === "worker.ready").length >= PROCESSES ? true : undefined), 30_000);
+    if (!ready) throw new Error(`workers not ready within 30 s:\n${m.raw.slice(-20).join("\n")}`);
+    const gen1Pids = m.events.filter((e) => e.event === "worker.ready").map((e) => e.wpid);
+    const start = Date.now();
+    const load = wrk(port);
+    const fired: number[] = [];
+    for (const t of triggers) {
+      await Bun.sleep(Math.max(0, start + t.at * 1000 - Date.now()));
+      if (t.broken) writeFileSync(join(dir, "broken"), "");
+      else rmSync(join(dir, "broken"), { force: true });
+      fired.push(Date.now());
+      m.proc.kill(t.signal);
+    }
+    const res = await load;
+    const loadEnd = Date.now();
+    // A reload still running (or queued) when the load ends: wait (bounded) until the last reload event is an end.
+    const settled = () => {
+      const last = m.events.findLast((e) => e.event?.startsWith("reload."));
+      return !last || ((last.event === "reload.done" || last.event === "reload.rollback") && Date.now() - last.at > 300) ? true : undefined;
+    };
+    await until(settled, 30_000);
+    await Bun.sleep(1500); // the old workers' exits
+    const outcomes = triggers.map((t, i) => ({ signal: t.signal, broken: !!t.broken, ...outcome(m, fired[i]!, loadEnd) }));
+    // After each rollback: responses from generation 1 in the following whole seconds, none from the rolled-back one.
+    const servedBy = (gen: number, fromSec: number) =>
+      Object.entries(res.served).reduce((n, [k, v]) => { const [s, g] = k.split(":").map(Number); return s! > fromSec && g === gen ? n + v : n; }, 0);
+    for (const o of outcomes) {
+      if (!("rollbackAt" in o)) continue;
+      const after = servedBy(1, Math.floor(o.rollbackAt! / 1000));
+      const fromBroken = servedBy(o.gen!, 0);
+      o.text += `; then gen 1 (pids ${gen1Pids.join(" ")}) served ${after} requests, gen ${o.gen} served ${fromBroken}`;
+      o.ok &&= after > 0 && fromBroken === 0;
+    }
+    return { name, res, outcomes, ok: outcomes.every((o) => o.ok) && (!triggers.some((t) => t.broken) || outcomes.filter((o) => "rollbackAt" in o).length === triggers.filter((t) => t.broken).length) };
+  } finally {
+    await stopMaster(m);
+    writeFileSync(join(dir, "master.log"), m.raw.join("\n") + "\n");
+    console.error(`${name}: master log in ${join(dir, "master.log")}`);
+  }
+}
+
+if (!Bun.which("wrk")) {
+  console.error("reload-under-load needs wrk (e.g. apt-get install wrk)");
+  process.exit(2);
+}
+if (!existsSync(opt.sup!)) {
+  console.error(`${opt.sup} not found: build it first (node_modules/.bin/bun build.ts)`);
+  process.exit(2);
+}
+
+const results = [];
+for (const name of opt.runs!.split(",")) {
+  if (!RUNS[name]) throw new Error(`unknown run ${name}; runs: ${Object.keys(RUNS).join(", ")}`);
+  console.error(`run ${name}: ${PROCESSES} workers of ${opt.app}, ${opt.connections} connections, ${DURATION}s`);
+  results.push(await run(name, RUNS[name]));
+}
+
+const base = results.find((r) => r.name === "baseline")?.res.latencyUs.p99;
+let missed = 0;
+console.log(`\n${PROCESSES} workers of ${opt.app}, wrk -t2 -c${opt.connections} -d${DURATION}s, ${new Date().toISOString()}\n`);
+console.log("| run | requests | failed | p50 | p99 | max | p99 / baseline |\n|---|---|---|---|---|---|---|");
+for (const r of results) {
+  const e = r.res.errors;
+  const failed = e.connect + e.read + e.write + e.status + e.timeout;
+  const ratio = base ? r.res.latencyUs.p99 / base : NaN;
+  const detail = failed ? ` (connect ${e.connect}, read ${e.read}, write ${e.write}, non-2xx ${e.status}, timeout ${e.timeout})` : "";
+  console.log(`| ${r.name} | ${r.res.requests} | ${failed}${detail} | ${ms(r.res.latencyUs.p50)} | ${ms(r.res.latencyUs.p99)} | ${ms(r.res.latencyUs.max)} | ${ratio.toFixed(2)}x |`);
+  if (failed || ratio > 3 || !r.ok) missed++;
+}
+for (const r of results) {
+  if (!r.outcomes.length) continue;
+  console.log(`\n${r.name}:`);
+  for (const o of r.outcomes) console.log(`- ${o.signal}${o.broken ? " into broken code" : ""}: ${o.text}${o.ok ? "" : " [MISSED]"}`);
+}
+console.log(missed ? `\ntargets missed in ${missed} run(s)` : "\nall targets met: 0 failed, p99 within 3x of baseline, rollbacks kept generation 1 serving");
+process.exit(missed ? 1 : 0);
