@@ -1,0 +1,82 @@
+// Edit-to-new-worker latency of --autoreload: write a file, then time until
+// a worker of the next generation answers over HTTP. The worker is
+// examples/hello.py on the master's socket (--ready notify), which boots in
+// about 0.1 s. Each trial edits at a random phase of the poll interval.
+//
+//   bun bench/autoreload-latency.ts [--trials 10] [--sup dist/sup]
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+const freePort = () =>
+  new Promise<number>((r) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => r(port));
+    });
+  });
+
+async function generationAnswering(port: number): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" }, signal: AbortSignal.timeout(1000) });
+    return Number(/generation (\d+)/.exec(await res.text())?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+async function run(sup: string, flags: string[], trials: number, interval: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), "sup-latency-"));
+  writeFileSync(join(dir, "app.py"), "v = 0\n");
+  const port = await freePort();
+  const argv = [sup, "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--worker-reload-mercy", "2", ...flags, "--", "python3", join(ROOT, "examples/hello.py")];
+  const p = Bun.spawn(argv, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  void (async () => {
+    for await (const c of p.stderr as ReadableStream<Uint8Array>) log += new TextDecoder().decode(c);
+  })();
+  const until = async (ok: () => boolean | Promise<boolean>, ms: number, what: string) => {
+    for (const end = Date.now() + ms; !(await ok()); await Bun.sleep(5)) if (Date.now() > end) throw new Error(`timeout: ${what}\n${log}`);
+  };
+  const times: number[] = [];
+  try {
+    await until(() => /gen 1 ready/.test(log), 10_000, "first worker");
+    await Bun.sleep(1500);
+    for (let gen = 2; gen < trials + 2; gen++) {
+      await Bun.sleep(Math.random() * interval * 1000); // a random phase of the poll
+      const t0 = performance.now();
+      writeFileSync(join(dir, "app.py"), `v = ${gen}\n`);
+      await until(async () => (await generationAnswering(port)) >= gen, 15_000, `generation ${gen}`);
+      times.push((performance.now() - t0) / 1000);
+      await until(() => log.includes(`reload gen ${gen} done`), 15_000, `gen ${gen} done`);
+      await Bun.sleep(500);
+    }
+  } finally {
+    p.kill("SIGTERM");
+    await Promise.race([p.exited, Bun.sleep(5000)]);
+    p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return times;
+}
+
+const { values } = parseArgs({ options: { trials: { type: "string", default: "10" }, sup: { type: "string", default: join(ROOT, "dist/sup") } } });
+const trials = Number(values.trials);
+const cases: [string, string[], number][] = [
+  ["poll, N=1", ["--autoreload", "1"], 1],
+  ["poll, N=3", ["--autoreload", "3"], 3],
+  ["events (N=1)", ["--autoreload", "1", "--autoreload-engine", "events"], 1],
+  ["events, settle 0.05", ["--autoreload", "1", "--autoreload-engine", "events", "--autoreload-settle", "0.05"], 1],
+  ["poll, N=1, settle 0.05", ["--autoreload", "1", "--autoreload-settle", "0.05"], 1],
+];
+const q = (xs: number[], f: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))]!;
+console.log(`# bun bench/autoreload-latency.ts --trials ${trials}   (worker: python3 examples/hello.py, --ready notify, default settle 0.3 s unless noted)`);
+console.log("| engine | median s | p90 s | min s | max s |\n|---|---|---|---|---|");
+for (const [name, flags, interval] of cases) {
+  const t = await run(values.sup!, flags, trials, interval);
+  console.log(`| ${name} | ${q(t, 0.5).toFixed(3)} | ${q(t, 0.9).toFixed(3)} | ${Math.min(...t).toFixed(3)} | ${Math.max(...t).toFixed(3)} |`);
+}
