@@ -3,6 +3,7 @@
 // run. Reports requests, failed requests, p50/p99 latency and the time from
 // each trigger to the new generation ready / the last old worker gone.
 //   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node]
+//   [--runs baseline,hup,rolling,broken] [--ready MODE] [--duration 15] [--connections 32]
 // Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,6 +19,7 @@ const { values: opt } = parseArgs({
     duration: { type: "string", default: "15" },
     connections: { type: "string", default: "32" },
     processes: { type: "string", default: "4" },
+    ready: { type: "string" }, // override the app's --ready
     sup: { type: "string", default: join(ROOT, "dist/sup") },
   },
 });
@@ -68,7 +70,7 @@ async function until<T>(get: () => T | undefined, ms: number): Promise<T | undef
 function startMaster(dir: string, port: number) {
   const app = APPS[opt.app!];
   if (!app) throw new Error(`--app must be one of ${Object.keys(APPS).join(", ")}`);
-  const argv = [opt.sup!, "-p", String(PROCESSES), "--listen", `127.0.0.1:${port}`, "--ready", app.ready, "--pidfile", join(dir, "sup.pid"),
+  const argv = [opt.sup!, "-p", String(PROCESSES), "--listen", `127.0.0.1:${port}`, "--ready", opt.ready ?? app.ready, "--pidfile", join(dir, "sup.pid"),
     "--log-format", "json", "--", join(ROOT, "bench/fixtures/app.sh"), join(dir, "broken"), ...app.argv()];
   const proc = Bun.spawn(argv, { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const events: LogEvent[] = [];
