@@ -3,7 +3,7 @@
 // when their mtime changed (creating, deleting or renaming an entry changes
 // it: rename(2), unlink(2)), files are stat'ed through paths encoded once per
 // listing. Per file: its name, its encoded path, 32 bytes of stat.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, type Dirent } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { DEFAULT_IGNORES, includeFilter, isIgnored, parseRules, type Rule } from "./ignore.ts";
 import { compareStat, type Change, type FileStat } from "./snapshot.ts";
@@ -163,7 +163,7 @@ export class Tree {
     d.ino = this.cur.ino;
     d.listedAt = Date.now();
     if (out) this.touched(d.mtimeMs); // entries were created, removed or renamed at about this time
-    let entries: import("node:fs").Dirent[] = [];
+    let entries: Dirent[] = [];
     try {
       entries = readdirSync(d.abs, { withFileTypes: true });
     } catch {
@@ -175,7 +175,7 @@ export class Tree {
     for (const e of entries) {
       const rel = d.rel === "" ? e.name : `${d.rel}/${e.name}`;
       if (e.name === ".git") this.gitEntries.add(join(d.abs, e.name));
-      let isDir = e.isDirectory();
+      const isDir = e.isDirectory();
       let isFile = e.isFile();
       if (e.isSymbolicLink()) {
         // Follow links to files; never enter linked directories (a link to an ancestor would loop).
