@@ -4,7 +4,8 @@
 // each trigger to the new generation ready / the last old worker gone.
 //   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node]
 //   [--runs baseline,hup,rolling,broken] [--ready MODE] [--duration 15] [--connections 32]
-// Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md).
+// Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md), and
+// then keeps the master logs it names.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -176,11 +177,12 @@ async function run(name: string, triggers: Trigger[]) {
       o.text += `; then gen 1 (pids ${gen1Pids.join(" ")}) served ${after} requests, gen ${o.gen} served ${fromBroken}`;
       o.ok &&= after > 0 && fromBroken === 0;
     }
+    console.error(`${name}: master log in ${join(dir, "master.log")}`);
     return { name, res, outcomes, ok: outcomes.every((o) => o.ok) && (!triggers.some((t) => t.broken) || outcomes.filter((o) => "rollbackAt" in o).length === triggers.filter((t) => t.broken).length) };
   } finally {
     await stopMaster(m);
-    writeFileSync(join(dir, "master.log"), m.raw.join("\n") + "\n");
-    console.error(`${name}: master log in ${join(dir, "master.log")}`);
+    writeFileSync(join(dir, "master.log"), m.raw.join("\n") + "\n"); // removed below when the run met its targets
+    process.once("exit", (code) => code || rmSync(dir, { recursive: true, force: true }));
   }
 }
 
