@@ -1,5 +1,6 @@
 // `sup config [--json] [--explain KEY]` and `sup check`: the effective
 // config, where each value came from, and validation with exit 0 or 2.
+import { checkConfig } from "./check.ts";
 import { accessSync, constants } from "node:fs";
 import { resolve } from "node:path";
 import type { Cli } from "../cli.ts";
@@ -68,26 +69,13 @@ function check(loaded: Loaded, env: string): number {
     console.log(`config ok (${what}); no command yet: give it after -- or as command in the config`);
     return 0;
   }
-  // The shell resolves the command itself when shell = true.
-  if (!config.shell) {
-    const cmd = config.command[0]!;
-    const dir = resolve(process.cwd(), config.chdir || ".");
-    const path = config.env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? process.env.PATH ?? "";
-    const ok = cmd.includes("/") ? executable(resolve(dir, cmd)) : Bun.which(cmd, { PATH: path }) !== null;
-    if (!ok) {
-      const src = describe(sources.command!, env);
-      throw new ConfigError(`command ${JSON.stringify(cmd)} (${src}) ${cmd.includes("/") ? `is not an executable file in ${dir}` : "is not found in PATH"}`);
-    }
+  try {
+    checkConfig(config, process.cwd());
+  } catch (e) {
+    const src = describe(sources.command!, env);
+    throw new ConfigError(`${(e as Error).message} (command ${src})`);
   }
   console.log(`config ok (${what})`);
   return 0;
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -3,7 +3,7 @@
 // (signals, timers, pollers, the control socket, worker exits) pushes events.
 import type { Config } from "../config/schema.ts";
 import type { Fields } from "../log.ts";
-import { WorkerHandle, signalGroup } from "../worker/handle.ts";
+import { WorkerHandle, parseSignal, signalGroup } from "../worker/handle.ts";
 import type { SpawnFn } from "../worker/spawn.ts";
 import { BACKOFF_RESET_AFTER, CRASH_LOOP_AFTER, backoffDelay, nextFailures } from "./backoff.ts";
 import type { Event, ReloadResult } from "./events.ts";
@@ -235,7 +235,7 @@ export class Arbiter {
 
   retire(w: WorkerHandle, reason: string) {
     const cfg = this.configFor(w);
-    w.term(cfg["stop-signal"].startsWith("SIG") ? (cfg["stop-signal"] as NodeJS.Signals) : (`SIG${cfg["stop-signal"]}` as NodeJS.Signals), this.deps.now(), cfg["worker-reload-mercy"], reason);
+    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason);
     this.log.info(`${w.label} stopping (${reason})`, this.fields(w, "worker.stop", { reason }));
   }
 

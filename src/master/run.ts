@@ -10,9 +10,9 @@ import { controlPath, isAlive, readPidfile, removePidfile, runtimeDir, writePidf
 import { startControl } from "../control/server.ts";
 import { log, setLogFormat, workerLine } from "../log.ts";
 import { closeListen, listenFdNames } from "../net/listen.ts";
-import { parseReady } from "../net/probe.ts";
-import { commandArgv, parseEnvList, workerEnv } from "../worker/env.ts";
-import { resolveCommand, shimArgv } from "../worker/shim.ts";
+import { workerEnv } from "../worker/env.ts";
+import { checkConfig } from "../config/check.ts";
+import { shimArgv } from "../worker/shim.ts";
 import { spawnProcess } from "../worker/spawn.ts";
 import { Arbiter } from "./arbiter.ts";
 import { eventForSignal, MASTER_SIGNALS } from "./signals.ts";
@@ -22,19 +22,6 @@ import { Triggers } from "./triggers.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
-
-/** Everything about a config that can be wrong before anything starts. */
-export function checkConfig(cfg: Config, startDir: string): string[] {
-  if (cfg.command.length === 0) throw new UsageError("no command to run: give one after -- (sup -p 2 -- python app.py) or set command in the config");
-  const cwd = resolve(startDir, cfg.chdir || ".");
-  // The command is looked up on the PATH the worker will have (sup check does the same).
-  const PATH = parseEnvList(cfg.env).PATH ?? process.env.PATH ?? "";
-  parseReady(cfg.ready);
-  const argv = commandArgv(cfg);
-  const path = resolveCommand(argv[0]!, { cwd, PATH });
-  if (!path) throw new UsageError(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
-  return [path, ...argv.slice(1)];
-}
 
 async function refuseRunningMaster(pidfile: string) {
   let pid: number;

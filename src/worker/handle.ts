@@ -2,6 +2,17 @@
 // (Puma's WorkerHandle). The arbiter owns the table of handles; nothing here
 // changes anything but this handle.
 
+import { constants } from "node:os";
+
+/** "TERM", "SIGTERM" or "15" → "SIGTERM"; undefined when it names no signal. */
+export function parseSignal(s: string): NodeJS.Signals | undefined {
+  const sigs = constants.signals as Record<string, number>;
+  const upper = s.trim().toUpperCase();
+  if (/^\d+$/.test(upper)) return Object.keys(sigs).find((k) => sigs[k] === Number(upper)) as NodeJS.Signals | undefined;
+  const name = upper.startsWith("SIG") ? upper : `SIG${upper}`;
+  return name in sigs ? (name as NodeJS.Signals) : undefined;
+}
+
 export type WorkerState = "starting" | "ready" | "stopping" | "exited";
 
 /** kill(2) on the worker's whole process group, so grandchildren get it too. */

@@ -56,14 +56,14 @@ test("sup check without a file or command says so, exit 0", async () => {
 
 test("sup check: a command that is not in PATH → exit 2 naming it and where it was set", async () => {
   const r = await sup(["check"], dirWith({ "sup.toml": '\ncommand = ["no-such-program-sup", "x"]\n' }));
-  expect(r.stderr).toBe('sup: command "no-such-program-sup" (set by sup.toml:2) is not found in PATH\n');
+  expect(r.stderr).toBe('sup: command not found: "no-such-program-sup" (not an executable file on PATH); check the name, or use --shell for a shell command (command set by sup.toml:2)\n');
   expect(r.code).toBe(2);
 });
 
 test("sup check: a relative command path is looked up from chdir", async () => {
   const dir = dirWith({ "app/run.sh": "#!/bin/sh\n", "sup.toml": 'chdir = "app"\ncommand = "./run.sh"\n' });
   const bad = await sup(["check"], dir);
-  expect(bad.stderr).toContain('command "./run.sh" (set by sup.toml:2) is not an executable file in');
+  expect(bad.stderr).toMatch(/command not found: "\.\/run\.sh" \(not an executable file at \S+\/app\/run\.sh\).*\(command set by sup\.toml:2\)/);
   expect(bad.code).toBe(2);
   const { chmodSync } = await import("node:fs");
   chmodSync(`${dir}/app/run.sh`, 0o755);

@@ -264,3 +264,21 @@ describe("logs and shell", () => {
     expect(r.stderr).toContain('command not found: "echo hello"');
   });
 });
+
+describe("bad input caught before anything starts", () => {
+  for (const [args, msg] of [
+    [["--chdir", "/nonexistent-dir-xyz"], "chdir /nonexistent-dir-xyz: not a directory"],
+    [["--stop-signal", "FOO"], 'stop-signal "FOO" is not a signal name'],
+    [["--pidfile", "/nonexistent-dir-xyz/x.pid"], "directory /nonexistent-dir-xyz does not exist"],
+    [["--env", "FOO"], 'env "FOO": expected KEY=VALUE'],
+    [["--ready", "bogus"], 'ready "bogus": unknown readiness check'],
+    [["--listen", "1.2.3.4.5:80"], 'listen "1.2.3.4.5:80"'],
+  ] as const) {
+    test(`${args.join(" ")} → exit 2 naming it`, async () => {
+      const r = await runSup([...args, "--", "sleep", "5"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(msg);
+      expect(r.stderr).not.toContain("spawned");
+    });
+  }
+});
