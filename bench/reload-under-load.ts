@@ -167,6 +167,8 @@ async function run(name: string, triggers: Trigger[]) {
     await until(settled, 30_000);
     await Bun.sleep(1500); // the old workers' exits
     const outcomes = triggers.map((t, i) => ({ signal: t.signal, broken: !!t.broken, ...outcome(m, fired[i]!, loadEnd) }));
+    // Requests that arrive while one reload runs collapse into one queued reload (SIGNALS.md).
+    outcomes.forEach((o, i) => i && o.gen !== undefined && o.gen === outcomes[i - 1]!.gen && (o.text = `merged into the previous trigger's gen ${o.gen}`));
     // After each rollback: responses from generation 1 in the following whole seconds, none from the rolled-back one.
     const servedBy = (gen: number, fromSec: number) =>
       Object.entries(res.served).reduce((n, [k, v]) => { const [s, g] = k.split(":").map(Number); return s! > fromSec && g === gen ? n + v : n; }, 0);
