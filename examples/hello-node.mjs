@@ -3,10 +3,12 @@
 // Serves on the socket sup hands over as fd 3 (LISTEN_FDS), or on
 // 127.0.0.1:$PORT without one. On SIGTERM it stops accepting, finishes
 // in-flight requests and exits. Node has no unix datagram sockets, so it
-// cannot send sd_notify's READY=1 itself: let sup probe instead,
-//   sup --listen 127.0.0.1:8000 --ready tcp:8000 -- node examples/hello-node.mjs
-// or use an sd-notify addon in your own app. (Under Bun, http listen({ fd })
-// does not take the fd: see hello-bun.ts.)
+// cannot send sd_notify's READY=1 itself. A tcp probe of the master's socket
+// proves nothing (the master's backlog always accepts), so give it time:
+//   sup --listen 127.0.0.1:8000 --ready delay:2 -- node examples/hello-node.mjs
+// (with delay:0.5 the old workers were retired before the new ones accepted,
+// under load: p99 x7, BENCHMARKS.md), or use an sd-notify addon in your app.
+// (Under Bun, http listen({ fd }) does not take the fd: see hello-bun.ts.)
 import http from "node:http";
 import net from "node:net";
 
