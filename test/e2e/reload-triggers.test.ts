@@ -3,20 +3,10 @@
 // directory is the master's working directory, so it is the watched tree.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { Master, fixture, tempDir, useCleanup, waitUntil } from "./harness.ts";
+import { Master, fixture, tempDir, useCleanup, waitUntil, freePort } from "./harness.ts";
 
 useCleanup();
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function hit(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" }, signal: AbortSignal.timeout(5000) });

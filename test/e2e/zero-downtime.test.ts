@@ -4,18 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
+import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil, freePort } from "./harness.ts";
 
 useCleanup();
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One request on a fresh connection; the answering worker's pid, or an error. */
 async function hit(port: number): Promise<number> {
