@@ -35,7 +35,7 @@ export class Triggers {
     if (cfg["touch-reload"].length > 0 || cfg["touch-chain-reload"].length > 0) {
       const { watchTouchFiles } = await import("../reload/touch.ts");
       if (this.key !== key) return; // replaced while loading
-      const t = watchTouchFiles({ files: cfg["touch-reload"], chainFiles: cfg["touch-chain-reload"], interval: cfg["check-interval"], cwd: this.cwd }, (ev) => this.queue.push({ type: "reload", reason: `touch: ${ev.file} ${ev.why}`, rolling: ev.rolling }), note);
+      const t = watchTouchFiles({ files: cfg["touch-reload"], chainFiles: cfg["touch-chain-reload"], interval: cfg["check-interval"], cwd: this.cwd }, (ev) => this.queue.push({ type: "reload", reason: `touch: ${ev.file}${ev.why === "modified" ? "" : ` ${ev.why}`}`, rolling: ev.rolling }), note);
       this.stops.push(() => t.stop());
     }
     if (cfg.autoreload > 0) {
