@@ -41,6 +41,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A base port with n consecutive free ports (for --port-base). */
+export async function freePorts(n: number): Promise<number> {
+  const canBind = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20000 + Math.floor(Math.random() * 40000);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = await canBind(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports found`);
+}
+
 const dirs: string[] = [];
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "sup-test-"));

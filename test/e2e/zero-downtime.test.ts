@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil, freePort } from "./harness.ts";
+import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil, freePort, freePorts } from "./harness.ts";
 
 useCleanup();
 
@@ -107,7 +107,7 @@ describe("zero-downtime reloads", () => {
     Bun.spawnSync(["rm", join(dir, "broken")]);
     const r2 = await runSup(["reload", "--wait", "--pidfile", pidfile]);
     expect(r2.code).toBe(0);
-    await waitUntil(() => [...before].every((p) => !alive(p)), 5000, "old generation retired");
+    await waitUntil(() => [...before].every((p) => !alive(p)), 15_000, "old generation retired");
   });
 
   test("a reload into code that never becomes ready rolls back at the ready timeout", async () => {
@@ -189,7 +189,7 @@ describe("sockets and readiness", () => {
   });
 
   test("--ready http:// with --port-base probes each worker's own port", async () => {
-    const base = await freePort();
+    const base = await freePorts(2);
     const dir = tempDir();
     const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "http://127.0.0.1:{port}/", "--", "python3", join(import.meta.dir, "../../examples/hello.py")], { env: { APP_DIR: dir } });
     await waitUntil(() => m.count(/ ready \(http:\/\/127\.0\.0\.1:\d+\/\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
