@@ -8,6 +8,18 @@
 // the binary never auto-loads a .env from the user's directory, and
 // --bytecode needs --format=esm (plain --bytecode breaks c12).
 //
+// Memory and start-up (BENCHMARKS.md, "Core: startup, memory, reload"):
+// --splitting keeps each lazily imported module (c12, config verbs, the
+// reload triggers) in its own chunk, so `sup --version` and the master load
+// only what they run (--version 45 → 17 ms; without it the whole bundle is
+// loaded at start). --compile-jit-policy=100 makes JavaScriptCore a hundred
+// times slower to tier code up: the master's idle tick (every 500 ms) then
+// stays in the interpreter instead of pulling the optimizing JITs' code into
+// memory (idle master flat at ~40 MB RSS instead of growing past 44 MB over
+// minutes); loops that run thousands of times, like the autoreload walk,
+// still get compiled. --no-compile-autoload-bunfig: like .env, a bunfig.toml
+// in the user's directory (which may preload code) is not sup's.
+//
 // Cross-targets: `bun build --compile --target=bun-<os>-<arch>` fetches the
 // target's runtime from the npm package @oven/bun-<os>-<aarch64|x64>[-musl]
 // of the same version as the building bun (through the npm registry, into
@@ -29,8 +41,9 @@ const RELEASE_TARGETS = [
 
 async function compile(out: string, target?: string): Promise<void> {
   const args = [
-    "build", "--compile", "--bytecode", "--format=esm", "--minify",
-    "--no-compile-autoload-dotenv",
+    "build", "--compile", "--bytecode", "--format=esm", "--minify", "--splitting",
+    "--compile-jit-policy=100",
+    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     "--define", "process.env.NODE_ENV=Bun.env.NODE_ENV",
     "--define", `SUP_VERSION=${JSON.stringify(pkg.version)}`,
     ...(target ? [`--target=${target}`] : []),

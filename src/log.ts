@@ -2,6 +2,10 @@
 // event per line, with worker id, pid and generation where they apply.
 // consola carries the level filtering; our reporter writes the line, because
 // consola's own reporters collapse repeats and change format with the TTY.
+// Lines go out through console.error/console.log, never process.stderr or
+// process.stdout: those getters build Node stream objects that cost the idle
+// master about 1 MB of RSS (BENCHMARKS.md). Bun's console writes each line at
+// once, unbuffered, and prints a lone string argument as is (no % formats).
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 
 export type Fields = Record<string, string | number | boolean | null | undefined>;
@@ -15,10 +19,10 @@ function write(obj: LogObject) {
   const time = obj.date.toISOString();
   const level = obj.type === "log" ? "info" : obj.type;
   if (format === "json") {
-    process.stderr.write(JSON.stringify({ time, level, pid: masterPid, msg, ...fields }) + "\n");
+    console.error(JSON.stringify({ time, level, pid: masterPid, msg, ...fields }));
   } else {
     const tag = level === "info" ? "" : `${level}: `;
-    process.stderr.write(`${time} sup[${masterPid}] ${tag}${msg}\n`);
+    console.error(`${time} sup[${masterPid}] ${tag}${msg}`);
   }
 }
 
@@ -40,7 +44,6 @@ export const log = {
 
 /** A line a worker wrote, passed through with its id (or as JSON). */
 export function workerLine(stream: "stdout" | "stderr", id: number, gen: number, line: string, prefix: boolean) {
-  const out = stream === "stdout" ? process.stdout : process.stderr;
-  if (format === "json") out.write(JSON.stringify({ time: new Date().toISOString(), stream, worker: id, gen, line }) + "\n");
-  else out.write(prefix ? `[${id}] ${line}\n` : `${line}\n`);
+  const out = stream === "stdout" ? console.log : console.error;
+  out(format === "json" ? JSON.stringify({ time: new Date().toISOString(), stream, worker: id, gen, line }) : prefix ? `[${id}] ${line}` : line);
 }
