@@ -6,6 +6,9 @@ import { ConfigError, coerce, splitList } from "./coerce.ts";
 import { OPTIONS, SPECS, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
 import { splitWords } from "./words.ts";
 
+/** autoreload-settle when the events engine is on and nobody set it. */
+export const EVENTS_SETTLE = 0.05;
+
 export interface Source {
   layer: "default" | "file" | "env-section" | "env" | "flag";
   where: string; // "sup.ini:12", "SUP_PROCESSES", "--processes", "default"
@@ -90,5 +93,12 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     sources.command = { layer: "flag", where: "command line" };
   }
 
+  // Defaults that depend on another key: with fs.watch events a change is
+  // known at once, so the settle wait alone is the reload delay; 50 ms still
+  // joins the several events of one save (BENCHMARKS.md, Autoreload).
+  if (cfg["autoreload-engine"] === "events" && sources["autoreload-settle"]?.layer === "default") {
+    cfg["autoreload-settle"] = EVENTS_SETTLE;
+    sources["autoreload-settle"] = { layer: "default", where: "default with autoreload-engine = events" };
+  }
   return { config: cfg as unknown as Config, sources, file };
 }
