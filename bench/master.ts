@@ -9,6 +9,14 @@
 // after --idle seconds (a list: --idle 3,60 samples the same masters twice).
 // Target: VmRSS under 40 MB.
 //
+// Most of the RSS is RssFile: pages of the 110 MB executable mapped at page
+// faults, and how many a fault maps depends on how the file's pages came into
+// the page cache. A binary just written (a build, a download, a cp) maps
+// about 6 MB more than the same binary read back from disk. So each case runs
+// on a fresh copy of --bin twice: "written" (the copy as written), and
+// "re-read" (the copy's cached pages dropped with posix_fadvise(DONTNEED)
+// before each run, as after a reboot or cache eviction).
+//
 // Reload: `sup -p 4 --listen 127.0.0.1:PORT --ready notify|delay:0.2
 // --pidfile F -- python3 examples/hello.py`; each round sends SIGHUP and
 // times (a) the log line `reload gen N done` and (b) the moment every old
@@ -16,7 +24,8 @@
 //
 // Build the binary first (`bun build.ts`). Every master is stopped with TERM
 // (SIGKILL to it and its workers' groups if it lingers), even on failure.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dlopen } from "bun:ffi";
+import { chmodSync, closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -78,8 +87,8 @@ class Master {
   private workerPids = new Set<number>();
   private readonly drained: Promise<void>;
 
-  constructor(args: string[], cwd: string) {
-    const proc = (this.proc = Bun.spawn([BIN, ...args], { cwd, env: cleanEnv(), stdio: ["ignore", "ignore", "pipe"] }));
+  constructor(bin: string, args: string[], cwd: string) {
+    const proc = (this.proc = Bun.spawn([bin, ...args], { cwd, env: cleanEnv(), stdio: ["ignore", "ignore", "pipe"] }));
     this.drained = (async () => {
       const d = new TextDecoder();
       for await (const c of proc.stderr as ReadableStream<Uint8Array>) this.log += d.decode(c, { stream: true });
@@ -149,35 +158,62 @@ const CASES: { name: string; file?: [string, string] }[] = [
   { name: "sup.toml (c12)", file: ["sup.toml", 'processes = 4\nready = "delay:0.2"\ncommand = ["sleep", "1000"]\n'] },
 ];
 
+const POSIX_FADV_DONTNEED = 4; // <fcntl.h> on Linux
+const libc = dlopen("libc.so.6", { posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" } }).symbols;
+
+/** Drops the file's pages from the page cache (written back first: dirty pages would stay). */
+function dropCache(path: string) {
+  const fd = openSync(path, "r");
+  try {
+    fdatasyncSync(fd);
+    const err = libc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (err !== 0) throw new Error(`posix_fadvise(${path}): error ${err}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function memory() {
   const rows: string[] = [];
-  for (const c of CASES) {
-    const samples = new Map<number, Record<string, number>[]>(IDLE.map((s) => [s, []]));
-    for (let i = 0; i < RUNS; i++) {
-      const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
-      if (c.file) writeFileSync(join(dir, c.file[0]), c.file[1]);
-      const m = new Master(c.file ? ["--config", c.file[0]] : WORKERS, dir); // a bare `sup` prints help, even beside a sup.ini
-      try {
-        await m.waitFor(/master started/, 10_000);
-        const t0 = performance.now();
-        for (const s of IDLE) {
-          await Bun.sleep(Math.max(0, s * 1000 - (performance.now() - t0)));
-          samples.get(s)!.push(procStatus(m.pid));
+  const binDir = mkdtempSync(join(tmpdir(), "sup-bench-bin-"));
+  try {
+    for (const c of CASES) {
+      for (const state of ["written", "re-read"] as const) {
+        const bin = join(binDir, "sup");
+        rmSync(bin, { force: true });
+        writeFileSync(bin, readFileSync(BIN));
+        chmodSync(bin, 0o755);
+        const samples = new Map<number, Record<string, number>[]>(IDLE.map((s) => [s, []]));
+        for (let i = 0; i < RUNS; i++) {
+          if (state === "re-read") dropCache(bin);
+          const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
+          if (c.file) writeFileSync(join(dir, c.file[0]), c.file[1]);
+          const m = new Master(bin, c.file ? ["--config", c.file[0]] : WORKERS, dir); // a bare `sup` prints help, even beside a sup.ini
+          try {
+            await m.waitFor(/master started/, 10_000);
+            const t0 = performance.now();
+            for (const s of IDLE) {
+              await Bun.sleep(Math.max(0, s * 1000 - (performance.now() - t0)));
+              samples.get(s)!.push(procStatus(m.pid));
+            }
+            if (m.pidsOfGen(1).length !== 4) throw new Error(`expected 4 workers:\n${m.log}`);
+          } finally {
+            await m.stop();
+            rmSync(dir, { recursive: true, force: true });
+          }
         }
-        if (m.pidsOfGen(1).length !== 4) throw new Error(`expected 4 workers:\n${m.log}`);
-      } finally {
-        await m.stop();
-        rmSync(dir, { recursive: true, force: true });
+        for (const [s, xs] of samples) {
+          const col = (k: string) => median(xs.map((x) => x[k]!)).toFixed(1).padStart(7);
+          const range = `${Math.min(...xs.map((x) => x.VmRSS!)).toFixed(1)}–${Math.max(...xs.map((x) => x.VmRSS!)).toFixed(1)}`;
+          rows.push(`${c.name.padEnd(16)} ${state.padEnd(8)} ${`${s} s`.padStart(5)} ${col("VmRSS")} ${col("VmHWM")} ${col("RssAnon")} ${col("RssFile")}   ${range}`);
+        }
       }
     }
-    for (const [s, xs] of samples) {
-      const col = (k: string) => median(xs.map((x) => x[k]!)).toFixed(1).padStart(7);
-      const range = `${Math.min(...xs.map((x) => x.VmRSS!)).toFixed(1)}–${Math.max(...xs.map((x) => x.VmRSS!)).toFixed(1)}`;
-      rows.push(`${c.name.padEnd(16)} ${`${s} s`.padStart(5)} ${col("VmRSS")} ${col("VmHWM")} ${col("RssAnon")} ${col("RssFile")}   ${range}`);
-    }
+  } finally {
+    rmSync(binDir, { recursive: true, force: true });
   }
   console.log(`\nmaster memory (MB), median of ${RUNS} runs; 4 idle workers: ${shown([BIN, ...WORKERS])}`);
-  console.log(`config            idle   VmRSS   VmHWM RssAnon RssFile   VmRSS min–max`);
+  console.log(`config           binary    idle   VmRSS   VmHWM RssAnon RssFile   VmRSS min–max`);
   for (const r of rows) console.log(r);
   console.log(`(--config sup.ini: [sup] processes = 4, ready = delay:0.2, command = sleep 1000; --config sup.toml: the same keys)`);
 }
@@ -188,7 +224,7 @@ async function reloads(ready: string) {
   const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
   const port = await freePort();
   const args = ["-p", "4", "--listen", `127.0.0.1:${port}`, "--ready", ready, "--pidfile", join(dir, "sup.pid"), "--", PYTHON, HELLO];
-  const m = new Master(args, dir);
+  const m = new Master(BIN, args, dir);
   const done: number[] = [];
   const gone: number[] = [];
   const own: number[] = [];
