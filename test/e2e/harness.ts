@@ -11,14 +11,7 @@ export const SUP = join(ROOT, "dist/sup");
 export const FIXTURES = join(ROOT, "test/fixtures");
 export const fixture = (name: string) => join(FIXTURES, name);
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { isAlive as alive } from "../../src/control/pidfile.ts";
 
 /** Polls `fn` every 20 ms until it returns a truthy value; throws after `ms`. */
 export async function waitUntil<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string)): Promise<NonNullable<Awaited<T>>> {
