@@ -33,11 +33,17 @@ async function main(): Promise<number> {
       case "check":
         return await (await import("./config/verb.ts")).runConfigVerb(cli);
       case "run":
-        if (cli.command.length === 0 && argv.length === 0) {
-          process.stdout.write(helpText());
-          return 2;
+        try {
+          return await (await import("./master/run.ts")).runMaster(cli);
+        } catch (e) {
+          // A bare `sup` runs the command of a config file found here; with
+          // none, it shows how to use it.
+          if (argv.length === 0 && e instanceof UsageError && e.message.startsWith("no command")) {
+            process.stdout.write(helpText());
+            return 2;
+          }
+          throw e;
         }
-        return await (await import("./master/run.ts")).runMaster(cli);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) {

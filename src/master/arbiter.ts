@@ -117,11 +117,18 @@ export class Arbiter {
     }
   }
 
-  /** One timer, re-armed after every event: fast while anything is in motion. */
+  /**
+   * One timer, re-armed after every event: every 20 ms while anything is in
+   * motion (starting, stopping, a respawn due), every second while a crash
+   * record waits to be cleared, and none at all when every worker is
+   * simply running: an idle master sleeps until a signal or an exit.
+   */
   private arm() {
     if (this.deps.manualTicks) return;
     const busy = this.workers.some((w) => w.state === "starting" || w.state === "stopping") || this.lingering.length > 0 || [...this.slots.values()].some((s) => s.respawnAt !== undefined && s.respawnAt !== Infinity);
-    const due = this.deps.now() + (busy ? 20 : 500);
+    const watching = [...this.slots.values()].some((s) => s.failures > 0);
+    if (!busy && !watching) return;
+    const due = this.deps.now() + (busy ? 20 : 1000);
     if (this.timer && due >= this.timerDue) return;
     clearTimeout(this.timer);
     this.timerDue = due;

