@@ -3,7 +3,7 @@
 // (signals, timers, pollers, the control socket, worker exits) pushes events.
 import type { Config } from "../config/schema.ts";
 import type { Fields } from "../log.ts";
-import { WorkerHandle, parseSignal, signalGroup } from "../worker/handle.ts";
+import { WorkerHandle, groupAlive, parseSignal, signalGroup } from "../worker/handle.ts";
 import type { SpawnFn } from "../worker/spawn.ts";
 import { BACKOFF_RESET_AFTER, CRASH_LOOP_AFTER, backoffDelay, nextFailures } from "./backoff.ts";
 import type { Event, ReloadResult } from "./events.ts";
@@ -145,7 +145,7 @@ export class Arbiter {
       if (w.escalate(now)) this.log.warn(`${w.label} did not stop within ${this.configFor(w)["worker-reload-mercy"]}s; sent SIGKILL`, this.fields(w, "worker.kill"));
     }
     this.lingering = this.lingering.filter((g) => {
-      if (!signalGroup(g.pgid, 0)) return false;
+      if (!groupAlive(g.pgid)) return false;
       if (now < g.killAt) return true;
       this.log.warn(`process group ${g.pgid} outlived its worker; sent SIGKILL`, { event: "group.kill", pgid: g.pgid });
       signalGroup(g.pgid, "SIGKILL");
@@ -254,7 +254,7 @@ export class Arbiter {
     this.readiness.unwatch(w);
     const uptime = (now - w.startedAt) / 1000;
     // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
-    if (signalGroup(w.pid, 0)) {
+    if (groupAlive(w.pid)) {
       signalGroup(w.pid, "SIGTERM");
       this.lingering.push({ pgid: w.pid, killAt: w.killAt ?? now + this.configFor(w)["worker-reload-mercy"] * 1000 });
     }

@@ -2,6 +2,7 @@
 // (Puma's WorkerHandle). The arbiter owns the table of handles; nothing here
 // changes anything but this handle.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 
 /** "TERM", "SIGTERM" or "15" → "SIGTERM"; undefined when it names no signal. */
@@ -11,6 +12,33 @@ export function parseSignal(s: string): NodeJS.Signals | undefined {
   if (/^\d+$/.test(upper)) return Object.keys(sigs).find((k) => sigs[k] === Number(upper)) as NodeJS.Signals | undefined;
   const name = upper.startsWith("SIG") ? upper : `SIG${upper}`;
   return name in sigs ? (name as NodeJS.Signals) : undefined;
+}
+
+/**
+ * True while a process that is not a zombie is in the group. kill(-pgid, 0)
+ * alone also counts zombies, which stay until an init reaps them: about once
+ * a second on some hosts, never when sup itself is PID 1 without tini.
+ */
+export function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  if (process.platform !== "linux") return true;
+  try {
+    for (const name of readdirSync("/proc")) {
+      if (name.charCodeAt(0) > 57) continue; // not a pid directory
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      } catch {
+        continue; // gone meanwhile
+      }
+      // proc(5): "pid (comm) state ppid pgrp …"; comm may hold spaces and ")".
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+      if (Number(pgrp) === pgid && state !== "Z") return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 export type WorkerState = "starting" | "ready" | "stopping" | "exited";
