@@ -7,10 +7,10 @@
 // Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md), and
 // then keeps the master logs it names.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { freePort } from "../test/e2e/harness.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: opt } = parseArgs({
@@ -50,14 +50,6 @@ interface Wrk {
   errors: Record<"connect" | "read" | "write" | "status" | "timeout", number>;
   latencyUs: { p50: number; p90: number; p99: number; max: number };
   served: Record<string, number>; // "epoch second:generation" -> responses
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 async function until<T>(get: () => T | undefined, ms: number): Promise<T | undefined> {

@@ -4,8 +4,9 @@
 // the grace; the process exits 0. (Closing idle connections at SIGTERM cost
 // 117 failed requests in bench/reload-under-load, BENCHMARKS.md.)
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect, createServer, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join, resolve } from "node:path";
+import { freePort } from "../e2e/harness.ts";
 
 const EXAMPLES = resolve(import.meta.dir, "../../examples");
 const python = Bun.spawnSync(["python3", "-c", "import sys; print(sys.executable)"]).stdout.toString().trim();
@@ -20,14 +21,6 @@ const cleanup: (() => void)[] = [];
 afterEach(() => {
   for (const f of cleanup.splice(0).reverse()) f();
 });
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** A kept-alive connection that reads whole responses (Content-Length framed) and notes its close. */
 async function open(port: number) {
