@@ -26,7 +26,7 @@ const pyModule = (module: string, pkg: string): Need => ({
   install: `apt-get install ${pkg}`,
 });
 const program = (path: string, install: string): Need => ({ what: path, present: once(`file:${path}`, () => existsSync(path)), install });
-const NODE = Bun.which("node") ?? "node";
+export const NODE = Bun.which("node") ?? "node";
 const needs = {
   django: pyModule("django", "python3-django"),
   flask: pyModule("flask", "python3-flask"),
@@ -258,4 +258,20 @@ export function hammer(port: number, clients = 2) {
       await Promise.all(loops);
     },
   };
+}
+
+/** Django's runserver on $PORT (--port-base), one worker, from a fresh copy of the fixture project. */
+export async function runserver(flags: string[] = []) {
+  requireNeeds(recipe("Django under gunicorn")); // the same Django
+  const dir = tempDir();
+  cpSync(join(ROOT, "test/fixtures/apps/django"), dir, { recursive: true });
+  const port = await freePort();
+  const pidfile = join(tempDir(), "sup.pid");
+  const m = new Master(
+    ["--port-base", String(port), "--pidfile", pidfile, "--worker-reload-mercy", "10", ...flags, "--shell", "--", `exec ${PYTHON} manage.py runserver --noreload 127.0.0.1:$PORT`],
+    { cwd: dir },
+  );
+  await m.waitFor(/gen 1 ready/, 20_000);
+  await waitUntil(() => hit(port).catch(() => undefined), 10_000, () => `runserver answering on ${port}:\n${m.out}`);
+  return { m, dir, port, pidfile };
 }
