@@ -20,5 +20,5 @@ describe("Django runserver --noreload (binds its own port)", () => {
     expect(m.livePids()).toEqual([a.pid]);
     m.signal("SIGTERM");
     expect(await m.exitCode()).toBe(0);
-  });
+  }, 60_000);
 });

@@ -25,6 +25,9 @@ async function reloadWithEdit(r: Recipe, app: Running) {
   await app.m.waitFor(/reload gen 2 done/, 25_000);
 }
 
+/** Per test: every wait inside is bounded, and a loaded machine (load 30 here) makes a recipe test take 20-30 s. */
+const TIMEOUT = 90_000;
+
 const how = (r: Recipe) => (!r.trigger ? "sup reload --wait" : r.trigger === "autoreload" ? "autoreload, with no other trigger" : `touching ${r.trigger.touch}`);
 
 /** Registers the tests of every recipe whose `test` is `file`. */
@@ -46,7 +49,7 @@ export function recipeTests(file: string) {
           expect(a.gen).toBe(2);
           expect(a.text).toMatch(r.edit.served);
         }
-      });
+      }, TIMEOUT);
 
       if (!r.trigger) {
         // A todo where the app itself resets requests at SIGTERM (it fails under load, when the window is hit).
@@ -66,7 +69,7 @@ export function recipeTests(file: string) {
             await load.stop();
           }
           expect(load.failures).toEqual([]);
-        });
+        }, TIMEOUT);
       }
 
       // With --ready delay:N the rollback is a race: a boot that fails after
@@ -95,7 +98,7 @@ export function recipeTests(file: string) {
           expect(load.failures).toEqual([]);
           expect(load.answers.filter((a) => a.gen !== 1)).toEqual([]);
           expect((await hit(app.port)).gen).toBe(1);
-        });
+        }, TIMEOUT);
       }
     });
   }

@@ -28,7 +28,7 @@ describe("a dev server that binds its own port (issue 11 item 3)", () => {
     const a = await hit(port);
     expect(a.text).toMatch(/gen=2 marker=v2-edited/);
     expect(m.livePids()).toEqual([a.pid]);
-  });
+  }, 60_000);
 
   test.todo("without it, the rollback says the app binds its own port and names the stop-first flag and --listen", async () => {
     const { pidfile } = await runserver(["--ready", "delay:2"]);
@@ -37,7 +37,7 @@ describe("a dev server that binds its own port (issue 11 item 3)", () => {
     expect(r.stderr).toMatch(/binds its own port/);
     expect(r.stderr).toContain(STOP_FIRST[0]!);
     expect(r.stderr).toContain("--listen");
-  });
+  }, 60_000);
 });
 
 describe("readiness that tells the truth (issue 11 item 2)", () => {
@@ -54,7 +54,7 @@ describe("readiness that tells the truth (issue 11 item 2)", () => {
     expect(m.out).not.toMatch(/gen 2 ready/);
     for (const p of old) expect(alive(p)).toBe(true);
     expect(old).toContain((await hit(base)).pid);
-  });
+  }, 60_000);
 
   test.todo("Django under gunicorn without --preload: a broken settings.py (READY=1, then the boot fails) rolls back within the reload grace", async () => {
     const r: Recipe = { ...recipe("Django under gunicorn"), line: "sup -p 4 --listen 127.0.0.1:8000 --ready notify -- gunicorn proj.wsgi" };
@@ -71,7 +71,7 @@ describe("readiness that tells the truth (issue 11 item 2)", () => {
     expect(app.m.out).toContain("generation 1 keeps serving");
     expect(load.failures).toEqual([]);
     expect((await hit(app.port)).gen).toBe(1);
-  });
+  }, 60_000);
 
   test.todo(`a Node app says READY=1 on $${NODE_READY_FD_ENV} (no native code) and counts as ready (notify); one that never says it is not`, async () => {
     const dir = tempDir();
@@ -97,7 +97,7 @@ process.on("SIGTERM", () => server.close());
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("not ready within 4s");
     expect((await hit(port)).gen).toBe(1);
-  });
+  }, 60_000);
 });
 
 describe("autoreload in a Django project (issue 11 item 4)", () => {
@@ -111,7 +111,7 @@ describe("autoreload in a Django project (issue 11 item 4)", () => {
     expect(app.m.out).not.toMatch(/reload requested/);
     app.change(django.edit);
     await app.m.waitFor(/reload gen 2 done/, 20_000);
-  });
+  }, 60_000);
 
   test.todo("with --chdir, the app directory is watched (and named in the log), the start directory is not", async () => {
     const app = await start(django); // to get a prepared app directory and port
@@ -127,5 +127,5 @@ describe("autoreload in a Django project (issue 11 item 4)", () => {
     app.change(django.edit);
     await m.waitFor(/reload gen 2 done/, 20_000);
     expect((await hit(port)).text).toContain("marker=v2-edited");
-  });
+  }, 60_000);
 });
