@@ -6,8 +6,7 @@ import { UsageError, type Cli } from "../cli.ts";
 import { ConfigError } from "../config/coerce.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { controlPath, isAlive, readPidfile, removePidfile, runtimeDir, writePidfile } from "../control/pidfile.ts";
-import { startControl } from "../control/server.ts";
+import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
 import { log, setLogFormat, workerLine } from "../log.ts";
 import { closeListen, listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../worker/env.ts";
@@ -23,19 +22,6 @@ import { Triggers } from "./triggers.ts";
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
 
-async function refuseRunningMaster(pidfile: string) {
-  let pid: number;
-  try {
-    pid = readPidfile(pidfile);
-  } catch {
-    return; // missing or malformed: ours to overwrite
-  }
-  if (pid === process.pid || !isAlive(pid)) return;
-  const { ask } = await import("../control/client.ts");
-  const pong = await ask(controlPath(pid), { cmd: "ping" }, 2000).catch(() => undefined);
-  if (pong?.sup === true) throw new UsageError(`another sup master (pid ${pid}) is running with pidfile ${pidfile}; stop it first (sup stop --pidfile ${pidfile}) or choose another pidfile`);
-}
-
 export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
@@ -48,7 +34,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   if (pidfile) await refuseRunningMaster(pidfile);
 
   const masterPid = process.pid;
-  const dir = runtimeDir(masterPid);
+  // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
+  let control: Control | undefined;
   const sockets = new Sockets();
   sockets.update(config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
@@ -64,7 +51,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
       const listen = sockets.for(cfg);
-      const notify = cfg.ready === "notify" ? sockets.openNotify(dir, id, generation) : undefined;
+      const notify = cfg.ready === "notify" ? sockets.openNotify(control!.dir, id, generation) : undefined;
       const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenFds: listen.length, listenFdNames: listenFdNames(listen), notifySocket: notify?.path });
       return { argv, env, cwd, fds: listen.map((s) => s.fd), notify };
     },
@@ -87,18 +74,15 @@ export async function runMaster(cli: Cli): Promise<number> {
     return [sig, h] as const;
   });
 
-  let control: { close(): void } | undefined;
   try {
-    control = startControl(dir, controlPath(masterPid), arb.queue, VERSION);
+    control = openControl(masterPid, pidfile, arb.queue, VERSION);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
-    if (pidfile) writePidfile(pidfile, masterPid);
     return await arb.run();
   } finally {
     triggers?.stop();
     for (const [sig, h] of handlers) process.off(sig, h);
     control?.close();
-    if (pidfile) removePidfile(pidfile, masterPid);
     closeListen(sockets.all());
   }
 }
