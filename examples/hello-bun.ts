@@ -5,9 +5,9 @@
 // stops accepting, finishes in-flight requests and exits.
 //   sup --listen 127.0.0.1:8000 --ready notify -- bun examples/hello-bun.ts
 // Bun.serve cannot take an fd, so node:net accepts and feeds node:http.
-import { dlopen } from "bun:ffi";
 import http from "node:http";
 import net from "node:net";
+import { sdNotify } from "./sd-notify.ts";
 
 const greeting = `hello from worker ${process.env.SUP_WORKER_ID ?? "?"} pid ${process.pid} generation ${process.env.SUP_GENERATION ?? "?"}\n`;
 let stopping = false;
@@ -32,21 +32,3 @@ process.on("SIGTERM", () => {
   front.close();
   setTimeout(() => app.closeIdleConnections(), 1000).unref();
 });
-
-// sd_notify(3) in a few lines: one datagram on a unix socket, which neither
-// Bun nor node:dgram offers, so libc's socket/sendto through bun:ffi.
-function sdNotify(message: string): void {
-  const target = process.env.NOTIFY_SOCKET;
-  if (!target) return;
-  const libc = dlopen("libc.so.6", {
-    socket: { args: ["i32", "i32", "i32"], returns: "i32" },
-    sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: "i64" },
-    close: { args: ["i32"], returns: "i32" },
-  }).symbols;
-  const name = Buffer.from(target.startsWith("@") ? "\0" + target.slice(1) : target + "\0");
-  const addr = Buffer.concat([Buffer.from([1, 0]), name]); // sa_family = AF_UNIX, then sun_path
-  const data = Buffer.from(message);
-  const fd = libc.socket(1 /* AF_UNIX */, 2 /* SOCK_DGRAM */, 0);
-  libc.sendto(fd, data, data.length, 0, addr, addr.length);
-  libc.close(fd);
-}

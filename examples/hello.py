@@ -104,6 +104,12 @@ if os.environ.get("LISTEN_FDS") and os.environ.get("LISTEN_PID") == str(os.getpi
     server = Server(("", 0), Hello, bind_and_activate=False)
     server.socket.close()
     server.socket = socket.socket(fileno=3)
+    # Non-blocking, as every worker on a shared socket must be: all workers
+    # waiting in poll() wake for one connection, one accept()s it, and a
+    # blocking accept() in the others would wait for the next connection,
+    # deaf to SIGTERM's shutdown() and still taking connections after its
+    # reload is done. socketserver treats the BlockingIOError as "no request".
+    server.socket.setblocking(False)
 else:
     server = Server(("127.0.0.1", int(os.environ.get("PORT", "8000"))), Hello)
 

@@ -54,10 +54,16 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`sup: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    process.exit(1);
-  },
-);
+/**
+ * An error nobody expected: one line, never a stack (of a minified bundle it
+ * says nothing to a user). Exit 1: sup gave up.
+ */
+function fatal(e: unknown): never {
+  const what = e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
+  console.error(`sup: internal error: ${what.split("\n")[0]}; please report it with the command that caused it`);
+  process.exit(1);
+}
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
+
+main().then((code) => process.exit(code), fatal);

@@ -7,8 +7,7 @@ import { UsageError, type Cli } from "../cli.ts";
 import { ConfigError } from "../config/coerce.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { controlPath, isAlive, readPidfile, removePidfile, runtimeDir, writePidfile } from "../control/pidfile.ts";
-import { startControl } from "../control/server.ts";
+import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
 import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../log.ts";
 import { libc } from "../net/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
@@ -27,19 +26,6 @@ import { Triggers } from "./triggers.ts";
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
 
-async function refuseRunningMaster(pidfile: string) {
-  let pid: number;
-  try {
-    pid = readPidfile(pidfile);
-  } catch {
-    return; // missing or malformed: ours to overwrite
-  }
-  if (pid === process.pid || !isAlive(pid)) return;
-  const { ask } = await import("../control/client.ts");
-  const pong = await ask(controlPath(pid), { cmd: "ping" }, 2000).catch(() => undefined);
-  if (pong?.sup === true) throw new UsageError(`another sup master (pid ${pid}) is running with pidfile ${pidfile}; stop it first (sup stop --pidfile ${pidfile}) or choose another pidfile`);
-}
-
 export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
@@ -52,7 +38,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   if (pidfile) await refuseRunningMaster(pidfile);
 
   const masterPid = process.pid;
-  const dir = runtimeDir(masterPid);
+  // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
+  let control: Control | undefined;
   const sockets = new Sockets();
   sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
@@ -60,8 +47,6 @@ export async function runMaster(cli: Cli): Promise<number> {
   let notify: NotifyChannel | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
-  // From here on no write to stdout or stderr may block the master.
-  useOutputs();
 
   const arb: Arbiter = new Arbiter(config, {
     spawn: spawnProcess,
@@ -72,7 +57,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     accept(next, generation) {
       checkConfig(next, startDir);
       sockets.acquire(generation, next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(dir, "notify.sock"), arb.queue, log);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(next);
     },
@@ -122,20 +107,19 @@ export async function runMaster(cli: Cli): Promise<number> {
   }]);
   for (const [sig, h] of handlers) process.on(sig as NodeJS.Signals, h);
 
-  let control: { close(): void } | undefined;
   try {
-    control = startControl(dir, controlPath(masterPid), arb.queue, VERSION);
-    if (config.ready === "notify") notify = NotifyChannel.open(join(dir, "notify.sock"), arb.queue, log);
+    control = openControl(masterPid, pidfile, arb.queue, VERSION);
+    // From here on no write to stdout or stderr may block the master.
+    useOutputs();
+    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
-    if (pidfile) writePidfile(pidfile, masterPid);
     return await arb.run();
   } finally {
     triggers?.stop();
     for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
     notify?.close();
     control?.close();
-    if (pidfile) removePidfile(pidfile, masterPid);
     sockets.closeAll();
     endOutputs();
   }

@@ -1,6 +1,6 @@
 // The few libc socket calls sup needs and neither Bun nor node:net offers:
-// a listening socket the master never accepts on, and unix datagram sockets
-// for sd_notify (DESIGN.md §7). Linux only; the constants are the values of
+// a listening socket the master never accepts on, unix datagram sockets for
+// sd_notify (DESIGN.md §7), and the peer credentials of a unix socket. Linux only; the constants are the values of
 // <sys/socket.h> and <netinet/in.h>, which are the same on x86_64 and arm64.
 import { FFIType, dlopen, read } from "bun:ffi";
 import { openLibc } from "./libc-name.ts";
@@ -14,6 +14,7 @@ export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
+export const SO_PEERCRED = 17;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
@@ -39,6 +40,7 @@ export const ECHILD = 10;
 export const libc = openLibc((name) => dlopen(name, {
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
   bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
   connect: { args: ["i32", "ptr", "u32"], returns: "i32" },

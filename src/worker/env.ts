@@ -1,9 +1,18 @@
 // What a worker gets (DESIGN.md section 4): its environment and argv.
-import type { Config } from "../config/schema.ts";
+import { OPTIONS, envVarName, type Config } from "../config/schema.ts";
 import { ConfigError } from "../config/coerce.ts";
 
-/** Variables that describe the master's own supervisor, never the worker's. */
-const NOT_INHERITED = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"];
+/**
+ * Variables a worker never inherits from the master: those that describe the
+ * master's own supervisor (systemd's), and sup's own configuration (every
+ * SUP_<OPTION>, SUP_ENV). A worker that is itself a sup would otherwise run
+ * with the outer master's pidfile, processes and config. `env` may still set
+ * any of them for a worker on purpose.
+ */
+const NOT_INHERITED = new Set([
+  "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID",
+  "SUP_ENV", ...OPTIONS.map((o) => envVarName(o.name)),
+]);
 
 /** Parses `env` entries (KEY=VALUE); an entry without "=" is an error naming it. */
 export function parseEnvList(list: string[]): Record<string, string> {
@@ -31,7 +40,7 @@ export interface WorkerIdentity {
 
 export function workerEnv(base: Record<string, string | undefined>, cfg: Config, who: WorkerIdentity): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined && !NOT_INHERITED.includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(base)) if (v !== undefined && !NOT_INHERITED.has(k)) env[k] = v;
   Object.assign(env, parseEnvList(cfg.env));
   env.SUP_WORKER_ID = String(who.id);
   env.SUP_GENERATION = String(who.generation);

@@ -1,7 +1,7 @@
 // Runs the real dist/sup as a user would and cleans up every process tree it
 // started, by pid, even when a test fails.
 import { afterEach } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -52,10 +52,45 @@ export async function freePorts(n: number): Promise<number> {
 }
 
 const dirs: string[] = [];
-export function tempDir(): string {
+/** A fresh dir, removed after the test; mode 0700 unless told (0o1777: shared like /tmp). */
+export function tempDir(mode?: number): string {
   const d = mkdtempSync(join(tmpdir(), "sup-test-"));
   dirs.push(d);
+  if (mode !== undefined) chmodSync(d, mode);
   return d;
+}
+
+export interface RunOpts {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Another copy of the binary (one nobody can reach, see forNobody). */
+  sup?: string;
+  /** Turns [sup, ...args] into the argv to run: a user switch, a wrapper shell that exec's it. */
+  wrap?: (argv: string[]) => string[];
+}
+
+const argvOf = (args: string[], opts: RunOpts) => (opts.wrap ?? ((a: string[]) => a))([opts.sup ?? SUP, ...args]);
+
+export const isRoot = process.getuid?.() === 0;
+/** Runs argv as nobody (uid and gid 65534, no groups); only root can. */
+export const asNobody = (argv: string[]) => ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv];
+
+let nobodyCopy: { sup: string; fixture: (name: string) => string } | undefined;
+/**
+ * dist/sup and the fixtures where nobody can execute and read them: in place
+ * when the checkout is traversable by others, otherwise copied into a
+ * world-readable temp dir once.
+ */
+export function forNobody(): { sup: string; fixture: (name: string) => string } {
+  if (nobodyCopy) return nobodyCopy;
+  const probe = Bun.spawnSync(asNobody(["sh", "-c", 'test -x "$1" && test -r "$2"', "sh", SUP, fixture("sleeper.sh")]));
+  if (probe.exitCode === 0) return (nobodyCopy = { sup: SUP, fixture });
+  const d = mkdtempSync(join(tmpdir(), "sup-nobody-"));
+  chmodSync(d, 0o755);
+  cpSync(SUP, join(d, "sup"));
+  cpSync(FIXTURES, join(d, "fixtures"), { recursive: true });
+  process.on("exit", () => rmSync(d, { recursive: true, force: true }));
+  return (nobodyCopy = { sup: join(d, "sup"), fixture: (name) => join(d, "fixtures", name) });
 }
 
 export class Master {
@@ -63,8 +98,8 @@ export class Master {
   readonly proc: ReturnType<typeof Bun.spawn>;
   readonly exited: Promise<number>;
 
-  constructor(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-    this.proc = Bun.spawn([SUP, ...args], {
+  constructor(args: string[], opts: RunOpts = {}) {
+    this.proc = Bun.spawn(argvOf(args, opts), {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -149,8 +184,8 @@ export function cleanup() {
 export const useCleanup = () => afterEach(cleanup);
 
 /** Runs dist/sup to completion (client verbs, errors). */
-export async function runSup(args: string[], opts: { cwd?: string; env?: Record<string, string>; ms?: number } = {}) {
-  const p = Bun.spawn([SUP, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+export async function runSup(args: string[], opts: RunOpts & { ms?: number } = {}) {
+  const p = Bun.spawn(argvOf(args, opts), { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   const timer = setTimeout(() => p.kill("SIGKILL"), opts.ms ?? 20_000);
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(timer);

@@ -1,0 +1,53 @@
+// What the master sets up for its clients, in order: the runtime dir, the
+// control socket in it, then the pidfile. Any failure is a StartError (exit
+// 2) after undoing what was already made, so a master that did not start
+// leaves nothing behind; close() undoes it all at exit.
+import { join } from "node:path";
+import type { Event } from "../master/events.ts";
+import type { Queue } from "../master/queue.ts";
+import { UsageError } from "../cli.ts";
+import { isAlive, readPidfile, removePidfile, writePidfile } from "./pidfile.ts";
+import { CONTROL_SOCKET, makeRuntimeDir, removeRuntimeDir } from "./rundir.ts";
+import { startControl } from "./server.ts";
+
+export interface Control {
+  /** sup-PID: a real directory, ours, mode 0700; notify sockets may go straight in. */
+  readonly dir: string;
+  close(): void;
+}
+
+/** pidfile is absolute, or "" for none. */
+export function openControl(pid: number, pidfile: string, queue: Queue<Event>, version: string): Control {
+  const dir = makeRuntimeDir(pid, process.env, process.cwd());
+  let server: { close(): void } | undefined;
+  try {
+    server = startControl(join(dir, CONTROL_SOCKET), queue, version);
+    if (pidfile) writePidfile(pidfile, pid);
+  } catch (e) {
+    server?.close();
+    removeRuntimeDir(dir);
+    throw e;
+  }
+  return {
+    dir,
+    close() {
+      server.close();
+      if (pidfile) removePidfile(pidfile, pid);
+      removeRuntimeDir(dir);
+    },
+  };
+}
+
+/** Refuses to start when the pidfile names a live sup master (exit 2); anything else is ours to overwrite. */
+export async function refuseRunningMaster(pidfile: string) {
+  let pid: number;
+  try {
+    pid = readPidfile(pidfile);
+  } catch {
+    return; // missing or malformed
+  }
+  if (pid === process.pid || !isAlive(pid)) return;
+  const { findMaster } = await import("./client.ts");
+  const running = await findMaster(pidfile).then(() => true, () => false);
+  if (running) throw new UsageError(`another sup master (pid ${pid}) is running with pidfile ${pidfile}; stop it first (sup stop --pidfile ${pidfile}) or choose another pidfile`);
+}

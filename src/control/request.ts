@@ -1,0 +1,47 @@
+// The control protocol: one JSON request per connection, one line, answered
+// by one JSON line. Anything else is refused with a reason before it can
+// reach the arbiter loop.
+
+export interface Request {
+  cmd: "ping" | "status" | "reload" | "stop";
+  rolling?: boolean;
+  wait?: boolean;
+  now?: boolean;
+}
+
+/** Longest request line the master reads; real ones are under 60 bytes. */
+export const MAX_REQUEST = 4096;
+
+/** The switches each command takes (all booleans). */
+const SWITCHES: Record<Request["cmd"], readonly string[]> = {
+  ping: [],
+  status: [],
+  reload: ["rolling", "wait"],
+  stop: ["now"],
+};
+
+/** A request from one line of text, or the reason it is not one. */
+export function parseRequest(line: string): { req: Request } | { error: string } {
+  if (line.length > MAX_REQUEST) return { error: `request longer than ${MAX_REQUEST} bytes` };
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { error: "request is not JSON" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { error: "request is not a JSON object" };
+  const obj = value as Record<string, unknown>;
+  const cmd = obj.cmd;
+  if (typeof cmd !== "string" || !Object.hasOwn(SWITCHES, cmd)) {
+    return { error: `unknown command ${JSON.stringify(cmd ?? null)?.slice(0, 40)} (expected one of ${Object.keys(SWITCHES).join(", ")})` };
+  }
+  const allowed = SWITCHES[cmd as Request["cmd"]];
+  const req: Request = { cmd: cmd as Request["cmd"] };
+  for (const [key, v] of Object.entries(obj)) {
+    if (key === "cmd") continue;
+    if (!allowed.includes(key)) return { error: `${cmd} takes no ${JSON.stringify(key.slice(0, 40))}${allowed.length ? ` (only ${allowed.join(", ")})` : ""}` };
+    if (typeof v !== "boolean") return { error: `${cmd}: ${key} must be true or false` };
+    (req as unknown as Record<string, boolean>)[key] = v;
+  }
+  return { req };
+}

@@ -1,0 +1,4 @@
+// The Python recipes (gunicorn, uvicorn) of the docs against the real programs (recipes.ts, recipes-suite.ts).
+import { recipeTests } from "./recipes-suite.ts";
+
+recipeTests("test/e2e/recipes-python.test.ts");
