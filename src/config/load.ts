@@ -3,11 +3,11 @@
 // `sup config --explain`. Lists replace, never concatenate, across layers.
 import type { Cli } from "../cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
-import { OPTIONS, SPECS, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
+import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
 import { splitWords } from "./words.ts";
 
 /** autoreload-settle when the events engine is on and nobody set it. */
-export const EVENTS_SETTLE = 0.05;
+export const EVENTS_SETTLE = 0.02;
 
 export interface Source {
   layer: "default" | "file" | "env-section" | "env" | "flag";
@@ -93,12 +93,14 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     sources.command = { layer: "flag", where: "command line" };
   }
 
-  // Defaults that depend on another key: with fs.watch events a change is
-  // known at once, so the settle wait alone is the reload delay; 50 ms still
-  // joins the several events of one save (BENCHMARKS.md, Autoreload).
-  if (cfg["autoreload-engine"] === "events" && sources["autoreload-settle"]?.layer === "default") {
+  // Defaults that depend on another key: with inotify a change is known at
+  // once, so the settle wait is most of the reload delay; the events of one
+  // save arrive within a few ms, and a save still under way (a file created
+  // and not closed, or renamed away) holds the reload by itself
+  // (src/reload/autoreload.ts), so 20 ms is enough (BENCHMARKS.md, Autoreload).
+  if (autoreloadMode(cfg as unknown as Config)?.engine === "events" && sources["autoreload-settle"]?.layer === "default") {
     cfg["autoreload-settle"] = EVENTS_SETTLE;
-    sources["autoreload-settle"] = { layer: "default", where: "default with autoreload-engine = events" };
+    sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };
   }
   return { config: cfg as unknown as Config, sources, file };
 }

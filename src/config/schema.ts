@@ -34,13 +34,13 @@ export const OPTIONS = [
   opt({ name: "touch-reload", type: "list", default: [], help: "Graceful reload when this file's mtime changes, or it appears or disappears; repeatable." }),
   opt({ name: "touch-chain-reload", type: "list", default: [], help: "Rolling (one at a time) reload on touch; repeatable." }),
   opt({ name: "check-interval", type: "number", default: 1, min: 0.01, help: "Seconds between touch-file checks." }),
-  opt({ name: "autoreload", type: "number", default: 0, min: 0, help: "Poll watched files every N seconds and reload on change (0 = off)." }),
-  opt({ name: "py-autoreload", type: "number", default: undefined, min: 0, aliasOf: "autoreload", help: "uWSGI spelling of autoreload." }),
-  opt({ name: "autoreload-watch", type: "list", default: [], help: "Paths to watch (default: the working directory); repeatable." }),
+  opt({ name: "autoreload", type: "number", default: 0, min: 0, help: "Reload when a watched file changes (0 = off). Changes are seen at once through inotify; N is the poll interval where inotify cannot watch (see autoreload-engine)." }),
+  opt({ name: "py-autoreload", type: "number", default: 0, min: 0, help: "uWSGI's option: stat every watched file every N seconds and reload on change (0 = off). If autoreload is set too, it wins." }),
+  opt({ name: "autoreload-watch", type: "list", default: [], help: "Paths to watch (default: the workers' directory, chdir); repeatable." }),
   opt({ name: "autoreload-include", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
-  opt({ name: "autoreload-ignore", type: "list", default: [], help: "Globs to ignore, on top of .git, node_modules, __pycache__, *.pyc, editor files and .gitignore; repeatable." }),
-  opt({ name: "autoreload-engine", type: "enum", default: "poll", values: ["poll", "events"], help: "poll: stat polling (works everywhere); events: fs.watch with a slow poll as safety net." }),
-  opt({ name: "autoreload-settle", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.05 by default with the events engine)." }),
+  opt({ name: "autoreload-ignore", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, *.log, database files, editor files, the pidfile); repeatable." }),
+  opt({ name: "autoreload-engine", type: "enum", default: "auto", values: ["auto", "events", "poll"], help: "auto: events for autoreload, poll for py-autoreload; events: inotify, polling only where it cannot watch (network/FUSE mounts, past the watch limit); poll: stat every file every N s." }),
+  opt({ name: "autoreload-settle", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.02 by default with the events engine)." }),
   opt({ name: "listen", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
   opt({ name: "listen-mode", type: "string", default: "", help: "Octal permission of unix listen sockets, e.g. 660." }),
   opt({ name: "listen-backlog", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),
@@ -74,10 +74,11 @@ export interface Config {
   "touch-chain-reload": string[];
   "check-interval": number;
   autoreload: number;
+  "py-autoreload": number;
   "autoreload-watch": string[];
   "autoreload-include": string[];
   "autoreload-ignore": string[];
-  "autoreload-engine": "poll" | "events";
+  "autoreload-engine": "auto" | "poll" | "events";
   "autoreload-settle": number;
   listen: string[];
   "listen-mode": string;
@@ -96,6 +97,14 @@ export function defaults(): Config {
     c[o.name] = Array.isArray(o.default) ? [...o.default] : o.default;
   }
   return c as unknown as Config;
+}
+
+/** What the autoreload options ask for: the interval and the engine (null = off). */
+export function autoreloadMode(cfg: Pick<Config, "autoreload" | "py-autoreload" | "autoreload-engine">): { interval: number; engine: "poll" | "events" } | null {
+  const interval = cfg.autoreload > 0 ? cfg.autoreload : cfg["py-autoreload"];
+  if (!(interval > 0)) return null;
+  const engine = cfg["autoreload-engine"];
+  return { interval, engine: engine !== "auto" ? engine : cfg.autoreload > 0 ? "events" : "poll" };
 }
 
 /** SUP_WORKER_RELOAD_MERCY for worker-reload-mercy. */

@@ -19,6 +19,7 @@ export function maxWaitFor(settleMs: number): number {
 export class Settle {
   private first: number | null = null;
   private last = 0;
+  private held = 0;
 
   constructor(private readonly times: SettleTimes) {}
 
@@ -30,6 +31,11 @@ export class Settle {
     } else this.last = Math.max(this.last, at);
   }
 
+  /** The storm is not over before `until` (ms; 0 = no hold), whatever the quiet: a file is half written, or gone and may come back (events engine). The maximum wait still holds. */
+  hold(until: number): void {
+    if (this.first !== null) this.held = until;
+  }
+
   /** Changes are collected and not yet taken. */
   pending(): boolean {
     return this.first !== null;
@@ -38,17 +44,18 @@ export class Settle {
   /** The storm is over (quiet for `settle`) or has lasted `maxWait`. */
   due(now: number): boolean {
     if (this.first === null) return false;
-    return now - this.last >= this.times.settle || now - this.first >= this.times.maxWait;
+    return (now - this.last >= this.times.settle && now >= this.held) || now - this.first >= this.times.maxWait;
   }
 
   /** When `due` turns true if nothing else changes; null when nothing is pending. */
   dueAt(): number | null {
     if (this.first === null) return null;
-    return Math.min(this.last + this.times.settle, this.first + this.times.maxWait);
+    return Math.min(Math.max(this.last + this.times.settle, this.held), this.first + this.times.maxWait);
   }
 
   /** The reload was requested: start over. */
   take(): void {
     this.first = null;
+    this.held = 0;
   }
 }

@@ -66,3 +66,31 @@ describe("Settle", () => {
     expect(maxWaitFor(1000)).toBe(10_000);
   });
 });
+
+describe("Settle.hold", () => {
+  test("a hold keeps a quiet storm pending until it ends", () => {
+    const s = new Settle({ settle: 20, maxWait: 5000 });
+    s.changed(1000);
+    s.hold(1500);
+    expect(s.due(1020)).toBe(false);
+    expect(s.dueAt()).toBe(1500);
+    expect(s.due(1500)).toBe(true);
+  });
+  test("a hold never outlasts the maximum wait", () => {
+    const s = new Settle({ settle: 20, maxWait: 5000 });
+    s.changed(0);
+    s.hold(99_999);
+    expect(s.dueAt()).toBe(5000);
+    expect(s.due(5000)).toBe(true);
+  });
+  test("a hold without pending changes is ignored, and take() clears it", () => {
+    const s = new Settle({ settle: 20, maxWait: 5000 });
+    s.hold(1000);
+    s.changed(0);
+    expect(s.due(20)).toBe(true);
+    s.hold(800);
+    s.take();
+    s.changed(2000);
+    expect(s.due(2020)).toBe(true);
+  });
+});
