@@ -2,7 +2,7 @@
 // `--listen`, ~32 keep-alive clients (wrk) for 15 s, and reloads during the
 // run. Reports requests, failed requests, p50/p99 latency and the time from
 // each trigger to the new generation ready / the last old worker gone.
-//   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node|django|express|uvicorn]
+//   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node|django|express|uvicorn|uvicorn-gunicorn]
 //   [--runs baseline,hup,rolling,broken] [--ready MODE] [--duration 15] [--connections 32]
 // Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md), and
 // then keeps the master logs it names.
@@ -50,6 +50,11 @@ const APPS: Record<string, App> = {
   uvicorn: {
     argv: () => ["/usr/bin/python3", "-m", "uvicorn", "--fd", "3", "app:app"],
     ready: "delay:2",
+    fixture: { dir: "test/fixtures/apps/asgi", file: "marker.py", broken: "import no_such_module\n" },
+  },
+  "uvicorn-gunicorn": {
+    argv: () => ["/usr/bin/gunicorn", "--preload", "-k", "uvicorn.workers.UvicornWorker", "app:app"],
+    ready: "notify",
     fixture: { dir: "test/fixtures/apps/asgi", file: "marker.py", broken: "import no_such_module\n" },
   },
   express: { argv: () => [node(), "server.mjs"], ready: "delay:2", fixture: { dir: "test/fixtures/apps/express", file: "marker.mjs", broken: 'import "no-such-package";\n' } },
