@@ -1,7 +1,7 @@
 // Issue 5: the master holds the socket, workers say when they are ready,
 // and a reload into broken code rolls back. Real HTTP on 127.0.0.1.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil, freePort, freePorts } from "./harness.ts";
@@ -50,7 +50,7 @@ async function startApp(extra: string[] = [], env: Record<string, string> = {}) 
   const dir = tempDir();
   const port = await freePort();
   const pidfile = join(dir, "sup.pid");
-  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--ready-timeout", "15", "--worker-reload-mercy", "5", "--pidfile", pidfile, ...extra, "--", fixture("app.sh")], { env: { APP_DIR: dir, ...env } });
+  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--ready-timeout", "15", "--worker-reload-mercy", "5", "--pidfile", pidfile, ...extra, "--", fixture("app.sh")], { env: { APP_DIR: dir, PATH: `/usr/bin:${process.env.PATH}`, ...env } });
   await waitUntil(() => m.count(/ ready \(notify\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
   return { m, dir, port, pidfile };
 }
@@ -61,10 +61,10 @@ describe("zero-downtime reloads", () => {
     const load = hammer(port);
     await Bun.sleep(300);
     m.signal("SIGHUP");
-    await m.waitFor(/reload gen 2 done/);
+    await m.waitFor(/reload gen 2 done/, 20_000);
     await Bun.sleep(300);
     m.signal("SIGUSR2");
-    await m.waitFor(/reload gen 3 done/);
+    await m.waitFor(/reload gen 3 done/, 20_000);
     await Bun.sleep(300);
     await load.stop();
     expect(load.failures).toEqual([]);
@@ -188,15 +188,28 @@ describe("sockets and readiness", () => {
     expect(await proc.exited).toBe(0);
   });
 
-  test("--ready http:// with --port-base probes each worker's own port", async () => {
-    const base = await freePorts(2);
+  test("--ready http:// with --port-base probes each worker's own port, never its predecessor's", async () => {
+    const base = await freePorts(4);
     const dir = tempDir();
-    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "http://127.0.0.1:{port}/", "--", "python3", join(import.meta.dir, "../../examples/hello.py")], { env: { APP_DIR: dir } });
+    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "http://127.0.0.1:{port}/", "--ready-timeout", "6", "--reload-grace", "0", "--", fixture("app.sh")], { env: { APP_DIR: dir, PATH: `/usr/bin:${process.env.PATH}` } });
     await waitUntil(() => m.count(/ ready \(http:\/\/127\.0\.0\.1:\d+\/\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
+    // Worker N gets BASE+2(N-1); its replacement the port after it.
     expect(m.out).toContain(`ready (http://127.0.0.1:${base}/)`);
-    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 1}/)`);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 2}/)`);
     const pids = m.livePids();
     expect(pids).toContain(await hit(base));
-    expect(pids).toContain(await hit(base + 1));
+    expect(pids).toContain(await hit(base + 2));
+    // New code that never listens: the probe of its own port fails, although
+    // the old worker of the same id still answers on the port next to it.
+    writeFileSync(join(dir, "hang"), "");
+    m.signal("SIGHUP");
+    await m.waitFor(/reload gen 2 rolled back: worker \d pid \d+ gen 2 not ready within 6s/, 20_000);
+    expect(m.out).not.toContain("reload gen 2 done");
+    expect(pids).toContain(await hit(base));
+    rmSync(join(dir, "hang"));
+    m.signal("SIGHUP");
+    await m.waitFor(/reload gen 3 done/, 15_000);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 1}/)`);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 3}/)`);
   });
 });
