@@ -71,7 +71,7 @@ function childOf(ppid: number): number | undefined {
 }
 
 test("as PID 1 of a pid namespace (a container without tini): orphans are reaped, HUP works, TERM exits 0", async () => {
-  const p = Bun.spawn(["unshare", "--pid", "--fork", "--mount-proc", SUP, "--ready", "delay:0.2", "--reload-grace", "0", "--", fixture("orphans.sh")], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ORPHANS: "50" } });
+  const p = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", SUP, "--ready", "delay:0.2", "--reload-grace", "0", "--", fixture("orphans.sh")], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ORPHANS: "50" } });
   track(p.pid);
   let out = "";
   const pump = async (s: ReadableStream<Uint8Array>) => {
@@ -80,6 +80,7 @@ test("as PID 1 of a pid namespace (a container without tini): orphans are reaped
   void pump(p.stdout);
   void pump(p.stderr);
   const sup = await waitUntil(() => childOf(p.pid), 5000, "sup inside the namespace");
+  track(sup); // PID 1 of its namespace: killing it ends the namespace
   await waitUntil(() => out.includes("orphans made") && /gen 1 ready/.test(out), 15_000, () => `the first worker:\n${out}`);
   expect(out).toContain("master started pid 1,");
   await Bun.sleep(2000);
