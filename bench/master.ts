@@ -7,7 +7,10 @@
 // (no config file), then the same settings from a sup.ini and a sup.toml
 // (TOML loads c12); VmRSS, VmHWM, RssAnon, RssFile from /proc/PID/status
 // after --idle seconds (a list: --idle 3,60 samples the same masters twice).
-// Target: VmRSS under 40 MB.
+// Target: VmRSS under 40 MB. The guard (`sup __guard`, the master's child
+// that kills the workers' trees if the master is SIGKILLed) is sampled too,
+// with Pss from smaps_rollup: the pages of the executable it shares with
+// the master count half to each.
 //
 // Most of the RSS is RssFile: pages of the 110 MB executable mapped at page
 // faults, and how many a fault maps depends on how the file's pages came into
@@ -18,20 +21,20 @@
 // before each run, as after a reboot or cache eviction).
 //
 // Reload: `sup -p 4 --listen 127.0.0.1:PORT --ready notify|delay:0.2
-// --pidfile F -- python3 examples/hello.py`; each round sends SIGHUP and
-// times (a) the log line `reload gen N done` and (b) the moment every old
-// worker pid is gone (reaped by the master: kill(pid, 0) fails).
+// --pidfile F -- python3 examples/hello.py`, with the default --reload-grace
+// (3 s) and with --reload-grace 0; each round sends SIGHUP and times (a) the
+// log line of the last new worker's `ready`, (b) `reload gen N done` (the new
+// generation ready and through its grace; the old one is told to stop) and
+// (c) the moment every old worker pid is gone (reaped: kill(pid, 0) fails).
 //
 // Build the binary first (`bun build.ts`). Every master is stopped with TERM
 // (SIGKILL to it and its workers' groups if it lingers), even on failure.
-import { dlopen } from "bun:ffi";
-import { chmodSync, closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { Master, ROOT, alive, dropCache, freePort, machine, median, procStatus, shown as shownWith, spread } from "./lib.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
 const { values: opt } = parseArgs({
   options: {
     bin: { type: "string", default: join(ROOT, "dist/sup") },
@@ -49,105 +52,7 @@ const RELOADS = Math.max(1, Number(opt.reloads));
 // whose own start-up would dominate the notify reload times.
 const PYTHON = Bun.spawnSync(["python3", "-c", "import sys; print(sys.executable)"]).stdout.toString().trim() || "python3";
 const HELLO = join(ROOT, "examples/hello.py");
-/** A command line as printed: paths relative to the checkout, no temp names. */
-const shown = (argv: string[]) =>
-  argv.map((a) => (a === PYTHON ? "python3" : a.startsWith(`${ROOT}/`) ? a.slice(ROOT.length + 1) : a)).join(" ").replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT").replace(/--pidfile \S+/, "--pidfile F");
-
-/** The environment without SUP_* variables: they would be config layers. */
-const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SUP_"))) as Record<string, string>;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
-
-function procStatus(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of readFileSync(`/proc/${pid}/status`, "utf8").matchAll(/^(VmRSS|VmHWM|RssAnon|RssFile):\s+(\d+) kB/gm)) out[m[1]!] = Number(m[2]) / 1024;
-  return out;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((res) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-/** A running master whose stderr (the log) is collected. */
-class Master {
-  log = "";
-  readonly proc: ReturnType<typeof Bun.spawn>;
-  private workerPids = new Set<number>();
-  private readonly drained: Promise<void>;
-
-  constructor(bin: string, args: string[], cwd: string) {
-    const proc = (this.proc = Bun.spawn([bin, ...args], { cwd, env: cleanEnv(), stdio: ["ignore", "ignore", "pipe"] }));
-    this.drained = (async () => {
-      const d = new TextDecoder();
-      for await (const c of proc.stderr as ReadableStream<Uint8Array>) this.log += d.decode(c, { stream: true });
-    })();
-  }
-
-  get pid() {
-    return this.proc.pid;
-  }
-
-  async waitFor(re: RegExp, ms: number): Promise<RegExpMatchArray> {
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const m = this.log.match(re);
-      if (m) return m;
-      if (this.proc.exitCode !== null) {
-        await Promise.race([this.drained, Bun.sleep(1000)]);
-        throw new Error(`master exited ${this.proc.exitCode} before ${re}:\n${this.log}`);
-      }
-      if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${re}:\n${this.log}`);
-      await Bun.sleep(1);
-    }
-  }
-
-  /** Worker pids from the log lines `worker N pid P gen G ...` (all generations seen). */
-  pidsOfGen(gen: number): number[] {
-    const pids = new Set<number>();
-    for (const m of this.log.matchAll(/worker \d+ pid (\d+) gen (\d+)/g)) {
-      this.workerPids.add(Number(m[1]));
-      if (Number(m[2]) === gen) pids.add(Number(m[1]));
-    }
-    return [...pids];
-  }
-
-  async stop(): Promise<void> {
-    this.pidsOfGen(0);
-    if (this.proc.exitCode === null) {
-      process.kill(this.pid, "SIGTERM");
-      const t = setTimeout(() => this.kill(), 15_000);
-      await this.proc.exited;
-      clearTimeout(t);
-    }
-    this.kill(); // workers are group leaders: nothing of theirs may outlive the bench
-  }
-
-  private kill() {
-    if (this.proc.exitCode === null) process.kill(this.pid, "SIGKILL");
-    for (const p of this.workerPids) {
-      try {
-        process.kill(-p, "SIGKILL");
-      } catch {}
-    }
-  }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const shown = (argv: string[]) => shownWith(argv, { [PYTHON]: "python3" });
 
 // ---------- memory ----------
 
@@ -158,19 +63,12 @@ const CASES: { name: string; file?: [string, string] }[] = [
   { name: "sup.toml (c12)", file: ["sup.toml", 'processes = 4\nready = "delay:0.2"\ncommand = ["sleep", "1000"]\n'] },
 ];
 
-const POSIX_FADV_DONTNEED = 4; // <fcntl.h> on Linux
-const libc = dlopen("libc.so.6", { posix_fadvise: { args: ["i32", "i64", "i64", "i32"], returns: "i32" } }).symbols;
-
-/** Drops the file's pages from the page cache (written back first: dirty pages would stay). */
-function dropCache(path: string) {
-  const fd = openSync(path, "r");
-  try {
-    fdatasyncSync(fd);
-    const err = libc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    if (err !== 0) throw new Error(`posix_fadvise(${path}): error ${err}`);
-  } finally {
-    closeSync(fd);
-  }
+/** One sample: the master's and its guard's memory (guard keys prefixed "g."). */
+function sample(m: Master): Record<string, number> {
+  const out = procStatus(m.pid);
+  const g = m.guardPid();
+  if (g !== undefined) for (const [k, v] of Object.entries(procStatus(g))) out[`g.${k}`] = v;
+  return out;
 }
 
 async function memory() {
@@ -194,7 +92,7 @@ async function memory() {
             const t0 = performance.now();
             for (const s of IDLE) {
               await Bun.sleep(Math.max(0, s * 1000 - (performance.now() - t0)));
-              samples.get(s)!.push(procStatus(m.pid));
+              samples.get(s)!.push(sample(m));
             }
             if (m.pidsOfGen(1).length !== 4) throw new Error(`expected 4 workers:\n${m.log}`);
           } finally {
@@ -203,28 +101,33 @@ async function memory() {
           }
         }
         for (const [s, xs] of samples) {
-          const col = (k: string) => median(xs.map((x) => x[k]!)).toFixed(1).padStart(7);
+          const col = (k: string) => (xs.every((x) => x[k] !== undefined) ? median(xs.map((x) => x[k]!)).toFixed(1) : "–").padStart(7);
           const range = `${Math.min(...xs.map((x) => x.VmRSS!)).toFixed(1)}–${Math.max(...xs.map((x) => x.VmRSS!)).toFixed(1)}`;
-          rows.push(`${c.name.padEnd(16)} ${state.padEnd(8)} ${`${s} s`.padStart(5)} ${col("VmRSS")} ${col("VmHWM")} ${col("RssAnon")} ${col("RssFile")}   ${range}`);
+          const master = ["VmRSS", "VmHWM", "RssAnon", "RssFile", "Pss"].map(col).join(" ");
+          const guard = ["g.VmRSS", "g.RssAnon", "g.RssFile", "g.Pss"].map(col).join(" ");
+          rows.push(`${c.name.padEnd(16)} ${state.padEnd(8)} ${`${s} s`.padStart(5)} ${master}  | ${guard}   ${range}`);
         }
       }
     }
   } finally {
     rmSync(binDir, { recursive: true, force: true });
   }
-  console.log(`\nmaster memory (MB), median of ${RUNS} runs; 4 idle workers: ${shown([BIN, ...WORKERS])}`);
-  console.log(`config           binary    idle   VmRSS   VmHWM RssAnon RssFile   VmRSS min–max`);
+  console.log(`\nmemory (MB), median of ${RUNS} runs; 4 idle workers: ${shown([BIN, ...WORKERS])}`);
+  console.log(`                                 master                                  | guard (sup __guard)`);
+  console.log(`config           binary    idle   VmRSS   VmHWM RssAnon RssFile     Pss  |   VmRSS RssAnon RssFile     Pss   master VmRSS min–max`);
   for (const r of rows) console.log(r);
   console.log(`(--config sup.ini: [sup] processes = 4, ready = delay:0.2, command = sleep 1000; --config sup.toml: the same keys)`);
+  console.log(`(Pss from /proc/PID/smaps_rollup: shared pages split between the processes that map them, so master + guard Pss is what the two cost together)`);
 }
 
 // ---------- reload ----------
 
-async function reloads(ready: string) {
+async function reloads(ready: string, grace?: string) {
   const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
   const port = await freePort();
-  const args = ["-p", "4", "--listen", `127.0.0.1:${port}`, "--ready", ready, "--pidfile", join(dir, "sup.pid"), "--", PYTHON, HELLO];
+  const args = ["-p", "4", "--listen", `127.0.0.1:${port}`, "--ready", ready, ...(grace === undefined ? [] : ["--reload-grace", grace]), "--pidfile", join(dir, "sup.pid"), "--", PYTHON, HELLO];
   const m = new Master(BIN, args, dir);
+  const newReady: number[] = [];
   const done: number[] = [];
   const gone: number[] = [];
   const own: number[] = [];
@@ -235,11 +138,15 @@ async function reloads(ready: string) {
     for (let gen = 2; gen <= RELOADS + 1; gen++) {
       const old = m.pidsOfGen(gen - 1);
       if (old.length !== 4) throw new Error(`expected 4 workers of gen ${gen - 1}, got ${old.join(",")}:\n${m.log}`);
+      const from = m.lines.length;
       const t0 = performance.now();
       process.kill(m.pid, "SIGHUP");
-      const line = await m.waitFor(new RegExp(`reload gen ${gen} done in ([\\d.]+)s`), 30_000);
+      const { m: line } = await m.waitLine(new RegExp(`reload gen ${gen} done in ([\\d.]+)s`), from, 30_000);
       done.push(performance.now() - t0);
       own.push(Number(line[1]) * 1000);
+      const readyAt = m.lines.slice(from).filter((l) => new RegExp(` gen ${gen} ready`).test(l.text)).map((l) => l.at);
+      if (readyAt.length !== 4) throw new Error(`expected 4 ready lines of gen ${gen} before done:\n${m.log}`);
+      newReady.push(Math.max(...readyAt) - t0);
       const deadline = t0 + 60_000;
       while (old.some(alive)) {
         if (performance.now() > deadline) throw new Error(`old workers ${old.filter(alive).join(",")} still alive after 60 s:\n${m.log}`);
@@ -254,7 +161,7 @@ async function reloads(ready: string) {
     await m.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { ready, args, done, gone, own, mem };
+  return { ready, grace: grace ?? "3 (default)", args, newReady, done, gone, own, mem };
 }
 
 /** The 4 workers of gen answer: status says ready for each. */
@@ -269,14 +176,16 @@ async function waitAllReady(m: Master, gen: number) {
 }
 
 async function reload() {
-  const results = [await reloads("notify"), await reloads("delay:0.2")];
-  const f = (xs: number[]) => `${median(xs).toFixed(0).padStart(5)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`.padEnd(18);
+  const results = [];
+  for (const ready of ["notify", "delay:0.2"]) for (const grace of [undefined, "0"]) results.push(await reloads(ready, grace));
+  const f = (xs: number[]) => spread(xs, 0).padEnd(18);
   console.log(`\nHUP reload of 4 workers (ms from kill -HUP), median (min–max) of ${RELOADS} reloads`);
-  console.log(`ready        "reload gen N done"  old pids gone      master's own "done in"  master VmRSS/VmHWM after`);
-  for (const r of results) console.log(`${r.ready.padEnd(12)} ${f(r.done)}   ${f(r.gone)} ${f(r.own)}      ${r.mem.VmRSS?.toFixed(1)} / ${r.mem.VmHWM?.toFixed(1)} MB`);
+  console.log(`ready      grace        all 4 new ready    "reload gen N done" old pids gone      master's own "done in"  master VmRSS/VmHWM after`);
+  for (const r of results) console.log(`${r.ready.padEnd(10)} ${r.grace.padEnd(12)} ${f(r.newReady)} ${f(r.done)} ${f(r.gone)} ${f(r.own)}      ${r.mem.VmRSS?.toFixed(1)} / ${r.mem.VmHWM?.toFixed(1)} MB`);
   for (const r of results) console.log(`command: ${shown([BIN, ...r.args])}`);
 }
 
-console.log(`${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}; ${shown([BIN])}`);
+console.log(`${machine()}; ${shown([BIN])}`);
 if (opt.only !== "reload") await memory();
 if (opt.only !== "memory") await reload();
+console.log(`\nat the end: ${machine()}`);
