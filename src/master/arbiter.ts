@@ -71,6 +71,8 @@ export interface ArbiterDeps {
   reapOrphans?(owned: (pid: number) => boolean): void;
   /** Live children that are not Bun's: what left a worker's tree and came back here. */
   orphans?(owned: (pid: number) => boolean): Orphan[];
+  /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
+  guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
   /** Tests push timer events themselves (with their own clock). */
   manualTicks?: boolean;
 }
@@ -93,7 +95,10 @@ export class Arbiter {
   stopping?: { now: boolean; reason: string };
   exitCode = 0;
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
-  private readonly leftovers = new Leftovers((kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)));
+  private readonly leftovers = new Leftovers(
+    (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
+    (kind, t) => this.deps.guard?.unwatch(kind === "group" ? "g" : "p", t),
+  );
   private readonly lifecycle: Lifecycle;
   readonly startedAt: number;
   private timer?: ReturnType<typeof setTimeout>;
@@ -292,9 +297,9 @@ export class Arbiter {
     return { event, worker: w.id, wpid: w.pid, gen: w.generation, ...extra };
   }
 
-  /** owned by Bun (it waits for them): every worker in the table. */
+  /** Children Bun waits for itself: every worker in the table, and the guard. */
   owns(pid: number): boolean {
-    return this.workers.some((w) => w.pid === pid);
+    return pid === this.deps.guard?.pid || this.workers.some((w) => w.pid === pid);
   }
 
   /**
@@ -342,6 +347,7 @@ export class Arbiter {
     }
     const w = new WorkerHandle(id, generation, pid, now, port);
     box.w = w;
+    this.deps.guard?.watch("g", pid);
     this.workers.push(w);
     this.watches.set(w, new ReadyWatch(spec, now, cfg["ready-timeout"] * 1000));
     this.log.info(`${w.label} spawned${port ? ` port ${port}` : ""}`, this.fields(w, "worker.spawn"));
@@ -426,7 +432,10 @@ export class Arbiter {
     const escaped = this.escapedFrom(w);
     if (escaped.length > 0) {
       this.log.warn(`worker ${w.id} left ${escaped.length} process${escaped.length === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${escaped.length === 1 ? "it" : "them"}`, this.fields(w, "worker.escaped", { count: escaped.length }));
-      for (const p of escaped) this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm}) left by worker ${w.id}`, now, killAt);
+      for (const p of escaped) {
+        this.deps.guard?.watch("p", p.pid);
+        this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm}) left by worker ${w.id}`, now, killAt);
+      }
     }
     const uptime = (now - w.startedAt) / 1000;
     if (w.stopReason) {

@@ -24,7 +24,11 @@ export type SignalFn = (kind: "group" | "pid", target: number, sig: NodeJS.Signa
 export class Leftovers {
   private items: Leftover[] = [];
 
-  constructor(private readonly signal: SignalFn) {}
+  constructor(
+    private readonly signal: SignalFn,
+    /** Told when a leftover is gone (the guard stops watching it). */
+    private readonly onGone: (kind: "group" | "pid", target: number) => void = () => {},
+  ) {}
 
   get size(): number {
     return this.items.length;
@@ -37,7 +41,7 @@ export class Leftovers {
   /** Sends TERM now; SIGKILL at killAt (0: at once) if it is still there. */
   add(kind: "group" | "pid", target: number, label: string, now: number, killAt: number, sig: NodeJS.Signals = "SIGTERM") {
     if (this.has(kind, target)) return;
-    if (!this.signal(kind, target, killAt <= now ? "SIGKILL" : sig)) return; // already gone
+    if (!this.signal(kind, target, killAt <= now ? "SIGKILL" : sig)) return this.onGone(kind, target); // already gone
     this.items.push({ kind, target, label, killAt, checkAt: now + CHECK_MIN_MS, step: CHECK_MIN_MS });
   }
 
@@ -51,7 +55,10 @@ export class Leftovers {
   check(now: number): string[] {
     const killed: string[] = [];
     this.items = this.items.filter((l) => {
-      if (!this.signal(l.kind, l.target, 0)) return false;
+      if (!this.signal(l.kind, l.target, 0)) {
+        this.onGone(l.kind, l.target);
+        return false;
+      }
       if (l.killAt >= 0 && now >= l.killAt) {
         this.signal(l.kind, l.target, "SIGKILL");
         killed.push(l.label);

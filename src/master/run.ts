@@ -17,6 +17,7 @@ import { shimArgv } from "../worker/shim.ts";
 import { spawnProcess } from "../worker/spawn.ts";
 import { Arbiter } from "./arbiter.ts";
 import { NotifyChannel } from "./notify.ts";
+import { startGuard, type GuardLink } from "./guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "./reaper.ts";
 import { MASTER_SIGNALS } from "./signals.ts";
 import { Sockets } from "./sockets.ts";
@@ -45,6 +46,7 @@ export async function runMaster(cli: Cli): Promise<number> {
   const shim = shimArgv();
   let triggers: Triggers | undefined;
   let notify: NotifyChannel | undefined;
+  let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
 
@@ -82,6 +84,13 @@ export async function runMaster(cli: Cli): Promise<number> {
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
+    guard: {
+      get pid() {
+        return guard?.pid ?? -1;
+      },
+      watch: (kind, n) => guard?.watch(kind, n),
+      unwatch: (kind, n) => guard?.unwatch(kind, n),
+    },
     sessionOf: (pid) => libc.getsid(pid),
     reapOrphans: (owned) => void reapOrphans(owned),
     orphans: (owned) =>
@@ -111,6 +120,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     control = openControl(masterPid, pidfile, arb.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
+    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, (why) => log.warn(why, { event: "guard.restart" }));
     if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
@@ -119,6 +129,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     triggers?.stop();
     for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
     notify?.close();
+    guard?.close();
     control?.close();
     sockets.closeAll();
     endOutputs();
