@@ -10,7 +10,9 @@
 //   - CPU % of one core: utime+stime of all the master's threads
 //     (/proc/PID/stat) per wall second; the guard's the same way;
 //   - wakeups: voluntary context switches per thread (/proc/PID/task/*/status),
-//     each one a sleep that ended, per second.
+//     each one a sleep that ended, per second, by thread name: "main" is the
+//     JS thread, "sup" the notify reader thread (net/fdwatch.ts), the others
+//     Bun's and JavaScriptCore's own.
 // Then USR1's status table must show worker 1's latest STATUS= (the
 // datagrams were read, not left queued), and `strace -c -f -p MASTER` runs
 // for --strace seconds (0: skip) to count the syscalls behind those wakeups
@@ -24,7 +26,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CLK_TCK, Master, ROOT, SYSTEM_PYTHON, cpuTicks, machine, shown, spread, wakeups } from "./lib.ts";
+import { CLK_TCK, Master, ROOT, SYSTEM_PYTHON, cpuTicks, machine, shown, spread, wakeups, wakeupsBetween } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -78,7 +80,7 @@ async function run(chatty: boolean): Promise<Run & { args: string[] }> {
     await Bun.sleep(SECONDS * 1000);
     const t1 = cpuTicks(m.pid), g1 = cpuTicks(guard), k1 = wakeups(m.pid);
     const secs = (performance.now() - w0) / 1000;
-    const wake = new Map([...k1].map(([name, n]) => [name, (n - (k0.get(name) ?? 0)) / secs]));
+    const wake = new Map([...wakeupsBetween(k0, k1)].map(([name, n]) => [name, n / secs]));
     const from = m.lines.length;
     process.kill(m.pid, "SIGUSR1");
     const { index } = await m.waitLine(/master pid \d+ up /, from, 5000);

@@ -55,24 +55,39 @@ export function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** The JS (main) thread of pid: ms on a CPU and ms waiting on a run queue, runnable but not running (/proc/PID/task/PID/schedstat). */
+export function schedstat(pid: number): { cpu: number; wait: number } {
+  const [cpu = 0, wait = 0] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ").map(Number);
+  return { cpu: cpu / 1e6, wait: wait / 1e6 };
+}
+
+/** CPU time every process of the machine used, all cores, in clock ticks (/proc/stat: all but idle and iowait). */
+export function machineTicks(): number {
+  const f = readFileSync("/proc/stat", "utf8").slice(0, 200).split("\n")[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+}
+
 const taskIds = (pid: number) => readdirSync(`/proc/${pid}/task`);
 
-/**
- * Voluntary context switches (each one a sleep that ended) per thread, by
- * name: "main" for the JS thread, else the thread's comm (threads of one
- * name summed; a thread sup starts itself is named "sup" like the main one).
- */
-export function wakeups(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
+/** Voluntary context switches (each one a sleep that ended) of each thread of pid, by tid, with the thread's name ("main" for the JS thread). */
+export function wakeups(pid: number): Map<string, { name: string; n: number }> {
+  const out = new Map<string, { name: string; n: number }>();
   for (const tid of taskIds(pid)) {
     try {
-      const comm = tid === String(pid) ? "main" : readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const name = tid === String(pid) ? "main" : readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
       const n = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))?.[1] ?? 0);
-      out.set(comm, (out.get(comm) ?? 0) + n);
+      out.set(tid, { name, n });
     } catch {
       // the thread ended
     }
   }
+  return out;
+}
+
+/** Wakeups between two readings, per thread name (threads of one name summed; a thread that ended in between is not counted). */
+export function wakeupsBetween(before: ReturnType<typeof wakeups>, after: ReturnType<typeof wakeups>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [tid, { name, n }] of after) out.set(name, (out.get(name) ?? 0) + n - (before.get(tid)?.n ?? 0));
   return out;
 }
 
