@@ -9,7 +9,8 @@
 // 4 workers are ready and 2 s of settling, over --seconds:
 //   - CPU % of one core: utime+stime of all the master's threads
 //     (/proc/PID/stat) per wall second; the guard's the same way;
-//   - wakeups: voluntary context switches per thread (/proc/PID/task/*/status),
+//   - per thread: CPU (utime and stime, /proc/PID/task/*/stat) and
+//     wakeups: voluntary context switches per thread (/proc/PID/task/*/status),
 //     each one a sleep that ended, per second, by thread name: "main" is the
 //     JS thread, "sup" the notify reader thread (net/fdwatch.ts), the others
 //     Bun's and JavaScriptCore's own.
@@ -26,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CLK_TCK, Master, ROOT, SYSTEM_PYTHON, cpuTicks, machine, shown, spread, wakeups, wakeupsBetween } from "./lib.ts";
+import { CLK_TCK, Master, ROOT, SYSTEM_PYTHON, cpuTicks, machine, shown, spread, threads, threadsBetween } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -47,6 +48,8 @@ interface Run {
   cpu: number;
   guardCpu: number;
   wake: Map<string, number>; // per second, by thread name
+  user: Map<string, number>; // utime, % of one core, by thread name
+  sys: Map<string, number>; // stime, the same
   lastTick: number; // worker 1's STATUS=tick N in the status table (0 when silent)
   syscalls: Map<string, number>; // per second under strace
 }
@@ -76,18 +79,22 @@ async function run(chatty: boolean): Promise<Run & { args: string[] }> {
     await Bun.sleep(2000);
     const guard = m.guardPid();
     if (guard === undefined) throw new Error("no guard process");
-    const t0 = cpuTicks(m.pid), g0 = cpuTicks(guard), k0 = wakeups(m.pid), w0 = performance.now();
+    const t0 = cpuTicks(m.pid), g0 = cpuTicks(guard), k0 = threads(m.pid), w0 = performance.now();
     await Bun.sleep(SECONDS * 1000);
-    const t1 = cpuTicks(m.pid), g1 = cpuTicks(guard), k1 = wakeups(m.pid);
+    const t1 = cpuTicks(m.pid), g1 = cpuTicks(guard), k1 = threads(m.pid);
     const secs = (performance.now() - w0) / 1000;
-    const wake = new Map([...wakeupsBetween(k0, k1)].map(([name, n]) => [name, n / secs]));
+    const per = [...threadsBetween(k0, k1)];
+    const pct = (ticks: number) => (ticks / CLK_TCK / secs) * 100;
+    const wake = new Map(per.map(([name, t]) => [name, t.wake / secs]));
+    const user = new Map(per.map(([name, t]) => [name, pct(t.utime)]));
+    const sys = new Map(per.map(([name, t]) => [name, pct(t.stime)]));
     const from = m.lines.length;
     process.kill(m.pid, "SIGUSR1");
     const { index } = await m.waitLine(/master pid \d+ up /, from, 5000);
     const row = await m.waitLine(/\] 1 +\d+ +1 /, index, 5000);
     const lastTick = Number(/tick (\d+)/.exec(row.line.text)?.[1] ?? 0);
     const syscalls = STRACE > 0 ? await straceCount(m.pid, STRACE, dir) : new Map<string, number>();
-    return { args, cpu: ((t1 - t0) / CLK_TCK / secs) * 100, guardCpu: ((g1 - g0) / CLK_TCK / secs) * 100, wake, lastTick, syscalls };
+    return { args, cpu: pct(t1 - t0), guardCpu: pct(g1 - g0), wake, user, sys, lastTick, syscalls };
   } finally {
     await m.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -117,6 +124,7 @@ for (const chatty of [false, true]) {
   );
   const names = [...new Set(runs.flatMap((r) => [...r.wake.keys()]))];
   details.push(`${name}: wakeups/s by thread: ${names.map((n) => `${n} ${spread(runs.map((r) => r.wake.get(n) ?? 0))}`).join(", ")}`);
+  details.push(`${name}: CPU % by thread, user + system: ${names.map((n) => `${n} ${spread(runs.map((r) => r.user.get(n) ?? 0), 2)} + ${spread(runs.map((r) => r.sys.get(n) ?? 0), 2)}`).join(", ")}`);
 }
 console.log(`\ncommand: ${command} (CHATTY 0 = floor, 1 = chatty)`);
 console.log(`median (min–max) of ${RUNS} runs; CPU % of one core over ${SECONDS} s; calls/s under strace for ${STRACE} s`);

@@ -69,14 +69,17 @@ export function machineTicks(): number {
 
 const taskIds = (pid: number) => readdirSync(`/proc/${pid}/task`);
 
-/** Voluntary context switches (each one a sleep that ended) of each thread of pid, by tid, with the thread's name ("main" for the JS thread). */
-export function wakeups(pid: number): Map<string, { name: string; n: number }> {
-  const out = new Map<string, { name: string; n: number }>();
+/** Each thread of pid, by tid: its name ("main" for the JS thread), voluntary context switches (each one a sleep that ended), utime and stime in clock ticks. */
+export function threads(pid: number): Map<string, ThreadStat> {
+  const out = new Map<string, ThreadStat>();
   for (const tid of taskIds(pid)) {
     try {
-      const name = tid === String(pid) ? "main" : readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-      const n = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))?.[1] ?? 0);
-      out.set(tid, { name, n });
+      const dir = `/proc/${pid}/task/${tid}`;
+      const name = tid === String(pid) ? "main" : readFileSync(`${dir}/comm`, "utf8").trim();
+      const wake = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`${dir}/status`, "utf8"))?.[1] ?? 0);
+      const stat = readFileSync(`${dir}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, { name, wake, utime: Number(f[11]), stime: Number(f[12]) });
     } catch {
       // the thread ended
     }
@@ -84,10 +87,21 @@ export function wakeups(pid: number): Map<string, { name: string; n: number }> {
   return out;
 }
 
-/** Wakeups between two readings, per thread name (threads of one name summed; a thread that ended in between is not counted). */
-export function wakeupsBetween(before: ReturnType<typeof wakeups>, after: ReturnType<typeof wakeups>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [tid, { name, n }] of after) out.set(name, (out.get(name) ?? 0) + n - (before.get(tid)?.n ?? 0));
+export interface ThreadStat {
+  name: string;
+  wake: number;
+  utime: number;
+  stime: number;
+}
+
+/** What each thread name did between two readings (threads of one name summed; a thread that ended in between is not counted). */
+export function threadsBetween(before: Map<string, ThreadStat>, after: Map<string, ThreadStat>): Map<string, Omit<ThreadStat, "name">> {
+  const out = new Map<string, Omit<ThreadStat, "name">>();
+  for (const [tid, t] of after) {
+    const b = before.get(tid);
+    const o = out.get(t.name) ?? { wake: 0, utime: 0, stime: 0 };
+    out.set(t.name, { wake: o.wake + t.wake - (b?.wake ?? 0), utime: o.utime + t.utime - (b?.utime ?? 0), stime: o.stime + t.stime - (b?.stime ?? 0) });
+  }
   return out;
 }
 
