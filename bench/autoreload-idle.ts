@@ -13,9 +13,9 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { watchTree } from "../src/reload/autoreload.ts";
 import { encodePath, newStatOut, stableBytes, stater } from "../src/reload/statx.ts";
+import { CLK_TCK, cpuTicks as ticks } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-const CLK_TCK = 100; // getconf CLK_TCK on Linux
 
 function child(dir: string, engine: "poll" | "events") {
   watchTree({ interval: 1, watch: [], include: [], ignore: [], engine, settle: 0.3, cwd: dir }, () => console.log("EMIT"), (m) => console.log(m));
@@ -33,11 +33,6 @@ function generate(n: number): string {
   return dir;
 }
 
-const ticks = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-};
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
 async function measure(argv: string[], cwd: string, seconds: number, ready: RegExp) {

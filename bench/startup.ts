@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { quantile } from "./lib.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: opt } = parseArgs({
@@ -30,10 +31,6 @@ if (!existsSync(bin)) {
   process.exit(2);
 }
 
-/** The q-quantile of sorted xs, nearest rank (p90 of 50 runs is the 45th). */
-export function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 function stats(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);
