@@ -1,16 +1,13 @@
 // A dev server that binds its own port (Django's runserver --noreload) under
-// today's sup: it serves and stops. A reload starts the new server while the
-// old one holds the port: the new one fails with "address already in use"
-// and the reload rolls back, unless a delay readiness ends first (a loaded
-// machine), when the old one is retired and the new one binds after it, with
-// refused connections between. Reloading it for real needs the stop-first
-// strategy (recipes-todo.test.ts).
+// sup. By default a reload starts the new server while the old one holds the
+// port, and the new one fails with "address already in use": the reload
+// rolls back. --reload-strategy stop-first stops the old one first: the
+// recipe in recipes.ts, whose edit test runs here.
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { useCleanup } from "./harness.ts";
 import { hit, runserver } from "./recipes.ts";
+import { recipeTests } from "./recipes-suite.ts";
 
-useCleanup();
+recipeTests("test/e2e/recipes-devserver.test.ts"); // the stop-first recipe (recipes.ts)
 
 describe("Django runserver --noreload (binds its own port)", () => {
   test("serves on $PORT; TERM stops it, exit 0", async () => {
