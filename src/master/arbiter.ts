@@ -445,6 +445,6 @@ export function tail(lines: string[]): string {
 
 /** A new worker that died of "address already in use" binds its own port: say what works instead. */
 function portHint(why: string): string {
-  if (!/address already in use|EADDRINUSE|errno 98/i.test(why)) return "";
+  if (!/address already in use|EADDRINUSE|errno 98|port is already in use/i.test(why)) return "";
   return "\n  the app binds its own port, which the old worker still holds: use --reload-strategy stop-first (the old worker stops before the new one starts), or let sup hold the socket with --listen and serve fd 3";
 }
