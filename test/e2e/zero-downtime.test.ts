@@ -122,7 +122,7 @@ describe("zero-downtime reloads", () => {
     for (const p of old) expect(alive(p)).toBe(true);
     expect(old).toContain(await hit(port));
     // The hung candidates are stopped, not left behind.
-    await waitUntil(() => m.count(/gen 2 exited .*\(rollback\)/g) >= 2, 8000, "candidates stopped");
+    await waitUntil(() => m.count(/gen 2 exited .*\(rollback\)/g) >= 2, 8000, () => `candidates stopped:\n${m.out}`);
   });
 
   test("a rolling reload into broken code stops at the first worker and keeps capacity", async () => {
