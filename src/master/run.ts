@@ -100,7 +100,7 @@ export async function runMaster(cli: Cli): Promise<number> {
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
   });
-  arb.onWorkerLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
+  arb.workers.onLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).

@@ -274,6 +274,8 @@ describe("bad input caught before anything starts", () => {
     [["--env", "FOO"], 'env "FOO": expected KEY=VALUE'],
     [["--ready", "bogus"], 'ready "bogus": unknown readiness check'],
     [["--listen", "1.2.3.4.5:80"], 'listen "1.2.3.4.5:80"'],
+    [["--listen", "127.0.0.1:58123", "--ready", "tcp:58123"], "which sup listens on for every worker (listen 127.0.0.1:58123)"],
+    [["--listen", "127.0.0.1:58123", "--ready", "http://127.0.0.1:58123/health"], "proves nothing about a new one"],
   ] as const) {
     test(`${args.join(" ")} → exit 2 naming it`, async () => {
       const r = await runSup([...args, "--", "sleep", "5"]);
