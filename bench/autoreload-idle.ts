@@ -75,10 +75,10 @@ async function measure(argv: string[], cwd: string, seconds: number, ready: RegE
     /** The child's own report (SIGUSR2 → "CPU µs"), or /proc ticks. */
     const cpuUs = async () => {
       if (!reports) return ticksUs(p.pid);
-      const n = [...out.matchAll(/^CPU (\d+)$/gm)].length;
+      const n = [...out.matchAll(/CPU (\d+)\n/g)].length;
       process.kill(p.pid, "SIGUSR2");
       let all: RegExpMatchArray[] = [];
-      for (const end = Date.now() + 10_000; (all = [...out.matchAll(/^CPU (\d+)$/gm)]).length <= n && Date.now() < end; ) await Bun.sleep(20);
+      for (const end = Date.now() + 10_000; (all = [...out.matchAll(/CPU (\d+)\n/g)]).length <= n && Date.now() < end; ) await Bun.sleep(20);
       return Number(all.at(-1)![1]);
     };
     await Bun.sleep(3000); // let the first walk's garbage go, and the tree's directories stop being "racy" (2 s)
