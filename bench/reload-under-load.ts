@@ -2,11 +2,11 @@
 // `--listen`, ~32 keep-alive clients (wrk) for 15 s, and reloads during the
 // run. Reports requests, failed requests, p50/p99 latency and the time from
 // each trigger to the new generation ready / the last old worker gone.
-//   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node]
+//   node_modules/.bin/bun build.ts && node_modules/.bin/bun bench/reload-under-load.ts [--app py|bun|node|django|express|uvicorn|uvicorn-gunicorn]
 //   [--runs baseline,hup,rolling,broken] [--ready MODE] [--duration 15] [--connections 32]
 // Needs wrk(1) on PATH. Exits 1 when a target is missed (BENCHMARKS.md), and
 // then keeps the master logs it names.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,11 +29,55 @@ const PROCESSES = Number(opt.processes);
 
 // The real interpreter, not a version-manager shim (a pyenv shim alone costs ~1 s per boot).
 const python = () => Bun.spawnSync(["python3", "-c", "import sys; print(sys.executable)"]).stdout.toString().trim();
-const APPS: Record<string, { argv: () => string[]; ready: string }> = {
+const node = () => Bun.which("node") ?? "node";
+/**
+ * An example runs behind bench/fixtures/app.sh, which exits at boot while a
+ * flag file exists; a fixture app (test/fixtures/apps, the README's recipes)
+ * runs from a copy, and "broken" appends `broken` to its `file`.
+ */
+interface App { argv: () => string[]; ready: string; fixture?: { dir: string; file: string; broken: string } }
+const APPS: Record<string, App> = {
   py: { argv: () => [python(), join(ROOT, "examples/hello.py")], ready: "notify" },
   bun: { argv: () => [process.execPath, join(ROOT, "examples/hello-bun.ts")], ready: "notify" },
-  node: { argv: () => [Bun.which("node") ?? "node", join(ROOT, "examples/hello-node.mjs")], ready: "delay:0.5" }, // no sd_notify in Node
+  node: { argv: () => [node(), join(ROOT, "examples/hello-node.mjs")], ready: "delay:0.5" }, // no sd_notify in Node
+  // Debian's gunicorn and Django (test/e2e/recipes.ts: the README's Django recipe).
+  django: {
+    argv: () => ["/usr/bin/gunicorn", "--preload", "proj.wsgi"],
+    ready: "notify",
+    fixture: { dir: "test/fixtures/apps/django", file: "proj/settings.py", broken: "\nthis is not ( valid\n" },
+  },
+  // uvicorn alone, to see what its shutdown does to keep-alive clients (README: uvicorn).
+  uvicorn: {
+    argv: () => ["/usr/bin/python3", "-m", "uvicorn", "--fd", "3", "app:app"],
+    ready: "delay:2",
+    fixture: { dir: "test/fixtures/apps/asgi", file: "marker.py", broken: "import no_such_module\n" },
+  },
+  "uvicorn-gunicorn": {
+    argv: () => ["/usr/bin/gunicorn", "--preload", "-k", "uvicorn.workers.UvicornWorker", "app:app"],
+    ready: "notify",
+    fixture: { dir: "test/fixtures/apps/asgi", file: "marker.py", broken: "import no_such_module\n" },
+  },
+  express: { argv: () => [node(), "server.mjs"], ready: "delay:2", fixture: { dir: "test/fixtures/apps/express", file: "marker.mjs", broken: 'import "no-such-package";\n' } },
 };
+const app = APPS[opt.app!] ?? (() => { throw new Error(`--app must be one of ${Object.keys(APPS).join(", ")}`); })();
+
+/** Where the workers run: the copy of a fixture app, or the repository. */
+function prepare(dir: string): string {
+  if (!app.fixture) return ROOT;
+  const cwd = join(dir, "app");
+  cpSync(join(ROOT, app.fixture.dir), cwd, { recursive: true, dereference: true });
+  if (existsSync(join(cwd, "server.mjs"))) symlinkSync(join(ROOT, "node_modules"), join(cwd, "node_modules"));
+  return cwd;
+}
+
+/** Deploys broken code (or the working code back). */
+function setBroken(dir: string, cwd: string, broken: boolean) {
+  if (!app.fixture) return broken ? writeFileSync(join(dir, "broken"), "") : rmSync(join(dir, "broken"), { force: true });
+  const file = join(cwd, app.fixture.file);
+  const original = join(dir, "original");
+  if (!existsSync(original)) copyFileSync(file, original);
+  writeFileSync(file, readFileSync(original, "utf8") + (broken ? app.fixture.broken : ""));
+}
 
 interface Trigger { at: number; signal: "SIGHUP" | "SIGUSR2"; broken?: boolean }
 const RUNS: Record<string, Trigger[]> = {
@@ -60,12 +104,11 @@ async function until<T>(get: () => T | undefined, ms: number): Promise<T | undef
   return get();
 }
 
-function startMaster(dir: string, port: number) {
-  const app = APPS[opt.app!];
-  if (!app) throw new Error(`--app must be one of ${Object.keys(APPS).join(", ")}`);
+function startMaster(dir: string, cwd: string, port: number) {
+  const command = app.fixture ? app.argv() : [join(ROOT, "bench/fixtures/app.sh"), join(dir, "broken"), ...app.argv()];
   const argv = [opt.sup!, "-p", String(PROCESSES), "--listen", `127.0.0.1:${port}`, "--ready", opt.ready ?? app.ready, "--pidfile", join(dir, "sup.pid"),
-    "--log-format", "json", "--", join(ROOT, "bench/fixtures/app.sh"), join(dir, "broken"), ...app.argv()];
-  const proc = Bun.spawn(argv, { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    "--log-format", "json", "--", ...command];
+  const proc = Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   const events: LogEvent[] = [];
   const raw: string[] = [];
   (async () => {
@@ -134,7 +177,8 @@ function outcome(m: Master, t0: number, loadEnd: number) {
 async function run(name: string, triggers: Trigger[]) {
   const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
   const port = await freePort();
-  const m = startMaster(dir, port);
+  const cwd = prepare(dir);
+  const m = startMaster(dir, cwd, port);
   try {
     const ready = await until(() => (m.events.filter((e) => e.event === "worker.ready").length >= PROCESSES ? true : undefined), 30_000);
     if (!ready) throw new Error(`workers not ready within 30 s:\n${m.raw.slice(-20).join("\n")}`);
@@ -144,8 +188,7 @@ async function run(name: string, triggers: Trigger[]) {
     const fired: number[] = [];
     for (const t of triggers) {
       await Bun.sleep(Math.max(0, start + t.at * 1000 - Date.now()));
-      if (t.broken) writeFileSync(join(dir, "broken"), "");
-      else rmSync(join(dir, "broken"), { force: true });
+      setBroken(dir, cwd, !!t.broken);
       fired.push(Date.now());
       m.proc.kill(t.signal);
     }

@@ -8,6 +8,8 @@ const argv = process.argv.slice(2);
 async function main(): Promise<number> {
   // The exec shim between the master and each worker (src/worker/shim.ts).
   if (argv[0] === "__exec") return (await import("./worker/shim.ts")).runShim(argv.slice(1));
+  // The guard that outlives a SIGKILLed master (src/master/guard.ts).
+  if (argv[0] === "__guard") return await (await import("./master/guard.ts")).runGuard(argv.slice(1));
   if (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version") {
     console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : (await import("../package.json")).version}`);
     return 0;

@@ -46,7 +46,10 @@ export const OPTIONS = [
   opt({ name: "listen-backlog", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),
   opt({ name: "ready", type: "string", default: "delay:1", help: "When a new worker counts as ready: notify | tcp:HOST:PORT | http://HOST:PORT/PATH | delay:SECONDS." }),
   opt({ name: "ready-timeout", type: "number", default: 30, min: 0.1, help: "Seconds a new worker has to become ready before its reload is rolled back." }),
-  opt({ name: "port-base", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+N-1 as $PORT ({port} in ready probes)." }),
+  opt({ name: "port-base", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+2(N-1) or the one after it (whichever its predecessor does not hold) as $PORT ({port} in ready probes)." }),
+  opt({ name: "reload-grace", type: "number", default: 3, min: 0, help: "Seconds a new worker must stay up after it is ready before the old one is retired; a new worker that dies sooner rolls the reload back (0: trust ready at once)." }),
+  opt({ name: "reload-strategy", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
+  opt({ name: "give-up-after", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
   opt({ name: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
   opt({ name: "ini", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
   opt({ name: "toml", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
@@ -86,6 +89,9 @@ export interface Config {
   ready: string;
   "ready-timeout": number;
   "port-base": number;
+  "reload-grace": number;
+  "reload-strategy": "start-first" | "stop-first";
+  "give-up-after": number;
 }
 
 export const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

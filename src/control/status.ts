@@ -1,7 +1,6 @@
 // The status report: what `sup status`, `sup status --json` and USR1 show.
 import { readFileSync } from "node:fs";
-import type { Arbiter } from "../master/arbiter.ts";
-import type { LastReload } from "../master/reload.ts";
+import type { Slot } from "../master/slots.ts";
 import { CRASH_LOOP_AFTER } from "../master/backoff.ts";
 
 export interface WorkerStatus {
@@ -22,6 +21,15 @@ export interface StatusReport {
   crashing: { id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
 }
 
+/** The last reload, as status shows it. */
+export interface LastReload {
+  reason: string;
+  at: number; // epoch ms
+  ok: boolean;
+  generation: number;
+  message: string;
+}
+
 const PAGE = 4096;
 
 /** Resident memory of a pid from /proc (Linux), 0 elsewhere. */
@@ -33,33 +41,41 @@ export function rssOf(pid: number): number {
   }
 }
 
-export function buildStatus(arb: Arbiter, now: number): StatusReport {
-  const workers = arb.workers
+/** What the arbiter knows, as plain data (the status module does not know the arbiter). */
+export interface StatusInput {
+  masterPid: number;
+  uptime: number; // s
+  generation: number;
+  target: number;
+  stopping: boolean;
+  reloading: boolean;
+  lastReload?: LastReload;
+  workers: { id: number; pid: number; generation: number; state: string; uptime: number; status?: string }[];
+  slots: Slot[];
+}
+
+const tenths = (s: number) => Math.round(s * 10) / 10;
+
+export function buildStatus(s: StatusInput): StatusReport {
+  const slot = new Map(s.slots.map((x) => [x.id, x]));
+  const workers = s.workers
     .map((w) => ({
       id: w.id,
       pid: w.pid,
       generation: w.generation,
-      state: w.candidate ? `${w.state} (new)` : w.state,
-      uptime: Math.round((now - w.startedAt) / 100) / 10,
-      restarts: arb.slots.get(w.id)?.restarts ?? 0,
+      state: w.state,
+      uptime: tenths(w.uptime),
+      restarts: slot.get(w.id)?.restarts ?? 0,
       rss: rssOf(w.pid),
-      lastExit: arb.slots.get(w.id)?.lastExit,
-      status: w.statusText,
+      lastExit: slot.get(w.id)?.lastExit,
+      status: w.status,
     }))
     .sort((a, b) => a.id - b.id || a.generation - b.generation);
-  const crashing = [...arb.slots.values()]
-    .filter((s) => s.failures >= CRASH_LOOP_AFTER)
-    .map((s) => ({ id: s.id, failures: s.failures, lastExit: s.lastExit, lastStderr: s.lastStderr, waitingForChange: s.respawnAt === Infinity }));
+  const crashing = s.slots
+    .filter((x) => x.failures >= CRASH_LOOP_AFTER)
+    .map((x) => ({ id: x.id, failures: x.failures, lastExit: x.lastExit, lastStderr: x.lastStderr, waitingForChange: x.respawnAt === Infinity }));
   return {
-    master: {
-      pid: arb.deps.masterPid,
-      uptime: Math.round((now - arb.startedAt) / 100) / 10,
-      generation: arb.generation,
-      target: arb.target,
-      stopping: !!arb.stopping,
-      reloading: !!arb.reloads.tx,
-      lastReload: arb.reloads.last,
-    },
+    master: { pid: s.masterPid, uptime: tenths(s.uptime), generation: s.generation, target: s.target, stopping: s.stopping, reloading: s.reloading, lastReload: s.lastReload },
     workers,
     crashing,
   };
@@ -72,8 +88,8 @@ export function statusTable(r: StatusReport): string[] {
   const m = r.master;
   const lines = [`master pid ${m.pid} up ${m.uptime}s gen ${m.generation} workers ${r.workers.length}/${m.target}${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
   if (m.lastReload) lines.push(`last reload ${new Date(m.lastReload.at).toISOString()} (${m.lastReload.reason}): ${m.lastReload.ok ? "ok" : "failed"}: ${m.lastReload.message.split("\n")[0]}`);
-  lines.push(`${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}RSS`);
-  for (const w of r.workers) lines.push(`${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss)}`);
+  lines.push(`${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"RSS".padEnd(8)}STATUS`);
+  for (const w of r.workers) lines.push(`${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss).padEnd(8)}${w.status ?? ""}`.trimEnd());
   for (const c of r.crashing) {
     lines.push(`worker ${c.id}: crash loop, ${c.failures} exits in a row, last ${c.lastExit ?? "?"}${c.waitingForChange ? ", waiting for changes" : ""}`);
     for (const l of c.lastStderr.slice(-5)) lines.push(`    ${l}`);

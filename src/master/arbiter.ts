@@ -1,323 +1,435 @@
 // The master loop (gunicorn's arbiter): one loop takes events one at a time
-// and is the only code that changes the worker table. Everything else
-// (signals, timers, pollers, the control socket, worker exits) pushes events.
+// and is the only code that changes the master's state. Signal handlers, the
+// deadline timer, worker exits, notify datagrams, probe results, config
+// loads, the control socket and file triggers only push events.
+//
+// What should run is desired state: the slots (worker id → generation) and,
+// while a reload runs, the Reload (reload.ts). After every event, converge()
+// applies what manage() says (manage.ts), and one timer is armed for the
+// earliest deadline anything has (Puma's @next_check, unicorn's
+// murder_lazy_workers): an idle master with nothing due has no timer at all.
 import type { Config } from "../config/schema.ts";
-import type { Fields } from "../log.ts";
-import { WorkerHandle, groupAlive, parseSignal, signalGroup } from "../worker/handle.ts";
-import type { SpawnFn } from "../worker/spawn.ts";
-import { BACKOFF_RESET_AFTER, CRASH_LOOP_AFTER, backoffDelay, nextFailures } from "./backoff.ts";
+import { buildStatus, statusTable, type LastReload, type StatusReport } from "../control/status.ts";
+import type { WorkerHandle } from "../worker/handle.ts";
+import type { ArbiterDeps, Logger } from "./deps.ts";
 import type { Event, ReloadResult } from "./events.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { manage } from "./manage.ts";
 import { Queue } from "./queue.ts";
-import { Readiness, type ReadyProbe } from "./readiness.ts";
-import { Reloads } from "./reload.ts";
-import { buildStatus, statusTable, type StatusReport } from "../control/status.ts";
+import { Reload, type Reply } from "./reload.ts";
+import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
+import { clearsAt, newSlot, recordFailure, type Slot } from "./slots.ts";
+import { Workers, fields } from "./workers.ts";
 
-export interface Logger {
-  info(msg: string, fields?: Fields): void;
-  warn(msg: string, fields?: Fields): void;
-  error(msg: string, fields?: Fields): void;
-}
-
-export interface ArbiterDeps {
-  spawn: SpawnFn;
-  now(): number; // ms, monotonic enough for timeouts
-  log: Logger;
-  masterPid: number;
-  /** Re-reads every config layer; throws ConfigError to keep the old one. */
-  loadConfig(): Promise<Config>;
-  /** Full argv and env for a worker (shim, resolved command, sockets, notify). */
-  prepare(cfg: Config, id: number, generation: number): { argv: string[]; env: Record<string, string>; fds: number[]; cwd: string; notify?: ReadyProbe };
-  /** Applies a new config outside the worker table (triggers, sockets); throws to refuse it. */
-  applyConfig?(next: Config, prev: Config): Promise<void>;
-  /** Lifecycle notes for systemd and `reload --wait`. */
-  onLifecycle?(what: "ready" | "reloading" | "reloaded" | "stopping", detail: string): void;
-  /** True when file triggers are on: a crash loop then waits for a change. */
-  hasFileTriggers?(cfg: Config): boolean;
-  /** Tests drive ticks themselves (with their own clock) instead of a timer. */
-  manualTicks?: boolean;
-}
-
-/** Per worker id: the crash accounting that outlives each process. */
-export interface Slot {
-  id: number;
-  generation: number; // the generation its next respawn gets
-  failures: number;
-  restarts: number;
-  respawnAt?: number; // ms; undefined = not waiting; Infinity = waiting for a change
-  lastExit?: string;
-  lastStderr: string[];
-}
+export type { ArbiterDeps, Logger, Orphan, Prepared } from "./deps.ts";
 
 export class Arbiter {
   readonly queue = new Queue<Event>();
-  workers: WorkerHandle[] = [];
-  slots = new Map<number, Slot>();
-  configs = new Map<number, Config>(); // generation → the config it runs
+  readonly workers: Workers;
+  readonly slots = new Map<number, Slot>();
+  /** generation → the config it runs. */
+  readonly configs = new Map<number, Config>();
+  /** The newest committed generation (what status calls "the" generation). */
   generation = 1;
-  genCounter = 1;
-  target: number;
+  private genCounter = 1;
+  /** A TTIN/TTOU count, kept across reloads while the config's processes stays `base`. */
+  private scaled?: { base: number; count: number };
+  reload?: Reload;
+  private pendingReload?: { reason: string; rolling: boolean; replies: Reply[] };
+  private reloadSeq = 0;
+  lastReload?: LastReload;
   stopping?: { now: boolean; reason: string };
-  lingering: { pgid: number; killAt: number }[] = [];
+  exitCode = 0;
+  private readonly lifecycle: Lifecycle;
   readonly startedAt: number;
-  readonly readiness: Readiness;
-  readonly reloads: Reloads;
-  firstReadyNoted = false;
   private timer?: ReturnType<typeof setTimeout>;
-  private timerDue = Infinity;
+  private timerAt = Infinity;
 
   constructor(
     public config: Config,
     readonly deps: ArbiterDeps,
   ) {
-    this.target = config.processes;
     this.configs.set(1, config);
     this.startedAt = deps.now();
-    this.readiness = new Readiness(this);
-    this.reloads = new Reloads(this);
+    this.lifecycle = new Lifecycle(deps.lifecycle);
+    this.workers = new Workers(deps, this.queue, (w) => this.configFor(w));
+    for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 
-  get log() {
+  get log(): Logger {
     return this.deps.log;
   }
 
   /** Runs until every worker is gone after a stop. Returns the exit code. */
   async run(): Promise<number> {
-    this.log.info(`master started pid ${this.deps.masterPid}, ${this.target} worker${this.target === 1 ? "" : "s"} of: ${this.config.command.join(" ")}`, { event: "master.start" });
-    this.manage();
-    this.arm();
-    for (;;) {
-      const ev = await this.queue.take();
-      await this.handle(ev);
-      if (this.stopping && this.workers.length === 0 && this.lingering.length === 0) break;
+    const n = this.slots.size;
+    this.log.info(`master started pid ${this.deps.masterPid}, ${n} worker${n === 1 ? "" : "s"} of: ${this.config.command.join(" ")}`, { event: "master.start" });
+    this.converge();
+    while (!(this.stopping && this.workers.empty)) {
       this.arm();
+      this.handle(await this.queue.take());
+      this.converge();
     }
     clearTimeout(this.timer);
-    this.readiness.closeAll();
-    this.log.info(`master stopped (${this.stopping!.reason})`, { event: "master.stop" });
-    return 0;
+    this.log.info(`master stopped (${this.stopping.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
+    return this.exitCode;
   }
 
-  private async handle(ev: Event) {
+  private handle(ev: Event): void {
     switch (ev.type) {
-      case "tick":
-        return this.tick();
-      case "ready":
-        if (ev.worker.state === "starting") this.onReady(ev.worker, ev.how);
-        return;
+      case "signal":
+        return this[SIGNAL_TABLE[ev.sig] satisfies SignalAction](`signal ${ev.sig.slice(3)}`);
+      case "timer":
+        return this.onTimer();
       case "exit":
         return this.reap(ev.worker, ev.code, ev.signal);
+      case "notify":
+        return this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid);
+      case "probe":
+        return this.workers.probed(ev.worker, ev.ok);
+      case "config":
+        return this.onConfig(ev.seq, ev.config, ev.error);
       case "reload":
-        return this.reloads.request(ev.reason, ev.rolling, ev.reply);
+        return this.requestReload(ev.reason, ev.rolling, ev.reply);
       case "stop":
         return this.stop(ev.reason, ev.now);
       case "scale":
         return this.scale(ev.delta, ev.reason);
       case "status":
         return this.status(ev.reply);
+      case "child":
+        return this.deps.reapOrphans?.((pid) => this.workers.owns(pid));
     }
   }
 
-  /**
-   * One timer, re-armed after every event: every 20 ms while anything is in
-   * motion (starting, stopping, a respawn due), every second while a crash
-   * record waits to be cleared, and none at all when every worker is
-   * simply running: an idle master sleeps until a signal or an exit.
-   */
+  // --- signals (SIGNAL_TABLE names these) ---
+
+  gracefulReload(reason: string) {
+    this.requestReload(reason, false);
+  }
+  rollingReload(reason: string) {
+    this.requestReload(reason, true);
+  }
+  terminate(reason: string) {
+    this.stop(reason, false);
+  }
+  interrupt(reason: string) {
+    this.stop(reason, !!this.stopping); // Ctrl-C twice: the second one stops at once
+  }
+  quit(reason: string) {
+    this.stop(reason, true);
+  }
+  logStatus() {
+    this.status();
+  }
+  scaleUp(reason: string) {
+    this.scale(1, reason);
+  }
+  scaleDown(reason: string) {
+    this.scale(-1, reason);
+  }
+
+  // --- the one timer ---
+
+  private nextDeadline(): number {
+    let at = this.workers.deadline();
+    for (const w of this.workers.list) {
+      const slot = this.slots.get(w.id);
+      if (slot && w.live && slot.generation === w.generation) at = Math.min(at, clearsAt(slot, w.startedAt));
+    }
+    for (const s of this.slots.values()) if (s.respawnAt !== undefined && s.respawnAt !== Infinity) at = Math.min(at, s.respawnAt);
+    if (this.reload?.starting) at = Math.min(at, this.reload.decide(this.workers.list, this.deps.now()).recheckAt);
+    return at;
+  }
+
   private arm() {
     if (this.deps.manualTicks) return;
-    const busy = this.workers.some((w) => w.state === "starting" || w.state === "stopping") || this.lingering.length > 0 || [...this.slots.values()].some((s) => s.respawnAt !== undefined && s.respawnAt !== Infinity);
-    const watching = [...this.slots.values()].some((s) => s.failures > 0);
-    if (!busy && !watching) return;
-    const due = this.deps.now() + (busy ? 20 : 1000);
-    if (this.timer && due >= this.timerDue) return;
+    const at = this.nextDeadline();
+    if (at === this.timerAt) return;
     clearTimeout(this.timer);
-    this.timerDue = due;
+    this.timerAt = at;
+    this.timer = undefined;
+    if (at === Infinity) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.timerDue = Infinity;
-      this.queue.push({ type: "tick" });
-    }, due - this.deps.now());
+      this.timerAt = Infinity;
+      this.queue.push({ type: "timer" });
+    }, Math.max(0, at - this.deps.now()));
   }
 
-  private tick() {
+  private onTimer() {
     const now = this.deps.now();
-    for (const w of this.workers) {
-      if (w.escalate(now)) this.log.warn(`${w.label} did not stop within ${this.configFor(w)["worker-reload-mercy"]}s; sent SIGKILL`, this.fields(w, "worker.kill"));
+    for (const { w, due } of this.workers.due(now)) {
+      if (due.kind === "ready") this.workers.ready(w, due.how);
+      else if (due.kind === "timeout") this.notReady(w, `not ready within ${due.seconds}s (--ready-timeout)`);
     }
-    this.lingering = this.lingering.filter((g) => {
-      if (!groupAlive(g.pgid)) return false;
-      if (now < g.killAt) return true;
-      this.log.warn(`process group ${g.pgid} outlived its worker; sent SIGKILL`, { event: "group.kill", pgid: g.pgid });
-      signalGroup(g.pgid, "SIGKILL");
-      return false;
-    });
-    this.readiness.check(now);
-    this.manage();
+    for (const w of this.workers.list) {
+      const slot = this.slots.get(w.id);
+      if (slot?.failures && w.state === "ready" && slot.generation === w.generation && now >= clearsAt(slot, w.startedAt)) slot.failures = 0;
+    }
+  }
+
+  // --- convergence ---
+
+  private converge() {
+    // A commit or rollback changes what is wanted: converge again to that
+    // (twice at most: a rollback's spawn failures cannot roll back again).
+    for (let pass = 0; pass < 3 && !this.stopping; pass++) {
+      const before = this.reload;
+      this.convergeOnce();
+      if (this.reload === before) break;
+    }
+    this.noteFirstReady();
+    this.releaseUnused();
+  }
+
+  /** Apply what the reload's state makes due, then what manage() says. */
+  private convergeOnce() {
+    const now = this.deps.now();
+    const r = this.reload;
+    if (r?.starting) {
+      const { switchIds, commit } = r.decide(this.workers.list, now);
+      for (const id of switchIds) this.switchSlot(id, r);
+      if (commit) return this.commit(r);
+    }
+    const canSpawn = (id: number) => this.workers.portFor(id, this.slotConfig(id)) !== undefined;
+    for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn })) {
+      if (this.reload !== r) return; // a spawn failed and rolled the reload back
+      if (a.kind === "retire") this.workers.retire(a.worker, a.reason);
+      else this.spawn(a.id, a.generation, a.candidate);
+    }
+  }
+
+  private spawn(id: number, generation: number, candidate: boolean) {
+    try {
+      this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
+    } catch (e) {
+      // Could not even be spawned: a candidate rolls back, a slot counts a failure.
+      const what = `worker ${id} gen ${generation} cannot start: ${(e as Error).message}`;
+      if (candidate) return this.rollback(what);
+      const slot = this.slots.get(id);
+      if (slot) this.fail(slot, 0, "spawn error", [(e as Error).message], what, { event: "worker.error", worker: id, gen: generation });
+    }
+  }
+
+  private noteFirstReady() {
+    if (this.reload) return;
+    const ready = [...this.slots.values()].every((s) => this.workers.list.some((w) => w.id === s.id && w.generation === s.generation && w.state === "ready"));
+    if (ready) this.lifecycle.ready(`${this.slots.size} worker${this.slots.size === 1 ? "" : "s"} ready`);
+  }
+
+  /** Generations no slot or reload uses: forget their configs, release their sockets. */
+  private releaseUnused() {
+    for (const gen of [...this.configs.keys()]) {
+      if (gen === this.generation || gen === this.reload?.to) continue;
+      if ([...this.slots.values()].some((s) => s.generation === gen)) continue;
+      this.configs.delete(gen);
+      this.deps.release?.(gen);
+    }
+  }
+
+  countFor(cfg: Config): number {
+    return this.scaled?.base === cfg.processes ? this.scaled.count : cfg.processes;
   }
 
   configFor(w: { generation: number }): Config {
     return this.configs.get(w.generation) ?? this.config;
   }
 
-  fields(w: WorkerHandle, event: string, extra?: Fields): Fields {
-    return { event, worker: w.id, wpid: w.pid, gen: w.generation, ...extra };
+  private slotConfig(id: number): Config {
+    const r = this.reload;
+    return r?.starting && r.replacing(id) && r.config ? r.config : this.configs.get(this.slots.get(id)?.generation ?? this.generation) ?? this.config;
   }
 
-  /** Converge: one live worker per id 1..target, none above it. */
-  manage() {
-    if (this.stopping) return;
-    const now = this.deps.now();
-    // A worker that has stayed up long enough clears its id's crash record.
-    for (const w of this.workers) {
-      const slot = this.slots.get(w.id);
-      if (slot?.failures && w.state === "ready" && w.generation === slot.generation && now - w.startedAt >= BACKOFF_RESET_AFTER * 1000) slot.failures = 0;
-    }
-    for (let id = 1; id <= this.target; id++) {
-      if (this.workers.some((w) => w.id === id && !w.candidate && w.state !== "stopping")) continue;
-      const slot = this.slot(id);
-      if (slot.respawnAt !== undefined && now < slot.respawnAt) continue;
-      slot.respawnAt = undefined;
-      this.spawnWorker(id, slot.generation, false);
-    }
-    for (const w of this.workers) {
-      if (w.id > this.target && !w.candidate && w.state !== "stopping") this.retire(w, "scale down");
-    }
-    for (const [id, s] of this.slots) if (id > this.target && !this.workers.some((w) => w.id === id)) this.slots.delete(id);
+  private isCandidate(w: WorkerHandle): boolean {
+    const r = this.reload;
+    return r !== undefined && r.starting && w.generation === r.to && this.slots.get(w.id)?.generation !== r.to;
   }
 
-  slot(id: number): Slot {
-    let s = this.slots.get(id);
-    if (!s) this.slots.set(id, (s = { id, generation: this.generation, failures: 0, restarts: 0, lastStderr: [] }));
-    return s;
+  /** Not ready in time: a candidate rolls its reload back; any other worker is killed and counts as a crash. */
+  private notReady(w: WorkerHandle, why: string) {
+    if (this.isCandidate(w)) return this.rollback(`${w.label} ${why}${tail(w.stderrTail)}`);
+    this.log.error(`${w.label} ${why}; killing it`, fields(w, "worker.timeout"));
+    this.workers.killNotReady(w);
+    const slot = this.slots.get(w.id);
+    if (slot?.generation === w.generation) slot.respawnAt = Infinity; // not before it has exited
   }
 
-  spawnWorker(id: number, generation: number, candidate: boolean): WorkerHandle | undefined {
-    const cfg = this.configs.get(generation) ?? this.config;
-    const now = this.deps.now();
-    let prepared;
-    try {
-      prepared = this.deps.prepare(cfg, id, generation);
-    } catch (e) {
-      return this.cannotStart(id, generation, candidate, e as Error);
-    }
-    const box: { w?: WorkerHandle } = {};
-    let pid: number;
-    try {
-      pid = this.deps.spawn({
-        argv: prepared.argv,
-        cwd: prepared.cwd,
-        env: prepared.env,
-        fds: prepared.fds,
-        onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
-        onLine: (stream, line) => {
-          if (stream === "stderr") box.w?.noteStderr(line);
-          this.onWorkerLine?.(stream, id, generation, line);
-        },
-      }).pid;
-    } catch (e) {
-      prepared.notify?.close();
-      return this.cannotStart(id, generation, candidate, e as Error);
-    }
-    const w = new WorkerHandle(id, generation, pid, now);
-    w.candidate = candidate;
-    box.w = w;
-    this.workers.push(w);
-    this.readiness.watch(w, cfg, prepared.notify);
-    this.log.info(`${w.label} spawned`, this.fields(w, "worker.spawn"));
-    return w;
-  }
-
-  onWorkerLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: string) => void;
-
-  /** A worker became ready (notify, probe or delay). */
-  onReady(w: WorkerHandle, how: string) {
-    w.markReady(this.deps.now());
-    this.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, this.fields(w, "worker.ready"));
-    if (w.candidate) this.reloads.onCandidateReady(w);
-    if (!this.firstReadyNoted && this.workers.filter((x) => x.serving).length >= this.target) {
-      this.firstReadyNoted = true;
-      this.deps.onLifecycle?.("ready", `${this.target} workers ready`);
-    }
-  }
-
-  retire(w: WorkerHandle, reason: string) {
-    const cfg = this.configFor(w);
-    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason);
-    this.log.info(`${w.label} stopping (${reason})`, this.fields(w, "worker.stop", { reason }));
-  }
-
-  /** A worker exited: account for it, and respawn with backoff if we did not ask. */
+  /** A worker exited: expected (we asked), a failed candidate (roll back), or a crash (back off). */
   private reap(w: WorkerHandle, code: number | null, signal: string | null) {
     const now = this.deps.now();
-    w.markExited(code, signal);
-    this.workers = this.workers.filter((x) => x !== w);
-    this.readiness.unwatch(w);
-    const uptime = (now - w.startedAt) / 1000;
-    // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
-    if (groupAlive(w.pid)) {
-      signalGroup(w.pid, "SIGTERM");
-      this.lingering.push({ pgid: w.pid, killAt: w.killAt ?? now + this.configFor(w)["worker-reload-mercy"] * 1000 });
+    const killAt = this.stopping?.now ? now : (w.killAt ?? now + this.configFor(w)["worker-reload-mercy"] * 1000);
+    const candidate = this.isCandidate(w);
+    this.workers.exited(w, code, signal, killAt);
+    const after = `after ${((now - w.startedAt) / 1000).toFixed(2)}s`;
+    if (w.stopReason) return this.log.info(`${w.label} exited ${w.exitText} (${w.stopReason})`, fields(w, "worker.exit", { code, signal, reason: w.stopReason }));
+    if (candidate) return this.rollback(`${w.label} exited ${w.exitText} ${after}${tail(w.stderrTail)}`);
+    const slot = this.slots.get(w.id);
+    if (!slot || slot.generation !== w.generation) return this.log.info(`${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
+    this.fail(slot, (now - w.startedAt) / 1000, w.exitText, w.stderrTail, `${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
+  }
+
+  private fail(slot: Slot, uptime: number, exitText: string, stderr: string[], what: string, f: ReturnType<typeof fields>) {
+    const cfg = this.configs.get(slot.generation) ?? this.config;
+    const r = recordFailure(slot, { now: this.deps.now(), uptime, exitText, stderr, backoffMax: cfg["backoff-max"], waitForChange: this.deps.hasFileTriggers?.(cfg) ?? false });
+    this.log.warn(`${what}; ${r.next === "change" ? "waiting for changes" : `respawn in ${r.next.toFixed(1)}s`}`, { ...f, restarts: slot.restarts });
+    if (r.crashLoop) {
+      const why = r.next === "change" ? "the code looks broken; waiting for changes" : `retrying every ${r.next.toFixed(1)}s`;
+      this.log.error(`worker ${slot.id} crash loop: ${slot.failures} exits in a row, last ${exitText}; ${why}${tail(slot.lastStderr)}`, { event: "worker.crashloop", worker: slot.id, gen: slot.generation, failures: slot.failures });
     }
-    if (w.stopReason) {
-      this.log.info(`${w.label} exited ${w.exitText} (${w.stopReason})`, this.fields(w, "worker.exit", { code, signal, reason: w.stopReason }));
+    const giveUp = cfg["give-up-after"];
+    if (giveUp > 0 && slot.failures >= giveUp) {
+      this.log.error(`giving up: worker ${slot.id} exited ${slot.failures} times in a row (--give-up-after ${giveUp}); stopping with exit 1`, { event: "master.giveup", worker: slot.id });
+      this.exitCode = 1;
+      this.stop(`gave up on worker ${slot.id}`, false);
+    }
+  }
+
+  // --- reloads ---
+
+  requestReload(reason: string, rolling: boolean, reply?: Reply) {
+    if (this.stopping) return reply?.({ ok: false, generation: this.generation, message: "the master is stopping" });
+    if (this.reload) {
+      // At most one reload queued behind the running one; later requests join it.
+      const p = (this.pendingReload ??= { reason, rolling, replies: [] });
+      p.rolling ||= rolling;
+      if (reply) p.replies.push(reply);
+      this.log.info(`reload requested (${reason}); queued after the running one`, { event: "reload.queued", reason });
       return;
     }
-    if (w.candidate) return this.reloads.onCandidateFailed(w, `exited ${w.exitText} after ${uptime.toFixed(2)}s`);
-    const { slot, next } = this.fail(w.id, w.generation, uptime, w.exitText, w.stderrTail);
-    this.log.warn(`${w.label} exited ${w.exitText} after ${uptime.toFixed(2)}s; ${next}`, this.fields(w, "worker.exit", { code, signal, uptime, restarts: slot.restarts }));
+    this.log.info(`reload requested (${reason})`, { event: "reload.request", reason, rolling });
+    const r = new Reload(++this.reloadSeq, reason, rolling, this.deps.now());
+    if (reply) r.replies.push(reply);
+    this.reload = r;
+    this.lifecycle.reloadStarted(reason);
+    // Loading may read files and parse them (c12): off the loop; the result comes back as an event.
+    this.deps.loadConfig().then(
+      (config) => this.queue.push({ type: "config", seq: r.seq, config }),
+      (e) => this.queue.push({ type: "config", seq: r.seq, error: (e as Error).message }),
+    );
   }
 
-  /** A worker could not even be spawned: a failure like a crash at boot. */
-  private cannotStart(id: number, generation: number, candidate: boolean, e: Error): undefined {
-    const { next } = candidate ? { next: "" } : this.fail(id, generation, 0, "spawn error", [e.message]);
-    this.log.error(`worker ${id} gen ${generation} cannot start: ${e.message}${next ? `; ${next}` : ""}`, { event: "worker.error", worker: id, gen: generation });
-    return undefined;
-  }
-
-  /** Crash accounting for a worker id: backoff, crash loop, waiting for a change. */
-  private fail(id: number, generation: number, uptime: number, exitText: string, stderr: string[]) {
-    const slot = this.slot(id);
-    const cfg = this.configs.get(generation) ?? this.config;
-    slot.failures = nextFailures(slot.failures, uptime);
-    slot.restarts++;
-    slot.lastExit = exitText;
-    slot.lastStderr = [...stderr];
-    slot.generation = generation;
-    const delay = backoffDelay(slot.failures, cfg["backoff-max"]);
-    const waitForChange = slot.failures >= CRASH_LOOP_AFTER && (this.deps.hasFileTriggers?.(cfg) ?? false);
-    slot.respawnAt = waitForChange ? Infinity : this.deps.now() + delay * 1000;
-    if (slot.failures >= CRASH_LOOP_AFTER) {
-      const why = waitForChange ? "the code looks broken; waiting for changes" : `retrying every ${delay.toFixed(1)}s`;
-      this.log.error(`worker ${id} crash loop: ${slot.failures} exits in a row, last ${exitText}; ${why}${tail(slot.lastStderr)}`, { event: "worker.crashloop", worker: id, gen: generation, failures: slot.failures });
+  private onConfig(seq: number, config?: Config, error?: string) {
+    const r = this.reload;
+    if (!r || r.seq !== seq || r.phase !== "loading") return; // cancelled by a stop
+    const generation = this.genCounter + 1;
+    if (config && !error) {
+      try {
+        this.deps.accept?.(config, generation);
+      } catch (e) {
+        error = (e as Error).message;
+        this.deps.release?.(generation);
+      }
     }
-    return { slot, next: waitForChange ? "waiting for changes" : `respawn in ${delay.toFixed(1)}s` };
+    if (error || !config) {
+      const message = `${error}; keeping the old config and workers`;
+      this.log.error(`reload failed: ${message}`, { event: "reload.fail", reason: r.reason });
+      return this.endReload({ ok: false, generation: this.generation, message });
+    }
+    this.genCounter = generation;
+    this.configs.set(generation, config);
+    r.begin(generation, config, this.countFor(config));
+    const how = r.stopFirst ? `${r.rolling ? " one at a time" : ""}, stopping each old worker first` : r.rolling ? ", one at a time" : "";
+    this.log.info(`reload gen ${generation} started: ${r.count} new worker${r.count === 1 ? "" : "s"}${how} (${r.reason})`, { event: "reload.start", gen: generation, rolling: r.rolling, reason: r.reason });
   }
+
+  /** Rolling: id's new worker is proven; the id is the new generation's from now on. */
+  private switchSlot(id: number, r: Reload) {
+    r.switched.add(id);
+    const slot = this.slots.get(id) ?? newSlot(id, r.to);
+    Object.assign(slot, { generation: r.to, failures: 0, respawnAt: undefined });
+    this.slots.set(id, slot);
+  }
+
+  private commit(r: Reload) {
+    for (const id of r.ids()) this.switchSlot(id, r);
+    for (const id of [...this.slots.keys()]) if (id > r.count) this.slots.delete(id);
+    this.generation = r.to;
+    this.config = r.config!;
+    const secs = ((this.deps.now() - r.startedAt) / 1000).toFixed(2);
+    this.log.info(`reload gen ${r.to} done in ${secs}s (${r.reason})`, { event: "reload.done", gen: r.to, seconds: Number(secs) });
+    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving` });
+  }
+
+  /** The new generation failed: drop the reload; manage() stops its workers, the slots keep what runs. */
+  private rollback(why: string) {
+    const r = this.reload!;
+    const message = `reload gen ${r.to} rolled back: ${why}${portHint(why)}`;
+    const next = /^(autoreload|touch):/.test(r.reason) ? "; the new code does not start, waiting for changes" : "";
+    this.log.error(`${message}\n  ${this.serving()}${next}`, { event: "reload.rollback", gen: r.to });
+    this.endReload({ ok: false, generation: this.generation, message });
+  }
+
+  /** Who serves now, in words, for the rollback line. */
+  private serving(): string {
+    const byGen = new Map<number, number>();
+    for (const w of this.workers.list) if (w.state === "ready" && this.slots.get(w.id)?.generation === w.generation) byGen.set(w.generation, (byGen.get(w.generation) ?? 0) + 1);
+    if (byGen.size === 0) return `no worker is serving: generation ${this.generation} has no ready worker (its slots respawn)`;
+    return [...byGen].map(([g, n]) => `generation ${g} keeps serving (${n} worker${n === 1 ? "" : "s"})`).join(", ");
+  }
+
+  private endReload(result: ReloadResult) {
+    const r = this.reload!;
+    this.reload = undefined;
+    this.lastReload = { reason: r.reason, at: Date.now(), ok: result.ok, generation: result.generation, message: result.message };
+    this.lifecycle.reloadEnded(result.ok ? `gen ${result.generation}` : `gen ${r.to || "?"} rolled back`);
+    for (const reply of r.replies) reply(result);
+    const p = this.pendingReload;
+    this.pendingReload = undefined;
+    if (!p) return;
+    if (this.stopping) {
+      for (const reply of p.replies) reply({ ok: false, generation: this.generation, message: "the master is stopping" });
+      return;
+    }
+    this.requestReload(p.reason, p.rolling);
+    (this.reload as Reload | undefined)?.replies.push(...p.replies); // narrowed to undefined above; requestReload set it
+  }
+
+  // --- stop, scale, status ---
 
   stop(reason: string, now: boolean) {
     if (this.stopping && (!now || this.stopping.now)) return;
     const first = !this.stopping;
     this.stopping = { now, reason };
-    if (first) this.deps.onLifecycle?.("stopping", reason);
+    if (first) this.lifecycle.stopping(reason);
     this.log.info(`${now ? "immediate" : "graceful"} stop requested (${reason})`, { event: "master.stopping", reason });
-    this.reloads.cancel("the master is stopping");
-    for (const w of this.workers) {
-      if (now) w.kill("stop");
-      else this.retire(w, "stop");
+    if (this.reload) {
+      const r = this.reload;
+      this.reload = undefined;
+      const result = { ok: false, generation: this.generation, message: "the master is stopping" };
+      this.lastReload = { reason: r.reason, at: Date.now(), ...result };
+      for (const reply of [...r.replies, ...(this.pendingReload?.replies ?? [])]) reply(result);
+      this.pendingReload = undefined;
     }
-    if (now) for (const g of this.lingering) g.killAt = 0;
+    this.workers.stopAll(now);
   }
 
   private scale(delta: number, reason: string) {
     if (this.stopping) return;
-    const next = Math.max(1, this.target + delta);
-    if (next === this.target) return this.log.warn(`scale request ignored (${reason}): already at 1 worker`, { event: "master.scale" });
-    this.target = next;
-    this.log.info(`workers ${delta > 0 ? "+1" : "-1"} → ${this.target} (${reason})`, { event: "master.scale", target: this.target });
-    this.manage();
+    const newest = this.reload?.config ?? this.config;
+    const next = Math.max(1, this.countFor(newest) + delta);
+    if (next === this.countFor(newest)) return this.log.warn(`scale request ignored (${reason}): already at 1 worker`, { event: "master.scale" });
+    this.scaled = { base: newest.processes, count: next };
+    const current = this.countFor(this.config);
+    for (let id = 1; id <= current; id++) if (!this.slots.has(id)) this.slots.set(id, newSlot(id, this.generation));
+    for (const id of [...this.slots.keys()]) if (id > current) this.slots.delete(id);
+    if (this.reload?.config) this.reload.count = this.countFor(this.reload.config);
+    this.log.info(`workers ${delta > 0 ? "+1" : "-1"} → ${next} (${reason})`, { event: "master.scale", target: next });
   }
 
   report(): StatusReport {
-    return buildStatus(this, this.deps.now());
+    const now = this.deps.now();
+    return buildStatus({
+      masterPid: this.deps.masterPid,
+      uptime: (now - this.startedAt) / 1000,
+      generation: this.generation,
+      target: this.slots.size,
+      stopping: !!this.stopping,
+      reloading: !!this.reload,
+      lastReload: this.lastReload,
+      workers: this.workers.list.map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: this.isCandidate(w) ? `${w.state} (new)` : w.state, uptime: (now - w.startedAt) / 1000, status: w.statusText })),
+      slots: [...this.slots.values()],
+    });
   }
 
   private status(reply?: (s: StatusReport) => void) {
@@ -331,4 +443,8 @@ export function tail(lines: string[]): string {
   return lines.length ? `; last stderr:\n    ${lines.slice(-5).join("\n    ")}` : "";
 }
 
-export type { ReloadResult };
+/** A new worker that died of "address already in use" binds its own port: say what works instead. */
+function portHint(why: string): string {
+  if (!/address already in use|EADDRINUSE|errno 98|port is already in use/i.test(why)) return "";
+  return "\n  the app binds its own port, which the old worker still holds: use --reload-strategy stop-first (the old worker stops before the new one starts), or let sup hold the socket with --listen and serve fd 3";
+}

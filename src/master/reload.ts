@@ -1,176 +1,124 @@
-// Transactional reloads (DESIGN.md section 3, issue 5). A reload is "bump the
-// generation, converge": the new generation must become ready before the old
-// one is retired; if a new worker exits or misses the ready timeout, the new
-// workers are stopped and the old generation keeps serving. Requests that
-// arrive during a reload collapse into exactly one follow-up.
+// One reload from request to its end, as data and decisions (issue 9). The
+// arbiter owns the worker table; a Reload only says what the table should
+// become: which generation and count are wanted, which ids have switched,
+// and, given the candidates' states, what is due next. It never touches a
+// worker. A rollback is the arbiter dropping the Reload: what is wanted goes
+// back to the slots, and manage() converges to that.
 import type { Config } from "../config/schema.ts";
-import type { WorkerHandle } from "../worker/handle.ts";
-import { tail, type Arbiter } from "./arbiter.ts";
 import type { ReloadResult } from "./events.ts";
 
-type Reply = (r: ReloadResult) => void;
+export type Reply = (r: ReloadResult) => void;
 
-interface Transaction {
+/** What a Reload needs to know of a new worker. */
+export interface CandidateView {
+  id: number;
   generation: number;
-  rolling: boolean;
-  config: Config;
-  reason: string;
-  replies: Reply[];
-  startedAt: number;
-  candidates: WorkerHandle[];
-  steps: number[]; // rolling: worker ids still to replace
+  state: "starting" | "ready" | "stopping" | "exited";
+  readyAt?: number; // ms
 }
 
-export interface LastReload {
-  reason: string;
-  at: number; // epoch ms
-  ok: boolean;
-  generation: number;
-  message: string;
-}
+export type ReloadPhase = "loading" | "starting";
 
-export class Reloads {
-  tx?: Transaction;
-  pending?: { reason: string; rolling: boolean; replies: Reply[] };
-  last?: LastReload;
 
-  constructor(private arb: Arbiter) {}
+export class Reload {
+  phase: ReloadPhase = "loading";
+  /** The generation it brings; 0 while the config loads. */
+  to = 0;
+  config?: Config;
+  count = 0;
+  stopFirst = false;
+  /** Rolling: ids already handed to the new generation. */
+  readonly switched = new Set<number>();
+  /** Rolling: ids whose new worker is ready but still in its grace period (decide() keeps this). */
+  private inGrace = new Set<number>();
+  readonly replies: Reply[] = [];
 
-  async request(reason: string, rolling: boolean, reply?: Reply) {
-    const arb = this.arb;
-    if (arb.stopping) return reply?.({ ok: false, generation: arb.generation, message: "the master is stopping" });
-    if (this.tx) {
-      // At most one reload queued behind the running one; later requests join it.
-      this.pending ??= { reason, rolling, replies: [] };
-      this.pending.rolling ||= rolling;
-      if (reply) this.pending.replies.push(reply);
-      arb.log.info(`reload requested (${reason}); queued after generation ${this.tx.generation}`, { event: "reload.queued", reason });
-      return;
+  constructor(
+    readonly seq: number,
+    readonly reason: string,
+    public rolling: boolean,
+    readonly startedAt: number,
+  ) {}
+
+  /** ms a new worker must stay up after it is ready before the old one goes (--reload-grace). */
+  graceMs = 0;
+
+  /** The config is loaded and accepted: the new generation may start. */
+  begin(generation: number, config: Config, count: number) {
+    this.phase = "starting";
+    this.graceMs = config["reload-grace"] * 1000;
+    this.to = generation;
+    this.config = config;
+    this.count = count;
+    this.stopFirst = config["reload-strategy"] === "stop-first";
+  }
+
+  get starting(): boolean {
+    return this.phase === "starting";
+  }
+
+  /** Ids the new generation takes, in order. */
+  ids(): number[] {
+    return Array.from({ length: this.count }, (_, i) => i + 1);
+  }
+
+  /** Ids not handed over yet. */
+  pending(): number[] {
+    return this.ids().filter((id) => !this.switched.has(id));
+  }
+
+  /**
+   * Is id `id` being replaced right now? All at once, or rolling: one new
+   * worker starting at a time, lowest id first; the next one may start while
+   * the one before it is ready and in its grace period.
+   */
+  replacing(id: number): boolean {
+    if (!this.starting || this.switched.has(id) || id > this.count) return false;
+    if (!this.rolling) return true;
+    for (const p of this.pending()) {
+      if (p === id) return true;
+      if (!this.inGrace.has(p)) return false;
     }
-    arb.log.info(`reload requested (${reason})`, { event: "reload.request", reason, rolling });
-    await this.begin(reason, rolling, reply ? [reply] : []);
+    return false;
   }
 
-  private async begin(reason: string, rolling: boolean, replies: Reply[]) {
-    const arb = this.arb;
-    let config: Config;
-    try {
-      config = await arb.deps.loadConfig();
-      await arb.deps.applyConfig?.(config, arb.config);
-    } catch (e) {
-      const message = `${(e as Error).message}; keeping the old config and workers`;
-      arb.log.error(`reload failed: ${message}`, { event: "reload.fail", reason });
-      return this.finish(replies, { ok: false, generation: arb.generation, message }, reason);
+  /** Stop-first: the old worker of this id must be gone before its replacement starts. */
+  stopsFirst(id: number): boolean {
+    return this.stopFirst && this.replacing(id);
+  }
+
+  /** A new worker counts once it has been ready for the grace period. */
+  proven(c: CandidateView, now: number): boolean {
+    return c.state === "ready" && c.readyAt !== undefined && now - c.readyAt >= this.graceMs;
+  }
+
+  /**
+   * What the candidates' states make due: ids to switch now (rolling), or
+   * the whole commit, and the next time to look again (a grace ending).
+   */
+  decide(candidates: CandidateView[], now: number): { switchIds: number[]; commit: boolean; recheckAt: number } {
+    if (!this.starting) return { switchIds: [], commit: false, recheckAt: Infinity };
+    let recheckAt = Infinity;
+    const ready = new Set<number>();
+    this.inGrace = new Set();
+    for (const c of candidates) {
+      if (c.generation !== this.to || c.state !== "ready" || this.switched.has(c.id)) continue;
+      if (this.proven(c, now)) ready.add(c.id);
+      else {
+        this.inGrace.add(c.id);
+        recheckAt = Math.min(recheckAt, c.readyAt! + this.graceMs);
+      }
     }
-    const generation = ++arb.genCounter;
-    arb.configs.set(generation, config);
-    const ids = Array.from({ length: config.processes }, (_, i) => i + 1);
-    this.tx = { generation, rolling, config, reason, replies, startedAt: arb.deps.now(), candidates: [], steps: rolling ? ids : [] };
-    arb.deps.onLifecycle?.("reloading", reason);
-    arb.log.info(`reload gen ${generation} started: ${config.processes} new worker${config.processes === 1 ? "" : "s"}${rolling ? ", one at a time" : ""} (${reason})`, { event: "reload.start", gen: generation, rolling, reason });
-    if (rolling) this.step();
-    else for (const id of ids) if (this.tx && !this.spawn(id)) return;
-  }
-
-  private spawn(id: number): boolean {
-    const tx = this.tx!;
-    const w = this.arb.spawnWorker(id, tx.generation, true);
-    if (!w) {
-      this.abort(`worker ${id} could not be started`);
-      return false;
-    }
-    tx.candidates.push(w);
-    return true;
-  }
-
-  private step() {
-    const id = this.tx!.steps.shift();
-    if (id === undefined) return this.commit();
-    this.spawn(id);
-  }
-
-  onCandidateReady(w: WorkerHandle) {
-    const tx = this.tx;
-    if (!tx || w.generation !== tx.generation) return;
-    if (!tx.rolling) {
-      if (tx.candidates.every((c) => c.state === "ready")) this.commit();
-      return;
-    }
-    // Rolling: the new worker takes its id's place, then the old one goes.
-    w.candidate = false;
-    const slot = this.arb.slot(w.id);
-    Object.assign(slot, { generation: tx.generation, failures: 0, respawnAt: undefined });
-    for (const old of this.arb.workers) {
-      if (old.id === w.id && old !== w && !old.candidate && old.state !== "stopping") this.arb.retire(old, `replaced by gen ${tx.generation}`);
-    }
-    this.step();
-  }
-
-  onCandidateFailed(w: WorkerHandle, why: string) {
-    if (!this.tx || w.generation !== this.tx.generation) return;
-    this.abort(`${w.label} ${why}${tail(w.stderrTail)}`);
-  }
-
-  private commit() {
-    const arb = this.arb;
-    const tx = this.tx!;
-    arb.generation = tx.generation;
-    arb.config = tx.config;
-    arb.target = tx.config.processes;
-    for (const c of tx.candidates) c.candidate = false;
-    for (const w of arb.workers) {
-      if (w.generation !== tx.generation && w.state !== "stopping") arb.retire(w, `replaced by gen ${tx.generation}`);
-    }
-    for (const slot of arb.slots.values()) Object.assign(slot, { generation: tx.generation, failures: 0, respawnAt: undefined });
-    const secs = ((arb.deps.now() - tx.startedAt) / 1000).toFixed(2);
-    arb.log.info(`reload gen ${tx.generation} done in ${secs}s (${tx.reason})`, { event: "reload.done", gen: tx.generation, seconds: Number(secs) });
-    arb.deps.onLifecycle?.("reloaded", `gen ${tx.generation}`);
-    this.end({ ok: true, generation: tx.generation, message: `generation ${tx.generation} serving` });
-    arb.manage();
-  }
-
-  private abort(why: string) {
-    const arb = this.arb;
-    const tx = this.tx!;
-    for (const c of tx.candidates) if (c.candidate && c.state !== "exited") arb.retire(c, "rollback");
-    const message = `reload gen ${tx.generation} rolled back: ${why}`;
-    // A file-triggered reload into broken code (development): say so, and wait.
-    const next = /^(autoreload|touch):/.test(tx.reason) ? "; the new code does not start, waiting for changes" : "";
-    arb.log.error(`${message}\n  generation ${arb.generation} keeps serving${next}`, { event: "reload.rollback", gen: tx.generation });
-    arb.deps.onLifecycle?.("reloaded", `gen ${tx.generation} rolled back`);
-    this.end({ ok: false, generation: arb.generation, message });
-  }
-
-  /** Stop: the running reload ends, the queued one is dropped. */
-  cancel(why: string) {
-    if (this.tx) this.abort(why);
-    const p = this.pending;
-    this.pending = undefined;
-    for (const r of p?.replies ?? []) r({ ok: false, generation: this.arb.generation, message: why });
-  }
-
-  private end(result: ReloadResult) {
-    const tx = this.tx!;
-    this.tx = undefined;
-    this.prune();
-    this.finish(tx.replies, result, tx.reason);
-  }
-
-  private finish(replies: Reply[], result: ReloadResult, reason: string) {
-    this.last = { reason, at: Date.now(), ok: result.ok, generation: result.generation, message: result.message };
-    for (const r of replies) r(result);
-    const p = this.pending;
-    if (p && !this.arb.stopping) {
-      this.pending = undefined;
-      const reply = p.replies.length ? (r: ReloadResult) => p.replies.forEach((f) => f(r)) : undefined;
-      this.arb.queue.push({ type: "reload", reason: p.reason, rolling: p.rolling, reply });
-    }
-  }
-
-  /** Forget configs no worker or slot runs any more. */
-  private prune() {
-    const arb = this.arb;
-    const used = new Set([arb.generation, ...arb.workers.map((w) => w.generation), ...[...arb.slots.values()].map((s) => s.generation)]);
-    for (const g of arb.configs.keys()) if (!used.has(g)) arb.configs.delete(g);
+    const pending = this.pending();
+    let switchIds: number[] = [];
+    let commit: boolean;
+    if (this.rolling) {
+      switchIds = pending.filter((id) => ready.has(id));
+      commit = pending.length === switchIds.length;
+    } else commit = pending.every((id) => ready.has(id));
+    // Something is due now: a decision asked for a moment later (by the
+    // timer's arming) must find the timer armed for it, not Infinity.
+    if (commit || switchIds.length > 0) recheckAt = now;
+    return { switchIds, commit, recheckAt };
   }
 }

@@ -1,20 +1,25 @@
 // `sup [options] -- COMMAND`: check everything that can be checked before a
 // worker starts (exit 2 and nothing started), then set up the pidfile,
-// sockets, signals, control socket and triggers around the arbiter loop.
-import { resolve } from "node:path";
+// sockets, notify socket, signals, control socket and triggers around the
+// arbiter loop, and take them down again when it ends.
+import { join, resolve } from "node:path";
 import { UsageError, type Cli } from "../cli.ts";
 import { ConfigError } from "../config/coerce.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
-import { log, setLogFormat, workerLine } from "../log.ts";
-import { closeListen, listenFdNames } from "../net/listen.ts";
+import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../log.ts";
+import { libc } from "../net/libc.ts";
+import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../worker/env.ts";
 import { checkConfig } from "../config/check.ts";
 import { shimArgv } from "../worker/shim.ts";
 import { spawnProcess } from "../worker/spawn.ts";
 import { Arbiter } from "./arbiter.ts";
-import { eventForSignal, MASTER_SIGNALS } from "./signals.ts";
+import { NotifyChannel } from "./notify.ts";
+import { startGuard, type GuardLink } from "./guard.ts";
+import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "./reaper.ts";
+import { MASTER_SIGNALS } from "./signals.ts";
 import { Sockets } from "./sockets.ts";
 import { notifySystemd } from "./systemd.ts";
 import { Triggers } from "./triggers.ts";
@@ -37,9 +42,13 @@ export async function runMaster(cli: Cli): Promise<number> {
   // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
   let control: Control | undefined;
   const sockets = new Sockets();
-  sockets.update(config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
+  sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
   let triggers: Triggers | undefined;
+  let notify: NotifyChannel | undefined;
+  let guard: GuardLink | undefined;
+  // What a worker leaves behind by setsid or a double fork comes back here.
+  becomeSubreaper();
 
   const arb: Arbiter = new Arbiter(config, {
     spawn: spawnProcess,
@@ -47,44 +56,84 @@ export async function runMaster(cli: Cli): Promise<number> {
     log,
     masterPid,
     loadConfig: load,
-    prepare(cfg, id, generation) {
-      const cwd = resolve(startDir, cfg.chdir || ".");
-      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
-      const listen = sockets.for(cfg);
-      const notify = cfg.ready === "notify" ? sockets.openNotify(control!.dir, id, generation) : undefined;
-      const env = workerEnv(process.env, cfg, { id, generation, masterPid, listenFds: listen.length, listenFdNames: listenFdNames(listen), notifySocket: notify?.path });
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notify };
-    },
-    async applyConfig(next) {
+    accept(next, generation) {
       checkConfig(next, startDir);
-      sockets.update(next);
+      sockets.acquire(generation, next);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(next);
     },
-    onLifecycle: (what, detail) => notifySystemd(what, detail),
+    release(generation) {
+      for (const addr of sockets.release(generation)) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
+    },
+    prepare(cfg, id, generation, port) {
+      const cwd = resolve(startDir, cfg.chdir || ".");
+      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
+      const listen = sockets.for(cfg);
+      const wantsNotify = cfg.ready === "notify";
+      const env = workerEnv(process.env, cfg, {
+        id, generation, masterPid, port,
+        listenFds: listen.length, listenFdNames: listenFdNames(listen),
+        notifySocket: wantsNotify ? notify?.path : undefined,
+        notifyFd: wantsNotify ? 3 + listen.length : undefined,
+      });
+      // Plain text without a prefix: the worker writes to our stdout and
+      // stderr itself, as gunicorn's and unicorn's workers do (no copy).
+      const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
+    },
+    lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
+    guard: {
+      get pid() {
+        return guard?.pid ?? -1;
+      },
+      watch: (kind, n) => guard?.watch(kind, n),
+      unwatch: (kind, n) => guard?.unwatch(kind, n),
+    },
+    sessionOf: (pid) => libc.getsid(pid),
+    reapOrphans: (owned) => void reapOrphans(owned),
+    orphans: (owned) =>
+      children()
+        .filter((pid) => !owned(pid))
+        .map((pid) => procInfo(pid))
+        .filter((p) => p !== undefined && p.state !== "Z")
+        .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
   });
-  arb.onWorkerLine = (stream, id, gen, line) => workerLine(stream, id, gen, line, arb.config["log-prefix"]);
+  arb.workers.onLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
-  const handlers = MASTER_SIGNALS.map((sig) => {
-    const h = () => arb.queue.push(eventForSignal(sig, !!arb.stopping));
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
+  let childQueued = false;
+  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => arb.queue.push({ type: "signal", sig })]);
+  handlers.push(["SIGCHLD", () => {
+    if (childQueued) return;
+    childQueued = true;
+    queueMicrotask(() => {
+      childQueued = false;
+      arb.queue.push({ type: "child" });
+    });
+  }]);
+  for (const [sig, h] of handlers) process.on(sig as NodeJS.Signals, h);
 
   try {
     control = openControl(masterPid, pidfile, arb.queue, VERSION);
+    // From here on no write to stdout or stderr may block the master.
+    useOutputs();
+    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, (why) => log.warn(why, { event: "guard.restart" }));
+    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
     return await arb.run();
   } finally {
     triggers?.stop();
-    for (const [sig, h] of handlers) process.off(sig, h);
+    for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
+    notify?.close();
+    guard?.close();
     control?.close();
-    closeListen(sockets.all());
+    sockets.closeAll();
+    endOutputs();
   }
 }
 
-export { ConfigError };
+export { ConfigError, type Config };

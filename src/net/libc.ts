@@ -18,6 +18,11 @@ export const SO_PEERCRED = 17;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
 export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const SO_PASSCRED = 16;
+export const SCM_CREDENTIALS = 2;
+export const POLLOUT = 4;
+export const O_CLOEXEC = 0o2000000;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
 export const CLOCK_MONOTONIC = 1;
@@ -29,6 +34,9 @@ export const EADDRINUSE = 98;
 export const EADDRNOTAVAIL = 99;
 export const ECONNREFUSED = 111;
 export const ENOENT = 2;
+export const EPIPE = 32;
+export const EBADF = 9;
+export const ECHILD = 10;
 
 export const libc = openLibc((name) => dlopen(name, {
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
@@ -40,6 +48,17 @@ export const libc = openLibc((name) => dlopen(name, {
   getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   sendto: { args: ["i32", "ptr", "u64", "i32", "ptr", "u32"], returns: FFIType.i64_fast },
   recv: { args: ["i32", "ptr", "u64", "i32"], returns: FFIType.i64_fast },
+  recvmsg: { args: ["i32", "ptr", "i32"], returns: FFIType.i64_fast },
+  send: { args: ["i32", "ptr", "u64", "i32"], returns: FFIType.i64_fast },
+  write: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  pipe2: { args: ["ptr", "i32"], returns: "i32" },
+  getsid: { args: ["i32"], returns: "i32" },
+  geteuid: { args: [], returns: "u32" },
+  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+  // waitid(idtype, id, siginfo_t *, options): reaps one child by pid without
+  // touching the others (Bun waits for the children it spawned itself).
+  waitid: { args: ["i32", "i32", "ptr", "i32"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
   // fcntl is variadic; an int third argument is passed like a fixed one on
   // the Linux ABIs sup targets.

@@ -32,6 +32,10 @@ export interface WorkerIdentity {
   listenFds: number; // how many sockets, as fd 3, 4, …
   listenFdNames: string; // LISTEN_FDNAMES, colon-separated
   notifySocket?: string;
+  /** The worker's fd of its notify pipe (SUP_NOTIFY_FD), for apps without unix datagram sockets. */
+  notifyFd?: number;
+  /** $PORT with --port-base (chosen by the arbiter: it alternates between two per id). */
+  port?: number;
 }
 
 export function workerEnv(base: Record<string, string | undefined>, cfg: Config, who: WorkerIdentity): Record<string, string> {
@@ -41,13 +45,14 @@ export function workerEnv(base: Record<string, string | undefined>, cfg: Config,
   env.SUP_WORKER_ID = String(who.id);
   env.SUP_GENERATION = String(who.generation);
   env.SUP_MASTER_PID = String(who.masterPid);
-  if (cfg["port-base"] > 0) env.PORT = String(cfg["port-base"] + who.id - 1);
+  if (who.port) env.PORT = String(who.port);
   if (who.listenFds > 0) {
     // LISTEN_PID is set by the exec shim to the worker's own pid (sd_listen_fds(3)).
     env.LISTEN_FDS = String(who.listenFds);
     env.LISTEN_FDNAMES = who.listenFdNames;
   }
   if (who.notifySocket) env.NOTIFY_SOCKET = who.notifySocket;
+  if (who.notifyFd !== undefined) env.SUP_NOTIFY_FD = String(who.notifyFd);
   return env;
 }
 

@@ -1,8 +1,6 @@
 // One worker process: its identity, state, and its own stop→kill escalation
 // (Puma's WorkerHandle). The arbiter owns the table of handles; nothing here
 // changes anything but this handle.
-
-import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 
 /** "TERM", "SIGTERM" or "15" → "SIGTERM"; undefined when it names no signal. */
@@ -14,44 +12,22 @@ export function parseSignal(s: string): NodeJS.Signals | undefined {
   return name in sigs ? (name as NodeJS.Signals) : undefined;
 }
 
-/**
- * True while a process that is not a zombie is in the group. kill(-pgid, 0)
- * alone also counts zombies, which stay until an init reaps them: about once
- * a second on some hosts, never when sup itself is PID 1 without tini.
- */
-export function groupAlive(pgid: number): boolean {
-  if (!signalGroup(pgid, 0)) return false;
-  if (process.platform !== "linux") return true;
-  try {
-    for (const name of readdirSync("/proc")) {
-      if (name.charCodeAt(0) > 57) continue; // not a pid directory
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      } catch {
-        continue; // gone meanwhile
-      }
-      // proc(5): "pid (comm) state ppid pgrp …"; comm may hold spaces and ")".
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
-      if (Number(pgrp) === pgid && state !== "Z") return true;
-    }
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 export type WorkerState = "starting" | "ready" | "stopping" | "exited";
 
-/** kill(2) on the worker's whole process group, so grandchildren get it too. */
+/** kill(2) on a whole process group, so grandchildren get it too; false once the group is gone (ESRCH). */
 export function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, sig);
     return true;
   } catch {
-    return false; // ESRCH: the group is gone
+    return false;
   }
 }
+
+const STDERR_TAIL = 10;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const TAIL_LINE_MAX = 500;
 
 export class WorkerHandle {
   state: WorkerState = "starting";
@@ -59,13 +35,12 @@ export class WorkerHandle {
   stopAt?: number;
   killAt?: number;
   killed = false;
-  /** A new worker of a reload that has not yet taken its place. */
-  candidate = false;
-  /** The last STATUS= line it sent over sd_notify. */
+  /** The last STATUS= it sent over sd_notify. */
   statusText?: string;
   exit?: { code: number | null; signal: string | null };
-  readonly stderrTail: string[] = [];
-  /** Why the arbiter is stopping it: "retire", "rollback", "stop", "scale". */
+  /** Its last stderr lines (raw, decoded only when a report needs them). */
+  private readonly tail: Uint8Array[] = [];
+  /** Why the arbiter is stopping it ("replaced by gen 3", "rollback", "stop", …). */
   stopReason?: string;
 
   constructor(
@@ -73,15 +48,17 @@ export class WorkerHandle {
     readonly generation: number,
     readonly pid: number,
     readonly startedAt: number,
+    /** Its $PORT with --port-base, else 0. */
+    readonly port = 0,
   ) {}
 
   get label(): string {
     return `worker ${this.id} pid ${this.pid} gen ${this.generation}`;
   }
 
-  /** Serving capacity: ready and not draining. */
-  get serving(): boolean {
-    return this.state === "ready";
+  /** Starting or ready: not on its way out. */
+  get live(): boolean {
+    return this.state === "starting" || this.state === "ready";
   }
 
   markReady(now: number) {
@@ -101,12 +78,10 @@ export class WorkerHandle {
     signalGroup(this.pid, sig);
   }
 
-  /** SIGKILL the group now (QUIT, or the mercy ran out). */
+  /** SIGKILL the group now (QUIT, a ready timeout, or the mercy ran out). */
   kill(reason?: string) {
-    if (this.state !== "exited") {
-      this.state = this.state === "starting" || this.state === "ready" ? "stopping" : this.state;
-      this.stopReason ??= reason;
-    }
+    if (this.state === "starting" || this.state === "ready") this.state = "stopping";
+    this.stopReason ??= reason;
     this.killed = true;
     signalGroup(this.pid, "SIGKILL");
   }
@@ -118,9 +93,15 @@ export class WorkerHandle {
     return true;
   }
 
-  noteStderr(line: string) {
-    this.stderrTail.push(line);
-    if (this.stderrTail.length > 10) this.stderrTail.shift();
+  noteStderr(line: Uint8Array | string) {
+    const bytes = typeof line === "string" ? encoder.encode(line) : line;
+    this.tail.push(bytes.slice(0, TAIL_LINE_MAX));
+    if (this.tail.length > STDERR_TAIL) this.tail.shift();
+  }
+
+  /** Its last stderr lines, for crash and rollback reports. */
+  get stderrTail(): string[] {
+    return this.tail.map((b) => decoder.decode(b) + (b.length === TAIL_LINE_MAX ? "…" : ""));
   }
 
   markExited(code: number | null, signal: string | null) {

@@ -1,47 +1,57 @@
 // Starting a worker process. The arbiter calls a SpawnFn, so unit tests can
 // swap in a fake and run the loop without processes.
+import { LineSplitter, type LineFn } from "./lines.ts";
 
 export interface SpawnSpec {
   argv: string[]; // full argv, shim prefix included
   cwd: string;
   env: Record<string, string>;
   fds: number[]; // become the child's fd 3, 4, …
+  /** "inherit": the worker writes to the master's stdout/stderr itself (no prefix, no copy). */
+  output: "pipe" | "inherit";
+  /** Also give the worker a pipe for sd_notify lines, as the fd after `fds` (SUP_NOTIFY_FD). */
+  notifyPipe: boolean;
   onExit(code: number | null, signal: string | null): void;
-  onLine(stream: "stdout" | "stderr", line: string): void;
+  onLine(stream: "stdout" | "stderr", line: Uint8Array, cut: boolean): void;
+  /** One line written to the notify pipe ("READY=1", "STATUS=…"). */
+  onNotify(line: string): void;
 }
 
 export type SpawnFn = (spec: SpawnSpec) => { pid: number };
 
-/** Calls `onLine` once per line of a child's output stream. */
-async function pumpLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
-  const decoder = new TextDecoder();
-  let rest = "";
+/** Feeds a stream to `onLine` line by line; memory stays at one line cap. */
+async function pump(stream: ReadableStream<Uint8Array>, onLine: LineFn) {
+  const lines = new LineSplitter(onLine);
   try {
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = rest.indexOf("\n")) >= 0) {
-        onLine(rest.slice(0, nl));
-        rest = rest.slice(nl + 1);
-      }
-    }
+    for await (const chunk of stream) lines.push(chunk);
   } catch {
     // the pipe broke: the worker is gone, its exit is reported by onExit
   }
-  if (rest) onLine(rest);
+  lines.end();
 }
 
+const decoder = new TextDecoder();
+
 export const spawnProcess: SpawnFn = (spec) => {
+  const out = spec.output === "pipe" ? "pipe" : "inherit";
   const proc = Bun.spawn(spec.argv, {
     cwd: spec.cwd,
     env: spec.env,
     // A new session and process group: signals to -pid reach the worker's
     // children too, and a Ctrl-C in the terminal reaches only the master.
     detached: true,
-    stdio: ["ignore", "pipe", "pipe", ...spec.fds],
+    stdio: ["ignore", out, out, ...spec.fds, ...(spec.notifyPipe ? (["pipe"] as const) : [])],
     onExit: (_p, code, signal) => spec.onExit(code, signal === null ? null : String(signal)),
   });
-  void pumpLines(proc.stdout, (l) => spec.onLine("stdout", l));
-  void pumpLines(proc.stderr, (l) => spec.onLine("stderr", l));
+  if (out === "pipe") {
+    void pump(proc.stdout as ReadableStream<Uint8Array>, (l, cut) => spec.onLine("stdout", l, cut));
+    void pump(proc.stderr as ReadableStream<Uint8Array>, (l, cut) => spec.onLine("stderr", l, cut));
+  }
+  if (spec.notifyPipe) {
+    // Bun gives the read end of an extra "pipe" as a plain fd; a file stream
+    // over it ends (and closes it) when every writer has closed its end.
+    const fd = proc.stdio[3 + spec.fds.length] as unknown as number;
+    void pump(Bun.file(fd).stream(), (l) => spec.onNotify(decoder.decode(l)));
+  }
   return { pid: proc.pid };
 };

@@ -231,10 +231,10 @@ describe("pidfile and control verbs", () => {
     expect(await Bun.file(pidfile).exists()).toBe(false);
   });
 
-  test("sup reload --rolling replaces workers one at a time", async () => {
+  test("sup reload --rolling replaces workers one at a time (no grace: each old one goes as its replacement is ready)", async () => {
     const dir = tempDir();
     const pidfile = join(dir, "sup.pid");
-    const m = new Master(["-p", "3", "--ready", "delay:0.2", "--pidfile", pidfile, "--", fixture("sleeper.sh")]);
+    const m = new Master(["-p", "3", "--ready", "delay:0.2", "--reload-grace", "0", "--pidfile", pidfile, "--", fixture("sleeper.sh")]);
     await ready(m, 3);
     const r = await runSup(["reload", "--rolling", "--wait", "--pidfile", pidfile]);
     expect(r.code).toBe(0);
@@ -248,6 +248,7 @@ describe("logs and shell", () => {
   test("--log-format json gives one JSON object per line, with worker, pid and generation", async () => {
     const m = new Master(["--log-format", "json", "--ready", "delay:0.1", "--", fixture("sleeper.sh")]);
     await m.waitFor(/"event":"worker.ready"/);
+    await m.waitFor(/"stream":"stdout"/);
     const lines = m.out.trim().split("\n");
     const objs = lines.map((l) => JSON.parse(l));
     const ready = objs.find((o) => o.event === "worker.ready");
@@ -273,6 +274,8 @@ describe("bad input caught before anything starts", () => {
     [["--env", "FOO"], 'env "FOO": expected KEY=VALUE'],
     [["--ready", "bogus"], 'ready "bogus": unknown readiness check'],
     [["--listen", "1.2.3.4.5:80"], 'listen "1.2.3.4.5:80"'],
+    [["--listen", "127.0.0.1:58123", "--ready", "tcp:58123"], "which sup listens on for every worker (listen 127.0.0.1:58123)"],
+    [["--listen", "127.0.0.1:58123", "--ready", "http://127.0.0.1:58123/health"], "proves nothing about a new one"],
   ] as const) {
     test(`${args.join(" ")} → exit 2 naming it`, async () => {
       const r = await runSup([...args, "--", "sleep", "5"]);

@@ -40,7 +40,7 @@ describe.each(["examples/hello.py on python3", "examples/hello-node.mjs on node"
       const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/3`, "utf8"))?.[1];
       expect({ pid, nonblocking: (parseInt(flags ?? "0", 8) & 0o4000) !== 0 }).toEqual({ pid, nonblocking: true });
     }
-  });
+  }, 60_000);
 
   test("after traffic, TERM stops every worker on its own, long before the mercy", async () => {
     const app = await start(recipe(name));
@@ -52,7 +52,7 @@ describe.each(["examples/hello.py on python3", "examples/hello-node.mjs on node"
     expect(Date.now() - t0).toBeLessThan(3000); // stuck in accept(), a worker takes the whole mercy (10 s)
     expect(app.m.out).not.toContain("sent SIGKILL");
     expect(app.m.count(/gen 1 exited code 0 \(stop\)/g)).toBe(2);
-  });
+  }, 60_000);
 
   test("once its reload is done, no worker of the old generation takes a connection", async () => {
     const app = await start(recipe(name));
@@ -64,5 +64,5 @@ describe.each(["examples/hello.py on python3", "examples/hello-node.mjs on node"
     const gens: number[] = [];
     for (let i = 0; i < 20; i++) gens.push(Number(/generation (\d+)/.exec(await get(app.port))?.[1]));
     expect(gens.filter((g) => g !== 2)).toEqual([]);
-  });
+  }, 60_000);
 });

@@ -61,6 +61,10 @@ export interface Recipe {
   needs: Need[];
   edit: Change & { served: RegExp };
   breaks: Change[];
+  /** Why a reload of this app can fail requests, whatever sup does (its HUP/USR2 test is then test.todo). */
+  dropsRequests?: string;
+  /** A reload with downtime by design (stop-first): no HUP/USR2 test under load. */
+  downtime?: true;
   /** How the edit reaches the workers: `sup reload --wait` unless the line has its own trigger. */
   trigger?: { touch: string } | "autoreload";
 }
@@ -72,6 +76,10 @@ const failingImport = (file: string, line: string) => append(`an import that fai
 const syntaxError = (file: string, text = "\nthis is not ( valid\n") => append(`a syntax error in ${file}`, file, text);
 
 const PY_TEST = "test/e2e/recipes-python.test.ts";
+// uvicorn 0.17 server.py shutdown(): every connection with no request in
+// progress is closed (h11_impl shutdown: transport.close()), also one just
+// accepted whose request is on its way: that request gets a reset.
+const UVICORN_SHUTDOWN = "at SIGTERM uvicorn closes the connections it accepted but has not read a request from yet";
 const JS_TEST = "test/e2e/recipes-js.test.ts";
 const EXAMPLES_TEST = "test/e2e/recipes-examples.test.ts";
 
@@ -110,6 +118,7 @@ export const RECIPES: Recipe[] = [
     needs: [needs.python, needs.uvicorn],
     edit: pyMarker("marker.py"),
     breaks: [failingImport("marker.py", "import no_such_module\n")],
+    dropsRequests: UVICORN_SHUTDOWN,
   },
   {
     name: "ASGI app under gunicorn with uvicorn's worker",
@@ -119,6 +128,7 @@ export const RECIPES: Recipe[] = [
     needs: [needs.gunicorn, needs.uvicorn],
     edit: pyMarker("marker.py"),
     breaks: [failingImport("marker.py", "import no_such_module\n")],
+    dropsRequests: UVICORN_SHUTDOWN,
   },
   // Node and Bun.
   {
@@ -147,6 +157,16 @@ export const RECIPES: Recipe[] = [
     needs: [],
     edit: jsMarker("marker.ts"),
     breaks: [failingImport("marker.ts", 'import "./no-such-file.ts";\n'), syntaxError("server.ts")],
+  },
+  // A dev server that binds its own port: the old one stops before the new one starts.
+  {
+    name: "Django runserver, stop-first",
+    line: "sup --reload-strategy stop-first --ready tcp:127.0.0.1:8000 -- python3 manage.py runserver --noreload 127.0.0.1:8000",
+    ...django,
+    test: "test/e2e/recipes-devserver.test.ts",
+    needs: [needs.python, needs.django],
+    breaks: [],
+    downtime: true,
   },
   // The hello examples (README's quick start), run from a copy of examples/.
   ...(
@@ -187,6 +207,7 @@ export interface Running {
   dir: string;
   port: number;
   pidfile: string;
+  workers: number;
   change: (c: Change) => void;
 }
 
@@ -207,17 +228,19 @@ export async function start(r: Recipe, extra: string[] = []): Promise<Running> {
   const flags = w.slice(0, dash);
   const command = w.slice(dash + 1);
   const set = (name: string, value: string) => (flags.includes(name) ? (flags[flags.indexOf(name) + 1] = value) : flags.push(name, value));
-  set("-p", "2");
-  set("--listen", `127.0.0.1:${port}`);
+  // The docs' address is 127.0.0.1:8000, in --listen or in the command of an app that binds its own port.
+  for (const list of [flags, command]) list.forEach((word, i) => (list[i] = word.replaceAll("127.0.0.1:8000", `127.0.0.1:${port}`)));
+  const workers = flags.includes("-p") ? 2 : 1;
+  if (workers > 1) set("-p", String(workers));
   // The pidfile outside the app's tree (autoreload watches the tree), unless the line names one.
   if (!flags.includes("--pidfile")) flags.push("--pidfile", join(tempDir(), "sup.pid"));
   const pidfile = resolve(dir, flags[flags.indexOf("--pidfile") + 1]!);
   const programs: Record<string, string> = { gunicorn: GUNICORN, python3: PYTHON, node: NODE, bun: process.execPath };
   command[0] = programs[command[0]!] ?? command[0]!;
   const m = new Master([...flags, "--worker-reload-mercy", "10", "--ready-timeout", "20", ...extra, "--", ...command], { cwd: dir });
-  await waitUntil(() => m.count(/gen 1 ready/g) >= 2, 25_000, () => `2 ready workers of "${r.line}":\n${m.out}`);
+  await waitUntil(() => m.count(/gen 1 ready/g) >= workers, 25_000, () => `${workers} ready workers of "${r.line}":\n${m.out}`);
   const change = (c: Change) => writeFileSync(join(dir, c.file), c.apply(readFileSync(join(dir, c.file), "utf8")));
-  return { m, dir, port, pidfile, change };
+  return { m, dir, port, pidfile, workers, change };
 }
 
 /** Who answered one request on a fresh connection. */
@@ -228,7 +251,8 @@ export interface Answer {
 }
 
 export async function hit(port: number): Promise<Answer> {
-  const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" }, signal: AbortSignal.timeout(5000) });
+  // 15 s: a request waits in the backlog while workers start, which takes seconds on a loaded machine.
+  const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: "close" }, signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
   const pid = /pid[= ](\d+)/.exec(text)?.[1];
   const gen = /gen(?:eration)?[= ](\d+)/.exec(text)?.[1];

@@ -3,18 +3,18 @@
 // (Type=notify, Type=notify-reload) expect, in order.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { NotifySocket } from "../../src/net/notify.ts";
+import { NotifyServer } from "../../src/net/notify.ts";
 import { Master, fixture, tempDir, useCleanup, waitUntil } from "./harness.ts";
 
 useCleanup();
 
-let sock: NotifySocket | undefined;
+let sock: NotifyServer | undefined;
 let got: string[] = [];
 
 /** Reads datagrams until one satisfies `pred`; returns it. */
 async function expectMessage(pred: (m: string) => boolean, what: string, master: Master, ms = 15_000): Promise<string> {
   return await waitUntil(() => {
-    got.push(...sock!.poll());
+    got.push(...sock!.drain().map((m) => m.text));
     return got.find(pred);
   }, ms, `${what}; got ${JSON.stringify(got)}; log:\n${master.out}`);
 }
@@ -25,7 +25,7 @@ const monotonicUsec = () => BigInt(Bun.spawnSync(["python3", "-c", "import time;
 const fields = (m: string) => new Map(m.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 
 beforeEach(() => {
-  sock = NotifySocket.open(join(tempDir(), "notify.sock"));
+  sock = NotifyServer.open(join(tempDir(), "notify.sock"));
   got = [];
 });
 

@@ -24,6 +24,6 @@ test("a worker gets SUP_WORKER_ID, SUP_GENERATION, SUP_MASTER_PID and env, not t
   const seen = [...m.out.matchAll(/^\[1\] (SUP_[A-Z_]+)=(.*)$/gm)].map((x) => `${x[1]}=${x[2]}`);
   expect(seen).toEqual(["SUP_GENERATION=1", "SUP_INNER=set-on-purpose", `SUP_MASTER_PID=${m.pid}`, "SUP_WORKER_ID=1"]);
   // The config, its section and the SUP_* were all in effect for the master.
-  expect(m.out).toContain("ready (alive 0.1s)");
+  await m.waitFor(/ready \(alive 0\.1s\)/);
   expect(readFileSync(join(dir, "sup.pid"), "utf8")).toBe(`${m.pid}\n`);
 });

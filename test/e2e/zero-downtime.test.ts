@@ -1,7 +1,7 @@
 // Issue 5: the master holds the socket, workers say when they are ready,
 // and a reload into broken code rolls back. Real HTTP on 127.0.0.1.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil, freePort, freePorts } from "./harness.ts";
@@ -50,7 +50,7 @@ async function startApp(extra: string[] = [], env: Record<string, string> = {}) 
   const dir = tempDir();
   const port = await freePort();
   const pidfile = join(dir, "sup.pid");
-  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--ready-timeout", "15", "--worker-reload-mercy", "5", "--pidfile", pidfile, ...extra, "--", fixture("app.sh")], { env: { APP_DIR: dir, ...env } });
+  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--ready-timeout", "15", "--worker-reload-mercy", "5", "--pidfile", pidfile, ...extra, "--", fixture("app.sh")], { env: { APP_DIR: dir, PATH: `/usr/bin:${process.env.PATH}`, ...env } });
   await waitUntil(() => m.count(/ ready \(notify\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
   return { m, dir, port, pidfile };
 }
@@ -61,10 +61,10 @@ describe("zero-downtime reloads", () => {
     const load = hammer(port);
     await Bun.sleep(300);
     m.signal("SIGHUP");
-    await m.waitFor(/reload gen 2 done/);
+    await m.waitFor(/reload gen 2 done/, 20_000);
     await Bun.sleep(300);
     m.signal("SIGUSR2");
-    await m.waitFor(/reload gen 3 done/);
+    await m.waitFor(/reload gen 3 done/, 20_000);
     await Bun.sleep(300);
     await load.stop();
     expect(load.failures).toEqual([]);
@@ -122,7 +122,7 @@ describe("zero-downtime reloads", () => {
     for (const p of old) expect(alive(p)).toBe(true);
     expect(old).toContain(await hit(port));
     // The hung candidates are stopped, not left behind.
-    await waitUntil(() => m.count(/gen 2 exited .*\(rollback\)/g) >= 2, 8000, "candidates stopped");
+    await waitUntil(() => m.count(/gen 2 exited .*\(rollback\)/g) >= 2, 8000, () => `candidates stopped:\n${m.out}`);
   });
 
   test("a rolling reload into broken code stops at the first worker and keeps capacity", async () => {
@@ -163,6 +163,15 @@ describe("zero-downtime reloads", () => {
 });
 
 describe("sockets and readiness", () => {
+  test("two --listen addresses are fds 3 and 4, and the notify pipe the fd after them, in the worker itself (past the exec shim)", async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const m = new Master(["--listen", `127.0.0.1:${a}`, "--listen", `127.0.0.1:${b}`, "--ready", "notify", "--", "sh", "-c",
+      'for f in 3 4 5; do printf "fd%s=%s " $f "$(readlink /proc/$$/fd/$f)"; done; echo "notify=$SUP_NOTIFY_FD n=$LISTEN_FDS"; echo READY=1 >&"$SUP_NOTIFY_FD"; exec sleep 30']);
+    const [line] = await m.waitFor(/fd3=.*notify=\d+ n=\d+/);
+    expect(line).toMatch(/fd3=socket:\[\d+\] fd4=socket:\[\d+\] fd5=(pipe|socket):\[\d+\] notify=5 n=2/);
+    await m.waitFor(/worker 1 pid \d+ gen 1 ready \(notify\)/);
+  });
+
   test("socket-activated: sup hands the sockets it inherited (LISTEN_FDS) on to its workers", async () => {
     const port = await freePort();
     const listener = createServer();
@@ -188,15 +197,28 @@ describe("sockets and readiness", () => {
     expect(await proc.exited).toBe(0);
   });
 
-  test("--ready http:// with --port-base probes each worker's own port", async () => {
-    const base = await freePorts(2);
+  test("--ready http:// with --port-base probes each worker's own port, never its predecessor's", async () => {
+    const base = await freePorts(4);
     const dir = tempDir();
-    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "http://127.0.0.1:{port}/", "--", "python3", join(import.meta.dir, "../../examples/hello.py")], { env: { APP_DIR: dir } });
+    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "http://127.0.0.1:{port}/", "--ready-timeout", "6", "--reload-grace", "0", "--", fixture("app.sh")], { env: { APP_DIR: dir, PATH: `/usr/bin:${process.env.PATH}` } });
     await waitUntil(() => m.count(/ ready \(http:\/\/127\.0\.0\.1:\d+\/\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
+    // Worker N gets BASE+2(N-1); its replacement the port after it.
     expect(m.out).toContain(`ready (http://127.0.0.1:${base}/)`);
-    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 1}/)`);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 2}/)`);
     const pids = m.livePids();
     expect(pids).toContain(await hit(base));
-    expect(pids).toContain(await hit(base + 1));
+    expect(pids).toContain(await hit(base + 2));
+    // New code that never listens: the probe of its own port fails, although
+    // the old worker of the same id still answers on the port next to it.
+    writeFileSync(join(dir, "hang"), "");
+    m.signal("SIGHUP");
+    await m.waitFor(/reload gen 2 rolled back: worker \d pid \d+ gen 2 not ready within 6s/, 20_000);
+    expect(m.out).not.toContain("reload gen 2 done");
+    expect(pids).toContain(await hit(base));
+    rmSync(join(dir, "hang"));
+    m.signal("SIGHUP");
+    await m.waitFor(/reload gen 3 done/, 15_000);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 1}/)`);
+    expect(m.out).toContain(`ready (http://127.0.0.1:${base + 3}/)`);
   });
 });

@@ -1,12 +1,12 @@
 // The examples/ hello apps as sup runs them: through the exec shim, on a
-// listen socket bound here, saying READY=1 on a NotifySocket (or probed).
+// listen socket bound here, saying READY=1 on a NotifyServer (or probed).
 import { afterEach, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bindListen, boundPort, closeListen, type ListenSocket } from "../../src/net/listen.ts";
-import { NotifySocket, isReady } from "../../src/net/notify.ts";
+import { NotifyServer, isReady } from "../../src/net/notify.ts";
 import { probeOnce } from "../../src/net/probe.ts";
 import { resolveCommand, shimArgv } from "../../src/worker/shim.ts";
 import { waitFor } from "./helpers.ts";
@@ -30,9 +30,9 @@ afterEach(() => {
 function start(argv: string[]) {
   const [sock] = bindListen(["127.0.0.1:0"], { backlog: 16, mode: "" }) as [ListenSocket];
   cleanup.push(() => closeListen([sock]));
-  const dir = join(tmpdir(), `sup-ex-${process.pid}`);
+  const dir = mkdtempSync(join(tmpdir(), "sup-ex-"));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  const notify = NotifySocket.open(join(dir, "notify-3-2.sock"));
+  const notify = NotifyServer.open(join(dir, "notify.sock"));
   cleanup.push(() => notify.close());
   const proc = Bun.spawn([...shimArgv(), String(process.pid), "--", ...argv], {
     stdio: ["ignore", "inherit", "inherit", sock.fd],
@@ -47,7 +47,7 @@ describe.each(cases)("examples/$name", ({ argv, notifies }) => {
     const { proc, port, notify } = start(argv);
     if (notifies) {
       const got: string[] = [];
-      expect(await waitFor(() => got.push(...notify.poll()) > 0, 10_000)).toBe(true);
+      expect(await waitFor(() => got.push(...notify.drain().map((m) => m.text)) > 0, 10_000)).toBe(true);
       expect(got.some(isReady)).toBe(true);
     } else {
       let up = false;

@@ -3,31 +3,31 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/coerce.ts";
-import { NotifySocket, isReady, sdNotify } from "../../src/net/notify.ts";
+import { NotifyServer, isReady, sdNotify } from "../../src/net/notify.ts";
 import { waitFor } from "./helpers.ts";
 
-const sockets: NotifySocket[] = [];
+const sockets: NotifyServer[] = [];
 const dirs: string[] = [];
 afterEach(() => {
   for (const s of sockets.splice(0)) s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function open(): NotifySocket {
+function open(): NotifyServer {
   const dir = mkdtempSync(join(tmpdir(), "sup-notify-"));
   dirs.push(dir);
-  const s = NotifySocket.open(join(dir, "sup-1", "notify-1-1.sock"));
+  const s = NotifyServer.open(join(dir, "notify.sock"));
   sockets.push(s);
   return s;
 }
 
-async function pollUntil(s: NotifySocket, n: number): Promise<string[]> {
+async function pollUntil(s: NotifyServer, n: number): Promise<string[]> {
   const got: string[] = [];
-  await waitFor(() => got.push(...s.poll()) >= n, 5000);
+  await waitFor(() => got.push(...s.drain().map((m) => m.text)) >= n, 5000);
   return got;
 }
 
-describe("NotifySocket", () => {
+describe("NotifyServer", () => {
   test("receives READY=1 sent by a python child", async () => {
     const s = open();
     const child = Bun.spawn(
@@ -50,7 +50,7 @@ s.sendto(b"READY=1\\nMAINPID=%d" % os.getpid(), os.environ["NOTIFY_SOCKET"])`],
   test("poll returns nothing, at once, when nothing was sent", () => {
     const s = open();
     const t0 = performance.now();
-    expect(s.poll()).toEqual([]);
+    expect(s.drain().map((m) => m.text)).toEqual([]);
     expect(performance.now() - t0).toBeLessThan(50);
   });
 
@@ -59,17 +59,17 @@ s.sendto(b"READY=1\\nMAINPID=%d" % os.getpid(), os.environ["NOTIFY_SOCKET"])`],
     expect(existsSync(s.path)).toBe(true);
     s.close();
     expect(existsSync(s.path)).toBe(false);
-    expect(s.poll()).toEqual([]);
+    expect(s.drain().map((m) => m.text)).toEqual([]);
   });
 
   test("a path too long for sockaddr_un is refused clearly", () => {
-    expect(() => NotifySocket.open(`/tmp/${"d".repeat(110)}/notify-1-1.sock`)).toThrow(ConfigError);
-    expect(() => NotifySocket.open(`/tmp/${"d".repeat(110)}/notify-1-1.sock`)).toThrow("at most 107 fit in sockaddr_un");
+    expect(() => NotifyServer.open(`/tmp/${"d".repeat(110)}/notify-1-1.sock`)).toThrow(ConfigError);
+    expect(() => NotifyServer.open(`/tmp/${"d".repeat(110)}/notify-1-1.sock`)).toThrow("at most 107 fit in sockaddr_un");
   });
 });
 
 describe("sdNotify", () => {
-  test("delivers to a NotifySocket", async () => {
+  test("delivers to a NotifyServer", async () => {
     const s = open();
     expect(sdNotify("READY=1\nSTATUS=serving", { NOTIFY_SOCKET: s.path })).toBe(true);
     expect(await pollUntil(s, 1)).toEqual(["READY=1\nSTATUS=serving"]);

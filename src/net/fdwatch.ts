@@ -1,0 +1,129 @@
+// A readiness watcher for an fd Bun's own event loop cannot watch (a unix
+// datagram socket: neither Bun nor node:dgram has them, DESIGN.md §7).
+//
+// A small C function, compiled at start by bun:ffi's `cc` (TinyCC), runs a
+// thread that blocks in poll(2) on the fd and, when it is readable, calls a
+// threadsafe JSCallback: Bun queues that call on the JS thread like any other
+// event. The thread then waits on an ack pipe until JS has drained the fd and
+// re-armed it, so it never spins and JS never races it. The master thus hears
+// of a datagram as soon as it arrives, idle or not, with no timer.
+//
+// TinyCC needs the source in a real file (a path inside the compiled binary's
+// $bunfs is "not found") and gets no system headers (a server may have none),
+// so the C code declares what it uses. Where `cc` cannot run, watch() returns
+// undefined and the caller polls.
+import { JSCallback, cc } from "bun:ffi";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { O_CLOEXEC, errno, libc, strerror } from "./libc.ts";
+
+const SOURCE = String.raw`
+typedef unsigned long size_t;
+typedef long ssize_t;
+typedef unsigned long pthread_t;
+struct pollfd { int fd; short events; short revents; };
+extern int poll(struct pollfd *fds, unsigned long n, int timeout);
+extern ssize_t read(int fd, void *buf, size_t n);
+extern void *malloc(size_t n);
+extern int pthread_create(pthread_t *t, void *attr, void *(*fn)(void *), void *arg);
+extern int pthread_detach(pthread_t t);
+typedef void (*ready_fn)(int id);
+struct watch { int fd; int ack; ready_fn ready; int id; };
+
+/* 'q' on the ack pipe ends the thread; any other byte re-arms it. */
+static int wait_ack(int ack) {
+  char b;
+  for (;;) {
+    ssize_t n = read(ack, &b, 1);
+    if (n == 1) return b != 'q';
+    if (n == 0) return 0;
+  }
+}
+
+static void *loop(void *arg) {
+  struct watch *w = arg;
+  for (;;) {
+    struct pollfd p[2] = { { w->fd, 1, 0 }, { w->ack, 1, 0 } }; /* POLLIN */
+    if (poll(p, 2, -1) < 0) continue; /* EINTR */
+    if (p[1].revents) { if (!wait_ack(w->ack)) return 0; continue; }
+    if (p[0].revents & 0x20) return 0; /* POLLNVAL: the fd was closed */
+    if (!p[0].revents) continue;
+    w->ready(w->id);
+    if (!wait_ack(w->ack)) return 0;
+  }
+}
+
+int watch_start(int fd, int ack, ready_fn ready, int id) {
+  pthread_t t;
+  struct watch *w = malloc(sizeof *w);
+  if (!w) return -1;
+  w->fd = fd; w->ack = ack; w->ready = ready; w->id = id;
+  if (pthread_create(&t, 0, loop, w) != 0) return -1;
+  pthread_detach(t);
+  return 0;
+}
+`;
+
+type Lib = { watch_start(fd: number, ack: number, ready: unknown, id: number): number };
+let lib: Lib | null | undefined;
+let why = "";
+
+function compile(): Lib | null {
+  if (lib !== undefined) return lib;
+  const dir = mkdtempSync(join(tmpdir(), "sup-cc-"));
+  try {
+    const file = join(dir, "fdwatch.c");
+    writeFileSync(file, SOURCE, { mode: 0o600 });
+    lib = cc({ source: file, symbols: { watch_start: { args: ["i32", "i32", "function", "i32"], returns: "i32" } } }).symbols as unknown as Lib;
+  } catch (e) {
+    why = (e as Error).message.split("\n")[0] ?? String(e);
+    lib = null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return lib;
+}
+
+/** Why watch() returned undefined, for the log. */
+export const watchUnavailable = () => why;
+
+export interface FdWatch {
+  /** The fd was drained: wake me the next time it is readable. */
+  rearm(): void;
+  close(): void;
+}
+
+const live: JSCallback[] = []; // a thread may call its callback until it ends: never freed
+
+/** Calls onReadable (on the JS thread) each time fd becomes readable, until close(); undefined when no thread can be made here. */
+export function watchReadable(fd: number, onReadable: () => void): FdWatch | undefined {
+  const l = compile();
+  if (!l) return undefined;
+  const fds = new Int32Array(new ArrayBuffer(8));
+  if (libc.pipe2(fds, O_CLOEXEC) < 0) {
+    why = `pipe2: ${strerror(errno())}`;
+    return undefined;
+  }
+  const [ackRead, ackWrite] = [fds[0]!, fds[1]!];
+  const cb = new JSCallback(() => onReadable(), { args: ["i32"], returns: "void", threadsafe: true });
+  live.push(cb);
+  if (l.watch_start(fd, ackRead, cb.ptr, 0) !== 0) {
+    libc.close(ackRead);
+    libc.close(ackWrite);
+    why = "pthread_create failed";
+    return undefined;
+  }
+  const byte = (c: string) => libc.write(ackWrite, Buffer.from(c), 1);
+  let closed = false;
+  return {
+    rearm: () => {
+      if (!closed) byte("a");
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      byte("q"); // the thread reads it and ends; it closes nothing of ours
+    },
+  };
+}
