@@ -15,7 +15,7 @@ const RELOAD_GRACE = ["--reload-grace", "10"];
 
 describe("readiness that tells the truth", () => {
   test("--port-base with a tcp probe: a new worker that never listens is not declared ready by the old worker on its port", async () => {
-    const base = await freePorts(2);
+    const base = await freePorts(4); // worker N gets B+2(N-1) or the port after it
     const dir = tempDir();
     const pidfile = join(dir, "sup.pid");
     const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "tcp:127.0.0.1:{port}", "--ready-timeout", "3", "--pidfile", pidfile, "--", fixture("app.sh")], { env: { APP_DIR: dir, ...privateTmp() } });
