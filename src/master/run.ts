@@ -120,7 +120,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     control = openControl(masterPid, pidfile, arb.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
-    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, (why) => log.warn(why, { event: "guard.restart" }));
+    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
     if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
