@@ -91,6 +91,16 @@ export class Output {
     return true;
   }
 
+  /** True when a line of `n` bytes would be dropped now: callers skip building it. */
+  full(n: number): boolean {
+    return this.closed || this.queued + n > this.limit;
+  }
+
+  /** Counts a line the caller did not even build (see full()). */
+  skip(): void {
+    if (!this.closed) this.drop();
+  }
+
   get pending(): number {
     return this.queued - this.head;
   }
