@@ -1,24 +1,36 @@
-// Idle cost of --autoreload: CPU % of one core and RSS of a process watching
-// generated trees (none, 10,000, 100,000 files; 100 files per directory) at
-// interval 1 s, read from /proc/<pid>/stat (utime+stime) over a window.
+// Idle cost of autoreload: CPU % of one core and RSS of a process watching
+// generated trees (100 files per directory) with each engine, and what one
+// scan costs per file next to a C loop doing only the kernel's work.
 //
 //   bun bench/autoreload-idle.ts [--seconds 20] [--sizes 0,10000,100000] [--no-master]
 //
-// Rows: "poller" runs watchTree alone in a child Bun process; "master" runs
-// dist/sup --autoreload 1 -- sleep 1000 in the tree (build it first with
-// `bun build.ts`). Also prints the µs of CPU one stat costs per method.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+// Rows: "poll" / "events" run watchTree alone in a child Bun process
+// (interval 1 s); "dist/sup" runs the built master (`bun build.ts` first)
+// with --py-autoreload 1 (poll) or --autoreload 1 (events) and `sleep` as
+// the worker (its own CPU, not the worker's). CPU is measured over a window
+// that starts 3 s after the first walk: the child Bun processes report their
+// own getrusage (µs, every thread) on SIGUSR2; for dist/sup it is utime+stime
+// of /proc/PID/stat (10 ms ticks: ±0.05 % over 20 s, so its window is 3x
+// longer). The events engine's verification scan (every 30 s or more) is not
+// in the window, and is reported on its own. "bare bun" is a Bun process
+// doing nothing, for scale.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { watchTree } from "../src/reload/autoreload.ts";
-import { encodePath, newStatOut, stableBytes, stater } from "../src/reload/statx.ts";
-import { CLK_TCK, cpuTicks as ticks } from "./lib.ts";
+import { floorProbe } from "./scan-floor.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 
 function child(dir: string, engine: "poll" | "events") {
-  watchTree({ interval: 1, watch: [], include: [], ignore: [], engine, settle: 0.3, cwd: dir }, () => console.log("EMIT"), (m) => console.log(m));
+  const w = watchTree({ interval: 1, watch: [], include: [], ignore: [], engine, settle: 0.3, cwd: dir }, () => console.log("EMIT"), (m) => console.log(m));
+  console.log(`INDEX ${w.tree.ix.bytes} ${w.tree.fileCount}`);
+  // getrusage(RUSAGE_SELF) counts every thread, those that ended too, to the µs.
+  process.on("SIGUSR2", () => {
+    const u = process.cpuUsage();
+    console.log(`CPU ${u.user + u.system}`);
+  });
   console.log("READY");
   setInterval(() => {}, 1 << 30);
 }
@@ -33,66 +45,55 @@ function generate(n: number): string {
   return dir;
 }
 
+/** CPU µs of pid, every thread, those that ended too (utime+stime, in 10 ms ticks: getconf CLK_TCK). */
+const ticksUs = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+};
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
-async function measure(argv: string[], cwd: string, seconds: number, ready: RegExp) {
+async function measure(argv: string[], cwd: string, seconds: number, ready: RegExp, reports = false) {
   const p = Bun.spawn(["sh", "-c", 'exec "$@" 2>&1', "sh", ...argv], { cwd, stdio: ["ignore", "pipe", "ignore"], detached: true });
   try {
     let out = "";
     const dec = new TextDecoder();
     const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 180_000;
     while (!ready.test(out) && Date.now() < deadline) {
       const { value, done } = await Promise.race([reader.read(), Bun.sleep(1000).then(() => ({ value: undefined, done: false }))]);
       if (done) throw new Error(`exited: ${out}`);
       if (value) out += dec.decode(value);
     }
-    void (async () => { for (;;) if ((await reader.read()).done) return; })();
-    await Bun.sleep(2000); // let the first walk's garbage go
-    const t0 = ticks(p.pid), w0 = performance.now();
+    void (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        out += dec.decode(value);
+      }
+    })();
+    /** The child's own report (SIGUSR2 → "CPU µs"), or /proc ticks. */
+    const cpuUs = async () => {
+      if (!reports) return ticksUs(p.pid);
+      const n = [...out.matchAll(/CPU (\d+)\n/g)].length;
+      process.kill(p.pid, "SIGUSR2");
+      let all: RegExpMatchArray[] = [];
+      for (const end = Date.now() + 10_000; (all = [...out.matchAll(/CPU (\d+)\n/g)]).length <= n && Date.now() < end; ) await Bun.sleep(20);
+      return Number(all.at(-1)![1]);
+    };
+    await Bun.sleep(3000); // let the first walk's garbage go, and the tree's directories stop being "racy" (2 s)
+    const c0 = await cpuUs(), w0 = performance.now();
     await Bun.sleep(seconds * 1000);
-    const cpu = ((ticks(p.pid) - t0) / CLK_TCK / ((performance.now() - w0) / 1000)) * 100;
-    const walk = /first walk (\d+) ms/.exec(out)?.[1] ?? "?";
-    return { cpu, rss: rssMb(p.pid), walk };
+    const cpu = ((await cpuUs()) - c0) / 1000 / (performance.now() - w0) * 100;
+    const walk = /first walk (\d+) ms/.exec(out)?.[1] ?? "";
+    const index = /INDEX (\d+) (\d+)/.exec(out);
+    return { cpu, rss: rssMb(p.pid), walk, perFile: index && Number(index[2]) > 0 ? Number(index[1]) / Number(index[2]) : NaN };
   } finally {
     try {
       process.kill(-p.pid, "SIGKILL");
     } catch {}
     await p.exited;
   }
-}
-
-/** µs of CPU per stat of every file of `dir`, per method (best of 7 interleaved rounds). */
-function statCost(dir: string): Record<string, number> {
-  const files: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) (e.isDirectory() ? walk : (p: string) => files.push(p))(join(d, e.name));
-  };
-  walk(dir);
-  const enc = files.map(encodePath);
-  const packed = stableBytes(enc.reduce((a, b) => a + b.length, 0));
-  const offs: number[] = [];
-  enc.reduce((o, b) => (packed.set(b, o), offs.push(o), o + b.length), 0);
-  const st = stater(), addr = st.address(packed), out = newStatOut();
-  const cpu = () => {
-    const u = process.cpuUsage();
-    return u.user + u.system;
-  };
-  const methods: Record<string, () => void> = {
-    "fs.statSync": () => files.forEach((f) => statSync(f)),
-    "fs.statSync bigint": () => files.forEach((f) => statSync(f, { bigint: true })),
-    "statx via bun:ffi (sup)": () => offs.forEach((o) => st.statAt(packed, addr, o, out)),
-  };
-  // Interleaved rounds, best of each: other load on the machine only ever adds.
-  const best: Record<string, number> = {};
-  for (let round = 0; round < 7; round++) {
-    for (const [name, fn] of Object.entries(methods)) {
-      const c0 = cpu();
-      for (let r = 0; r < 5; r++) fn();
-      best[name] = Math.min(best[name] ?? Infinity, (cpu() - c0) / 5 / files.length);
-    }
-  }
-  return best;
 }
 
 async function main() {
@@ -107,28 +108,44 @@ async function main() {
   console.log(`# bun bench/autoreload-idle.ts --seconds ${seconds} --sizes ${values.sizes}  (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)})`);
   const rows: string[] = [];
   const base: Record<string, number> = {};
+  const empty = mkdtempSync(join(tmpdir(), "sup-bench-bare-"));
+  const bare = await measure([process.execPath, "-e", "process.on('SIGUSR2', () => { const u = process.cpuUsage(); console.log('CPU ' + (u.user + u.system)); }); setInterval(() => {}, 1 << 30); console.log('READY')"], empty, seconds, /READY/, true);
+  rmSync(empty, { recursive: true, force: true });
+  rows.push(`| bare bun (nothing watched) | – | ${bare.cpu.toFixed(3)} | ${bare.rss.toFixed(1)} | | | |`);
   for (const n of sizes) {
     const dir = generate(n);
     try {
-      if (n === 10_000) {
-        console.log("\nCPU per stat, µs per file (10,000 files):");
-        for (const [k, v] of Object.entries(statCost(dir))) console.log(`  ${k.padEnd(26)} ${v.toFixed(2)}`);
+      if (n > 0) {
+        await Bun.sleep(2500); // directories changed less than 2 s ago are listed on every scan (tree-list.ts, RACY_MS)
+        const f = floorProbe(dir);
+        console.log(`\nOne scan of ${n.toLocaleString("en-US")} files, CPU µs per file (best of ${f.rounds} interleaved rounds; floor: ${f.floorBuild}):`);
+        for (const [k, v] of Object.entries(f.perFile)) console.log(`  ${k.padEnd(52)} ${v.toFixed(3)}`);
+        console.log(`  ratio sup scan / C floor: ${(f.perFile["sup: Tree.scan (native scanner, whole poll)"]! / f.perFile["C floor: open+fstat per dir, fstatat per file"]!).toFixed(2)}x`);
+        console.log(`  index: ${f.indexBytesPerFile.toFixed(0)} bytes per file (${(f.indexBytes / 1e6).toFixed(2)} MB)`);
+        // The events engine's verification scan: every max(30 s, 2000x its duration) (src/reload/autoreload.ts).
+        const scanMs = (f.perFile["sup: Tree.scan (native scanner, whole poll)"]! * n) / 1000;
+        const every = Math.max(30_000, 2000 * scanMs);
+        console.log(`  events engine's verification scan: ${scanMs.toFixed(1)} ms of CPU every ${(every / 1000).toFixed(0)} s = ${((scanMs / every) * 100).toFixed(3)} % of a core`);
       }
-      const cases: [string, string[], RegExp][] = [["poller (poll)", [process.execPath, import.meta.path, "--child", dir], /READY/]];
-      if (n === 10_000) cases.push(["poller (events)", [process.execPath, import.meta.path, "--child", dir, "--engine", "events"], /READY/]);
-      if (master) cases.push(["dist/sup master", [sup, "--autoreload", "1", "--", "sleep", "1000"], /autoreload: watching/]);
-      for (const [name, argv, ready] of cases) {
-        const r = await measure(argv, dir, seconds, ready);
+      const cases: [string, string[], RegExp, boolean][] = [
+        ["poll", [process.execPath, import.meta.path, "--child", dir, "--engine", "poll"], /READY/, true],
+        ["events", [process.execPath, import.meta.path, "--child", dir, "--engine", "events"], /READY/, true],
+      ];
+      if (master) cases.push(["dist/sup --py-autoreload 1 (poll)", [sup, "--py-autoreload", "1", "--", "sleep", "1000"], /autoreload: watching/, false]);
+      if (master) cases.push(["dist/sup --autoreload 1 (events)", [sup, "--autoreload", "1", "--", "sleep", "1000"], /autoreload: watching/, false]);
+      for (const [name, argv, ready, reports] of cases) {
+        const r = await measure(argv, dir, reports ? seconds : 3 * seconds, ready, reports);
         if (n === 0) base[name] = r.rss;
         const growth = base[name] === undefined ? "" : `${(r.rss - base[name]!).toFixed(1)}`;
-        rows.push(`| ${name} | ${n.toLocaleString("en-US")} | ${r.cpu.toFixed(2)} | ${r.rss.toFixed(1)} | ${growth} | ${r.walk} |`);
+        const perFile = n > 0 && base[name] !== undefined ? `${Math.round(((r.rss - base[name]!) * 1024 * 1024) / n)}` : "";
+        rows.push(`| ${name} | ${n.toLocaleString("en-US")} | ${r.cpu.toFixed(3)} | ${r.rss.toFixed(1)} | ${growth} | ${perFile} | ${r.walk} |`);
         console.log(rows.at(-1));
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  console.log(`\n| process | files | CPU % of one core (${seconds} s idle, N=1) | RSS MB | RSS − empty tree, MB | first walk ms |\n|---|---|---|---|---|---|`);
+  console.log(`\n| process | files | CPU % of one core (${seconds} s idle) | RSS MB | RSS − empty tree, MB | bytes per file | first walk ms |\n|---|---|---|---|---|---|---|`);
   console.log(rows.join("\n"));
 }
 

@@ -39,7 +39,7 @@ interface App { argv: () => string[]; ready: string; fixture?: { dir: string; fi
 const APPS: Record<string, App> = {
   py: { argv: () => [python(), join(ROOT, "examples/hello.py")], ready: "notify" },
   bun: { argv: () => [process.execPath, join(ROOT, "examples/hello-bun.ts")], ready: "notify" },
-  node: { argv: () => [node(), join(ROOT, "examples/hello-node.mjs")], ready: "delay:0.5" }, // no sd_notify in Node
+  node: { argv: () => [node(), join(ROOT, "examples/hello-node.mjs")], ready: "notify" }, // READY=1 on $SUP_NOTIFY_FD
   // Debian's gunicorn and Django (test/e2e/recipes.ts: the README's Django recipe).
   django: {
     argv: () => ["/usr/bin/gunicorn", "--preload", "proj.wsgi"],
@@ -57,7 +57,7 @@ const APPS: Record<string, App> = {
     ready: "notify",
     fixture: { dir: "test/fixtures/apps/asgi", file: "marker.py", broken: "import no_such_module\n" },
   },
-  express: { argv: () => [node(), "server.mjs"], ready: "delay:2", fixture: { dir: "test/fixtures/apps/express", file: "marker.mjs", broken: 'import "no-such-package";\n' } },
+  express: { argv: () => [node(), "server.mjs"], ready: "notify", fixture: { dir: "test/fixtures/apps/express", file: "marker.mjs", broken: 'import "no-such-package";\n' } },
 };
 const app = APPS[opt.app!] ?? (() => { throw new Error(`--app must be one of ${Object.keys(APPS).join(", ")}`); })();
 

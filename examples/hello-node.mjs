@@ -2,17 +2,20 @@
 //
 // Serves on the socket sup hands over as fd 3 (LISTEN_FDS), or on
 // 127.0.0.1:$PORT without one. On SIGTERM it stops accepting, finishes
-// in-flight requests and exits. Node has no unix datagram sockets, so it
-// cannot send sd_notify's READY=1 itself. A tcp probe of the master's socket
-// proves nothing (the master's backlog always accepts), so give it time:
-//   sup --listen 127.0.0.1:8000 --ready delay:2 -- node examples/hello-node.mjs
-// (with delay:0.5 the old workers were retired before the new ones accepted,
-// under load: p99 x7, BENCHMARKS.md), or use an sd-notify addon in your app.
+// in-flight requests and exits. Node has no unix datagram sockets for
+// sd_notify, so it says READY=1 as a line on the pipe sup gives it
+// ($SUP_NOTIFY_FD) once it listens:
+//   sup --listen 127.0.0.1:8000 --ready notify -- node examples/hello-node.mjs
 // (Under Bun, http listen({ fd }) does not take the fd: see hello-bun.ts.)
+import { writeSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 
 const greeting = `hello from worker ${process.env.SUP_WORKER_ID ?? "?"} pid ${process.pid} generation ${process.env.SUP_GENERATION ?? "?"}\n`;
+
+// READY=1 as one line on the pipe sup hands over with --ready notify
+// ($SUP_NOTIFY_FD): Node has no unix datagram sockets for sd_notify.
+const ready = () => process.env.SUP_NOTIFY_FD && writeSync(Number(process.env.SUP_NOTIFY_FD), "READY=1\n");
 
 let stopping = false;
 
@@ -22,7 +25,7 @@ const app = http.createServer((req, res) => {
   res.end(greeting);
 });
 const inherited = process.env.LISTEN_FDS && process.env.LISTEN_PID === String(process.pid);
-app.listen(inherited ? { fd: 3 } : { host: "127.0.0.1", port: Number(process.env.PORT ?? 8000) });
+app.listen(inherited ? { fd: 3 } : { host: "127.0.0.1", port: Number(process.env.PORT ?? 8000) }, ready);
 
 // Drain: stop accepting (new connections wait in the backlog the master and
 // the other workers share), answer each kept-alive connection's next request

@@ -73,6 +73,8 @@ const tags = new Map<number, Uint8Array>();
 export function workerLine(stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean, prefix: boolean): void {
   const out = outputs?.[stream];
   if (!out) return;
+  // A flood into a full queue: count the line without building it.
+  if (out.full(line.length + 16)) return out.skip();
   if (format === "json") {
     const text = decoder.decode(line) + (cut ? decoder.decode(CUT) : "");
     out.write(encoder.encode(JSON.stringify({ time: new Date().toISOString(), stream, worker: id, gen, line: text }) + "\n"));

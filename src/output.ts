@@ -12,7 +12,7 @@
 // O_NONBLOCK on; a socket is written with send(MSG_DONTWAIT), which is
 // per call (send(2)); a regular file never blocks on write.
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
-import { EAGAIN, EINTR, EPIPE, MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, errno, libc } from "./net/libc.ts";
+import { EAGAIN, EBADF, EINTR, EPIPE, MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, errno, libc } from "./net/libc.ts";
 
 /** Queued bytes per stream before lines are dropped. */
 export const QUEUE_LIMIT = 1 << 20;
@@ -65,7 +65,11 @@ export class Output {
   /** Called (at most once per interval) with the number of lines dropped. */
   onDrop?: (count: number) => void;
 
-  constructor(fd: number, private readonly limit = QUEUE_LIMIT) {
+  constructor(
+    fd: number,
+    private readonly limit = QUEUE_LIMIT,
+    private readonly reportEveryMs = REPORT_EVERY_MS,
+  ) {
     this.target = openPrivate(fd);
     new Int32Array(this.pollBuf.buffer)[0] = this.target.fd;
     this.pollBuf[2] = POLLOUT;
@@ -85,6 +89,16 @@ export class Output {
       setImmediate(() => this.flush());
     }
     return true;
+  }
+
+  /** True when a line of `n` bytes would be dropped now: callers skip building it. */
+  full(n: number): boolean {
+    return this.closed || this.queued + n > this.limit;
+  }
+
+  /** Counts a line the caller did not even build (see full()). */
+  skip(): void {
+    if (!this.closed) this.drop();
   }
 
   get pending(): number {
@@ -131,9 +145,11 @@ export class Output {
       const code = errno();
       if (code === EINTR) continue;
       if (code === EAGAIN) return -1;
-      // EPIPE (nobody reads any more), EBADF, ENOSPC, EIO: nothing queued can
-      // be written; drop it all, count it, and stop trying.
-      this.close(true, code === EPIPE ? "the reader went away" : `errno ${code}`);
+      // EPIPE (nobody reads any more) and EBADF are for good: drop it all,
+      // count it, stop trying. ENOSPC (a full disk), EIO and the like may
+      // pass: drop what is queued, count it, and try the next lines again.
+      if (code === EPIPE || code === EBADF) this.close(true);
+      else this.dropQueued();
       return 0;
     }
   }
@@ -155,7 +171,7 @@ export class Output {
     this.dropped++;
     this.droppedTotal++;
     if (this.reportTimer || !this.onDrop) return;
-    const wait = Math.max(0, this.lastReport + REPORT_EVERY_MS - Date.now());
+    const wait = Math.max(0, this.lastReport + this.reportEveryMs - Date.now());
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
       this.lastReport = Date.now();
@@ -165,8 +181,14 @@ export class Output {
     }, wait);
   }
 
-  private close(dropQueued: boolean, _why = ""): void {
-    if (dropQueued) for (let i = 0; i < this.queue.length; i++) this.drop();
+  private dropQueued(): void {
+    for (let i = 0; i < this.queue.length; i++) this.drop();
+    this.queue = [];
+    this.queued = this.head = 0;
+  }
+
+  private close(dropQueued: boolean): void {
+    if (dropQueued) this.dropQueued();
     this.closed = true;
     this.queue = [];
     this.queued = this.head = 0;

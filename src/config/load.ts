@@ -7,7 +7,7 @@ import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type
 import { splitWords } from "./words.ts";
 
 /** autoreload-settle when the events engine is on and nobody set it. */
-export const EVENTS_SETTLE = 0.02;
+export const EVENTS_SETTLE = 0.01;
 
 export interface Source {
   layer: "default" | "file" | "env-section" | "env" | "flag";
@@ -97,7 +97,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   // once, so the settle wait is most of the reload delay; the events of one
   // save arrive within a few ms, and a save still under way (a file created
   // and not closed, or renamed away) holds the reload by itself
-  // (src/reload/autoreload.ts), so 20 ms is enough (BENCHMARKS.md, Autoreload).
+  // (src/reload/autoreload.ts), so 10 ms is enough (BENCHMARKS.md, Autoreload).
   if (autoreloadMode(cfg as unknown as Config)?.engine === "events" && sources["autoreload-settle"]?.layer === "default") {
     cfg["autoreload-settle"] = EVENTS_SETTLE;
     sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };

@@ -40,7 +40,7 @@ export const OPTIONS = [
   opt({ name: "autoreload-include", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
   opt({ name: "autoreload-ignore", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, *.log, database files, editor files, the pidfile); repeatable." }),
   opt({ name: "autoreload-engine", type: "enum", default: "auto", values: ["auto", "events", "poll"], help: "auto: events for autoreload, poll for py-autoreload; events: inotify, polling only where it cannot watch (network/FUSE mounts, past the watch limit); poll: stat every file every N s." }),
-  opt({ name: "autoreload-settle", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.02 by default with the events engine)." }),
+  opt({ name: "autoreload-settle", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.01 by default with the events engine)." }),
   opt({ name: "listen", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
   opt({ name: "listen-mode", type: "string", default: "", help: "Octal permission of unix listen sockets, e.g. 660." }),
   opt({ name: "listen-backlog", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),

@@ -14,7 +14,7 @@ import { isAlive } from "./pidfile.ts";
 export const CONTROL_SOCKET = "control.sock";
 const NAME = /^sup-(\d+)$/;
 /** What a master ever puts in its dir; a dir holding anything else is not ours to delete. */
-const OUR_FILES = /^(control|notify-\d+-\d+)\.sock$/;
+const OUR_FILES = /^(control|notify|notify-\d+-\d+)\.sock$/;
 /** Room for "/notify-<id>-<generation>.sock" after the dir in a sockaddr_un. */
 const SOCKET_NAME_ROOM = 32;
 /** A dir without a control socket this old is a master that died setting up, not one setting up now. */

@@ -1,6 +1,5 @@
 // The status report: what `sup status`, `sup status --json` and USR1 show.
 import { readFileSync } from "node:fs";
-import type { LastReload } from "../master/reload.ts";
 import type { Slot } from "../master/slots.ts";
 import { CRASH_LOOP_AFTER } from "../master/backoff.ts";
 
@@ -20,6 +19,15 @@ export interface StatusReport {
   master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload };
   workers: WorkerStatus[];
   crashing: { id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
+}
+
+/** The last reload, as status shows it. */
+export interface LastReload {
+  reason: string;
+  at: number; // epoch ms
+  ok: boolean;
+  generation: number;
+  message: string;
 }
 
 const PAGE = 4096;

@@ -1,85 +1,31 @@
 // The master loop (gunicorn's arbiter): one loop takes events one at a time
-// and is the only code that changes the worker table. Signal handlers, the
+// and is the only code that changes the master's state. Signal handlers, the
 // deadline timer, worker exits, notify datagrams, probe results, config
 // loads, the control socket and file triggers only push events.
 //
 // What should run is desired state: the slots (worker id → generation) and,
-// while a reload runs, the Reload (reload.ts). After every event, manage()
-// converges the table to it (manage.ts), and one timer is armed for the
+// while a reload runs, the Reload (reload.ts). After every event, converge()
+// applies what manage() says (manage.ts), and one timer is armed for the
 // earliest deadline anything has (Puma's @next_check, unicorn's
 // murder_lazy_workers): an idle master with nothing due has no timer at all.
 import type { Config } from "../config/schema.ts";
-import type { Fields } from "../log.ts";
-import { parseReady, expandReady, probeOnce, type ReadySpec } from "../net/probe.ts";
-import { parseNotify } from "../net/notify.ts";
-import { WorkerHandle, parseSignal, signalGroup } from "../worker/handle.ts";
-import type { SpawnFn } from "../worker/spawn.ts";
-import { buildStatus, statusTable, type StatusReport } from "../control/status.ts";
+import { buildStatus, statusTable, type LastReload, type StatusReport } from "../control/status.ts";
+import type { WorkerHandle } from "../worker/handle.ts";
+import type { ArbiterDeps, Logger } from "./deps.ts";
 import type { Event, ReloadResult } from "./events.ts";
-import { Leftovers } from "./leftovers.ts";
-import { Lifecycle, type NotifyFn } from "./lifecycle.ts";
+import { Lifecycle } from "./lifecycle.ts";
 import { manage } from "./manage.ts";
 import { Queue } from "./queue.ts";
-import { ReadyWatch } from "./readiness.ts";
-import { Reload, type LastReload, type Reply } from "./reload.ts";
+import { Reload, type Reply } from "./reload.ts";
 import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
 import { clearsAt, newSlot, recordFailure, type Slot } from "./slots.ts";
+import { Workers, fields } from "./workers.ts";
 
-export interface Logger {
-  info(msg: string, fields?: Fields): void;
-  warn(msg: string, fields?: Fields): void;
-  error(msg: string, fields?: Fields): void;
-}
-
-/** What one worker needs to start (from run.ts: shim, command, env, sockets). */
-export interface Prepared {
-  argv: string[];
-  env: Record<string, string>;
-  fds: number[];
-  cwd: string;
-  notifyPipe: boolean;
-  output: "pipe" | "inherit";
-}
-
-export interface Orphan {
-  pid: number;
-  pgid: number;
-  comm: string;
-  /** SUP_WORKER_ID / SUP_GENERATION from its environment, when readable. */
-  worker?: { id: number; generation: number };
-}
-
-export interface ArbiterDeps {
-  spawn: SpawnFn;
-  now(): number; // ms, monotonic
-  log: Logger;
-  masterPid: number;
-  /** Re-reads every config layer; rejects (ConfigError) to keep the old one. */
-  loadConfig(): Promise<Config>;
-  /** Takes a loaded config into use for a new generation (checks, binds its sockets); throws to refuse it. */
-  accept?(next: Config, generation: number): void;
-  /** A generation nothing runs or wants any more: release what it held (sockets). */
-  release?(generation: number): void;
-  prepare(cfg: Config, id: number, generation: number, port: number): Prepared;
-  lifecycle?: NotifyFn;
-  /** True when file triggers are on: a crash loop then waits for a change. */
-  hasFileTriggers?(cfg: Config): boolean;
-  probe?(spec: ReadySpec): Promise<boolean>;
-  /** The session id of a pid (getsid), to tell which worker a notify datagram came from. */
-  sessionOf?(pid: number): number;
-  /** Reaps exited children that are not Bun's (orphans that came back to the subreaper). */
-  reapOrphans?(owned: (pid: number) => boolean): void;
-  /** Live children that are not Bun's: what left a worker's tree and came back here. */
-  orphans?(owned: (pid: number) => boolean): Orphan[];
-  /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
-  guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
-  /** Tests push timer events themselves (with their own clock). */
-  manualTicks?: boolean;
-}
+export type { ArbiterDeps, Logger, Orphan, Prepared } from "./deps.ts";
 
 export class Arbiter {
   readonly queue = new Queue<Event>();
-  workers: WorkerHandle[] = [];
+  readonly workers: Workers;
   readonly slots = new Map<number, Slot>();
   /** generation → the config it runs. */
   readonly configs = new Map<number, Config>();
@@ -94,11 +40,6 @@ export class Arbiter {
   lastReload?: LastReload;
   stopping?: { now: boolean; reason: string };
   exitCode = 0;
-  private readonly watches = new Map<WorkerHandle, ReadyWatch>();
-  private readonly leftovers = new Leftovers(
-    (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
-    (kind, t) => this.deps.guard?.unwatch(kind === "group" ? "g" : "p", t),
-  );
   private readonly lifecycle: Lifecycle;
   readonly startedAt: number;
   private timer?: ReturnType<typeof setTimeout>;
@@ -111,6 +52,7 @@ export class Arbiter {
     this.configs.set(1, config);
     this.startedAt = deps.now();
     this.lifecycle = new Lifecycle(deps.lifecycle);
+    this.workers = new Workers(deps, this.queue, (w) => this.configFor(w));
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 
@@ -120,16 +62,16 @@ export class Arbiter {
 
   /** Runs until every worker is gone after a stop. Returns the exit code. */
   async run(): Promise<number> {
-    this.log.info(`master started pid ${this.deps.masterPid}, ${this.slots.size} worker${this.slots.size === 1 ? "" : "s"} of: ${this.config.command.join(" ")}`, { event: "master.start" });
+    const n = this.slots.size;
+    this.log.info(`master started pid ${this.deps.masterPid}, ${n} worker${n === 1 ? "" : "s"} of: ${this.config.command.join(" ")}`, { event: "master.start" });
     this.converge();
-    for (;;) {
-      if (this.stopping && this.workers.length === 0 && this.leftovers.size === 0) break;
+    while (!(this.stopping && this.workers.empty)) {
       this.arm();
       this.handle(await this.queue.take());
       this.converge();
     }
     clearTimeout(this.timer);
-    this.log.info(`master stopped (${this.stopping!.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
+    this.log.info(`master stopped (${this.stopping.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
     return this.exitCode;
   }
 
@@ -142,9 +84,9 @@ export class Arbiter {
       case "exit":
         return this.reap(ev.worker, ev.code, ev.signal);
       case "notify":
-        return this.onNotify(ev.text, ev.worker, ev.pid, ev.uid);
+        return this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid);
       case "probe":
-        return this.onProbe(ev.worker, ev.ok);
+        return this.workers.probed(ev.worker, ev.ok);
       case "config":
         return this.onConfig(ev.seq, ev.config, ev.error);
       case "reload":
@@ -156,7 +98,7 @@ export class Arbiter {
       case "status":
         return this.status(ev.reply);
       case "child":
-        return this.deps.reapOrphans?.((pid) => this.owns(pid));
+        return this.deps.reapOrphans?.((pid) => this.workers.owns(pid));
     }
   }
 
@@ -165,20 +107,20 @@ export class Arbiter {
   gracefulReload(reason: string) {
     this.requestReload(reason, false);
   }
-  terminate(reason: string) {
-    this.stop(reason, false);
-  }
-  logStatus() {
-    this.status();
-  }
   rollingReload(reason: string) {
     this.requestReload(reason, true);
+  }
+  terminate(reason: string) {
+    this.stop(reason, false);
   }
   interrupt(reason: string) {
     this.stop(reason, !!this.stopping); // Ctrl-C twice: the second one stops at once
   }
   quit(reason: string) {
     this.stop(reason, true);
+  }
+  logStatus() {
+    this.status();
   }
   scaleUp(reason: string) {
     this.scale(1, reason);
@@ -190,15 +132,13 @@ export class Arbiter {
   // --- the one timer ---
 
   private nextDeadline(): number {
-    let at = this.leftovers.deadline();
-    for (const w of this.workers) {
-      if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt);
-      if (w.state === "starting") at = Math.min(at, this.watches.get(w)?.deadline() ?? Infinity);
+    let at = this.workers.deadline();
+    for (const w of this.workers.list) {
       const slot = this.slots.get(w.id);
       if (slot && w.live && slot.generation === w.generation) at = Math.min(at, clearsAt(slot, w.startedAt));
     }
     for (const s of this.slots.values()) if (s.respawnAt !== undefined && s.respawnAt !== Infinity) at = Math.min(at, s.respawnAt);
-    if (this.reload?.starting) at = Math.min(at, this.reload.decide(this.workers, this.deps.now()).recheckAt);
+    if (this.reload?.starting) at = Math.min(at, this.reload.decide(this.workers.list, this.deps.now()).recheckAt);
     return at;
   }
 
@@ -219,16 +159,11 @@ export class Arbiter {
 
   private onTimer() {
     const now = this.deps.now();
-    for (const w of this.workers) {
-      if (w.escalate(now)) this.log.warn(`${w.label} did not stop within ${this.configFor(w)["worker-reload-mercy"]}s; sent SIGKILL`, this.fields(w, "worker.kill"));
-      if (w.state !== "starting") continue;
-      const due = this.watches.get(w)?.due(now);
-      if (due?.kind === "ready") this.onReady(w, due.how);
-      else if (due?.kind === "timeout") this.notReady(w, `not ready within ${due.seconds}s (--ready-timeout)`);
-      else if (due?.kind === "probe") this.startProbe(w);
+    for (const { w, due } of this.workers.due(now)) {
+      if (due.kind === "ready") this.workers.ready(w, due.how);
+      else if (due.kind === "timeout") this.notReady(w, `not ready within ${due.seconds}s (--ready-timeout)`);
     }
-    for (const label of this.leftovers.check(now)) this.log.warn(`${label} outlived its worker; sent SIGKILL`, { event: "leftover.kill" });
-    for (const w of this.workers) {
+    for (const w of this.workers.list) {
       const slot = this.slots.get(w.id);
       if (slot?.failures && w.state === "ready" && slot.generation === w.generation && now >= clearsAt(slot, w.startedAt)) slot.failures = 0;
     }
@@ -236,7 +171,6 @@ export class Arbiter {
 
   // --- convergence ---
 
-  /** Apply what manage() says, then what the reload's state makes due. */
   private converge() {
     // A commit or rollback changes what is wanted: converge again to that
     // (twice at most: a rollback's spawn failures cannot roll back again).
@@ -249,28 +183,42 @@ export class Arbiter {
     this.releaseUnused();
   }
 
+  /** Apply what the reload's state makes due, then what manage() says. */
   private convergeOnce() {
     const now = this.deps.now();
     const r = this.reload;
     if (r?.starting) {
-      const { switchIds, commit } = r.decide(this.workers, now);
+      const { switchIds, commit } = r.decide(this.workers.list, now);
       for (const id of switchIds) this.switchSlot(id, r);
       if (commit) return this.commit(r);
     }
-    for (const a of manage({ slots: this.slots, workers: this.workers, reload: r, now, canSpawn: (id) => this.portFor(id, this.slotConfig(id)) !== undefined })) {
+    const canSpawn = (id: number) => this.workers.portFor(id, this.slotConfig(id)) !== undefined;
+    for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn })) {
       if (this.reload !== r) return; // a spawn failed and rolled the reload back
-      if (a.kind === "retire") this.retire(a.worker, a.reason);
-      else this.spawnWorker(a.id, a.generation, a.candidate);
+      if (a.kind === "retire") this.workers.retire(a.worker, a.reason);
+      else this.spawn(a.id, a.generation, a.candidate);
+    }
+  }
+
+  private spawn(id: number, generation: number, candidate: boolean) {
+    try {
+      this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
+    } catch (e) {
+      // Could not even be spawned: a candidate rolls back, a slot counts a failure.
+      const what = `worker ${id} gen ${generation} cannot start: ${(e as Error).message}`;
+      if (candidate) return this.rollback(what);
+      const slot = this.slots.get(id);
+      if (slot) this.fail(slot, 0, "spawn error", [(e as Error).message], what, { event: "worker.error", worker: id, gen: generation });
     }
   }
 
   private noteFirstReady() {
     if (this.reload) return;
-    const ready = [...this.slots.values()].every((s) => this.workers.some((w) => w.id === s.id && w.generation === s.generation && w.state === "ready"));
+    const ready = [...this.slots.values()].every((s) => this.workers.list.some((w) => w.id === s.id && w.generation === s.generation && w.state === "ready"));
     if (ready) this.lifecycle.ready(`${this.slots.size} worker${this.slots.size === 1 ? "" : "s"} ready`);
   }
 
-  /** Generations no slot, reload or live worker uses: forget their configs, release their sockets. */
+  /** Generations no slot or reload uses: forget their configs, release their sockets. */
   private releaseUnused() {
     for (const gen of [...this.configs.keys()]) {
       if (gen === this.generation || gen === this.reload?.to) continue;
@@ -293,191 +241,40 @@ export class Arbiter {
     return r?.starting && r.replacing(id) && r.config ? r.config : this.configs.get(this.slots.get(id)?.generation ?? this.generation) ?? this.config;
   }
 
-  fields(w: WorkerHandle, event: string, extra?: Fields): Fields {
-    return { event, worker: w.id, wpid: w.pid, gen: w.generation, ...extra };
-  }
-
-  /** Children Bun waits for itself: every worker in the table, and the guard. */
-  owns(pid: number): boolean {
-    return pid === this.deps.guard?.pid || this.workers.some((w) => w.pid === pid);
-  }
-
-  /**
-   * With --port-base, worker N gets port BASE+2(N-1) or the one after it:
-   * whichever no other process of that id holds, so a new worker never
-   * shares its port with the old one it replaces and a probe of {port}
-   * reaches only the new worker. Undefined while both are held.
-   */
-  portFor(id: number, cfg: Config): number | undefined {
-    const base = cfg["port-base"];
-    if (base <= 0) return 0;
-    const first = base + 2 * (id - 1);
-    const held = new Set(this.workers.filter((w) => w.id === id).map((w) => w.port));
-    return [first, first + 1].find((p) => !held.has(p));
-  }
-
-  spawnWorker(id: number, generation: number, candidate: boolean): WorkerHandle | undefined {
-    const cfg = this.configs.get(generation) ?? this.config;
-    const now = this.deps.now();
-    const port = this.portFor(id, cfg) ?? 0;
-    let prepared: Prepared;
-    let spec: ReadySpec;
-    try {
-      prepared = this.deps.prepare(cfg, id, generation, port);
-      spec = expandReady(parseReady(cfg.ready), { id, port });
-    } catch (e) {
-      this.cannotStart(id, generation, candidate, e as Error);
-      return undefined;
-    }
-    const box: { w?: WorkerHandle } = {};
-    let pid: number;
-    try {
-      pid = this.deps.spawn({
-        ...prepared,
-        onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
-        onLine: (stream, line, cut) => {
-          if (stream === "stderr" && box.w) box.w.noteStderr(line);
-          this.onWorkerLine?.(stream, id, generation, line, cut);
-        },
-        onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
-      }).pid;
-    } catch (e) {
-      this.cannotStart(id, generation, candidate, e as Error);
-      return undefined;
-    }
-    const w = new WorkerHandle(id, generation, pid, now, port);
-    box.w = w;
-    this.deps.guard?.watch("g", pid);
-    this.workers.push(w);
-    this.watches.set(w, new ReadyWatch(spec, now, cfg["ready-timeout"] * 1000));
-    this.log.info(`${w.label} spawned${port ? ` port ${port}` : ""}`, this.fields(w, "worker.spawn"));
-    return w;
-  }
-
-  onWorkerLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
-
   private isCandidate(w: WorkerHandle): boolean {
     const r = this.reload;
     return r !== undefined && r.starting && w.generation === r.to && this.slots.get(w.id)?.generation !== r.to;
   }
 
-  onReady(w: WorkerHandle, how: string) {
-    if (w.state !== "starting") return;
-    w.markReady(this.deps.now());
-    this.watches.delete(w);
-    this.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, this.fields(w, "worker.ready"));
-  }
-
   /** Not ready in time: a candidate rolls its reload back; any other worker is killed and counts as a crash. */
   private notReady(w: WorkerHandle, why: string) {
-    this.watches.delete(w);
-    if (this.isCandidate(w)) {
-      this.rollback(`${w.label} ${why}${tail(w.stderrTail)}`);
-      return;
-    }
-    this.log.error(`${w.label} ${why}; killing it`, this.fields(w, "worker.timeout"));
-    w.kill();
-    w.stopReason = undefined; // its exit is a failure, respawned with backoff
+    if (this.isCandidate(w)) return this.rollback(`${w.label} ${why}${tail(w.stderrTail)}`);
+    this.log.error(`${w.label} ${why}; killing it`, fields(w, "worker.timeout"));
+    this.workers.killNotReady(w);
     const slot = this.slots.get(w.id);
     if (slot?.generation === w.generation) slot.respawnAt = Infinity; // not before it has exited
   }
 
-  private startProbe(w: WorkerHandle) {
-    const watch = this.watches.get(w)!;
-    void (this.deps.probe ?? probeOnce)(watch.spec).then((ok) => this.queue.push({ type: "probe", worker: w, ok }));
-  }
-
-  private onProbe(w: WorkerHandle, ok: boolean) {
-    const watch = this.watches.get(w);
-    if (!watch || w.state !== "starting") return;
-    if (ok) this.onReady(w, watch.probeName);
-    else watch.probeFailed(this.deps.now());
-  }
-
-  /** sd_notify from a worker: its pipe names it; the socket's sender is known by pid or by its session. */
-  private onNotify(text: string, worker?: WorkerHandle, pid?: number, uid?: number) {
-    let w = worker;
-    if (!w && pid) {
-      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return; // another user's process
-      w = this.workers.find((x) => x.pid === pid);
-      if (!w) {
-        const sid = this.deps.sessionOf?.(pid) ?? -1;
-        w = this.workers.find((x) => x.pid === sid);
-      }
-    }
-    if (!w || w.state === "exited") return;
-    const msg = parseNotify(text);
-    const status = msg.get("STATUS");
-    if (status !== undefined) w.statusText = status;
-    if (msg.get("READY") === "1" && this.configFor(w).ready === "notify") this.onReady(w, "notify");
-  }
-
-  retire(w: WorkerHandle, reason: string) {
-    const cfg = this.configFor(w);
-    this.watches.delete(w);
-    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason);
-    this.log.info(`${w.label} stopping (${reason})`, this.fields(w, "worker.stop", { reason }));
-  }
-
-  /** A worker exited: account for it; what it left behind is stopped with it. */
+  /** A worker exited: expected (we asked), a failed candidate (roll back), or a crash (back off). */
   private reap(w: WorkerHandle, code: number | null, signal: string | null) {
     const now = this.deps.now();
-    const cfg = this.configFor(w);
-    const killAt = this.stopping?.now ? now : (w.killAt ?? now + cfg["worker-reload-mercy"] * 1000);
-    w.markExited(code, signal);
-    this.workers = this.workers.filter((x) => x !== w);
-    this.watches.delete(w);
-    // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
-    this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
-    const escaped = this.escapedFrom(w);
-    if (escaped.length > 0) {
-      this.log.warn(`worker ${w.id} left ${escaped.length} process${escaped.length === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${escaped.length === 1 ? "it" : "them"}`, this.fields(w, "worker.escaped", { count: escaped.length }));
-      for (const p of escaped) {
-        this.deps.guard?.watch("p", p.pid);
-        this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm}) left by worker ${w.id}`, now, killAt);
-      }
-    }
-    const uptime = (now - w.startedAt) / 1000;
-    if (w.stopReason) {
-      this.log.info(`${w.label} exited ${w.exitText} (${w.stopReason})`, this.fields(w, "worker.exit", { code, signal, reason: w.stopReason }));
-      return;
-    }
-    if (this.isCandidate(w)) {
-      this.rollback(`${w.label} exited ${w.exitText} after ${uptime.toFixed(2)}s${tail(w.stderrTail)}`);
-      return;
-    }
+    const killAt = this.stopping?.now ? now : (w.killAt ?? now + this.configFor(w)["worker-reload-mercy"] * 1000);
+    const candidate = this.isCandidate(w);
+    this.workers.exited(w, code, signal, killAt);
+    const after = `after ${((now - w.startedAt) / 1000).toFixed(2)}s`;
+    if (w.stopReason) return this.log.info(`${w.label} exited ${w.exitText} (${w.stopReason})`, fields(w, "worker.exit", { code, signal, reason: w.stopReason }));
+    if (candidate) return this.rollback(`${w.label} exited ${w.exitText} ${after}${tail(w.stderrTail)}`);
     const slot = this.slots.get(w.id);
-    if (!slot || slot.generation !== w.generation) {
-      this.log.info(`${w.label} exited ${w.exitText} after ${uptime.toFixed(2)}s`, this.fields(w, "worker.exit", { code, signal }));
-      return;
-    }
-    this.fail(slot, uptime, w.exitText, w.stderrTail, `${w.label} exited ${w.exitText} after ${uptime.toFixed(2)}s`, this.fields(w, "worker.exit", { code, signal, uptime }));
+    if (!slot || slot.generation !== w.generation) return this.log.info(`${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
+    this.fail(slot, (now - w.startedAt) / 1000, w.exitText, w.stderrTail, `${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
   }
 
-  /** Processes that left w's group and came back to the master when w (or their parent) died. */
-  private escapedFrom(w: WorkerHandle): Orphan[] {
-    return (this.deps.orphans?.((pid) => this.owns(pid)) ?? []).filter(
-      (o) =>
-        o.pgid !== w.pid && // its group is stopped as a group
-        !this.leftovers.has("pid", o.pid) &&
-        !(o.worker && this.workers.some((x) => x.id === o.worker!.id && x.generation === o.worker!.generation)), // another worker's, still running
-    );
-  }
-
-  /** A worker could not even be spawned: a candidate rolls back, a slot counts a failure. */
-  private cannotStart(id: number, generation: number, candidate: boolean, e: Error) {
-    const what = `worker ${id} gen ${generation} cannot start: ${e.message}`;
-    if (candidate) return this.rollback(what);
-    const slot = this.slots.get(id);
-    if (slot) this.fail(slot, 0, "spawn error", [e.message], what, { event: "worker.error", worker: id, gen: generation });
-  }
-
-  private fail(slot: Slot, uptime: number, exitText: string, stderr: string[], what: string, fields: Fields) {
+  private fail(slot: Slot, uptime: number, exitText: string, stderr: string[], what: string, f: ReturnType<typeof fields>) {
     const cfg = this.configs.get(slot.generation) ?? this.config;
-    const f = recordFailure(slot, { now: this.deps.now(), uptime, exitText, stderr, backoffMax: cfg["backoff-max"], waitForChange: this.deps.hasFileTriggers?.(cfg) ?? false });
-    this.log.warn(`${what}; ${f.next === "change" ? "waiting for changes" : `respawn in ${f.next.toFixed(1)}s`}`, { ...fields, restarts: slot.restarts });
-    if (f.crashLoop) {
-      const why = f.next === "change" ? "the code looks broken; waiting for changes" : `retrying every ${f.next.toFixed(1)}s`;
+    const r = recordFailure(slot, { now: this.deps.now(), uptime, exitText, stderr, backoffMax: cfg["backoff-max"], waitForChange: this.deps.hasFileTriggers?.(cfg) ?? false });
+    this.log.warn(`${what}; ${r.next === "change" ? "waiting for changes" : `respawn in ${r.next.toFixed(1)}s`}`, { ...f, restarts: slot.restarts });
+    if (r.crashLoop) {
+      const why = r.next === "change" ? "the code looks broken; waiting for changes" : `retrying every ${r.next.toFixed(1)}s`;
       this.log.error(`worker ${slot.id} crash loop: ${slot.failures} exits in a row, last ${exitText}; ${why}${tail(slot.lastStderr)}`, { event: "worker.crashloop", worker: slot.id, gen: slot.generation, failures: slot.failures });
     }
     const giveUp = cfg["give-up-after"];
@@ -532,9 +329,8 @@ export class Arbiter {
     this.genCounter = generation;
     this.configs.set(generation, config);
     r.begin(generation, config, this.countFor(config));
-    const ready = r;
-    const how = ready.stopFirst ? ", stopping each old worker first" : ready.rolling ? ", one at a time" : "";
-    this.log.info(`reload gen ${generation} started: ${ready.count} new worker${ready.count === 1 ? "" : "s"}${ready.rolling && ready.stopFirst ? " one at a time" : ""}${how} (${r.reason})`, { event: "reload.start", gen: generation, rolling: ready.rolling, reason: r.reason });
+    const how = r.stopFirst ? `${r.rolling ? " one at a time" : ""}, stopping each old worker first` : r.rolling ? ", one at a time" : "";
+    this.log.info(`reload gen ${generation} started: ${r.count} new worker${r.count === 1 ? "" : "s"}${how} (${r.reason})`, { event: "reload.start", gen: generation, rolling: r.rolling, reason: r.reason });
   }
 
   /** Rolling: id's new worker is proven; the id is the new generation's from now on. */
@@ -567,7 +363,7 @@ export class Arbiter {
   /** Who serves now, in words, for the rollback line. */
   private serving(): string {
     const byGen = new Map<number, number>();
-    for (const w of this.workers) if (w.state === "ready" && this.slots.get(w.id)?.generation === w.generation) byGen.set(w.generation, (byGen.get(w.generation) ?? 0) + 1);
+    for (const w of this.workers.list) if (w.state === "ready" && this.slots.get(w.id)?.generation === w.generation) byGen.set(w.generation, (byGen.get(w.generation) ?? 0) + 1);
     if (byGen.size === 0) return `no worker is serving: generation ${this.generation} has no ready worker (its slots respawn)`;
     return [...byGen].map(([g, n]) => `generation ${g} keeps serving (${n} worker${n === 1 ? "" : "s"})`).join(", ");
   }
@@ -600,15 +396,12 @@ export class Arbiter {
     if (this.reload) {
       const r = this.reload;
       this.reload = undefined;
-      this.lastReload = { reason: r.reason, at: Date.now(), ok: false, generation: this.generation, message: "the master is stopping" };
-      for (const reply of [...r.replies, ...(this.pendingReload?.replies ?? [])]) reply({ ok: false, generation: this.generation, message: "the master is stopping" });
+      const result = { ok: false, generation: this.generation, message: "the master is stopping" };
+      this.lastReload = { reason: r.reason, at: Date.now(), ...result };
+      for (const reply of [...r.replies, ...(this.pendingReload?.replies ?? [])]) reply(result);
       this.pendingReload = undefined;
     }
-    for (const w of this.workers) {
-      if (now) w.kill("stop");
-      else this.retire(w, "stop");
-    }
-    if (now) this.leftovers.killAll(this.deps.now());
+    this.workers.stopAll(now);
   }
 
   private scale(delta: number, reason: string) {
@@ -634,7 +427,7 @@ export class Arbiter {
       stopping: !!this.stopping,
       reloading: !!this.reload,
       lastReload: this.lastReload,
-      workers: this.workers.map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: this.isCandidate(w) ? `${w.state} (new)` : w.state, uptime: (now - w.startedAt) / 1000, status: w.statusText })),
+      workers: this.workers.list.map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: this.isCandidate(w) ? `${w.state} (new)` : w.state, uptime: (now - w.startedAt) / 1000, status: w.statusText })),
       slots: [...this.slots.values()],
     });
   }
@@ -646,21 +439,12 @@ export class Arbiter {
   }
 }
 
-function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function tail(lines: string[]): string {
   return lines.length ? `; last stderr:\n    ${lines.slice(-5).join("\n    ")}` : "";
 }
 
 /** A new worker that died of "address already in use" binds its own port: say what works instead. */
 function portHint(why: string): string {
-  if (!/address already in use|EADDRINUSE|errno 98/i.test(why)) return "";
+  if (!/address already in use|EADDRINUSE|errno 98|port is already in use/i.test(why)) return "";
   return "\n  the app binds its own port, which the old worker still holds: use --reload-strategy stop-first (the old worker stops before the new one starts), or let sup hold the socket with --listen and serve fd 3";
 }

@@ -12,7 +12,8 @@
 // environment says SUP_MASTER_PID=<the master> (a setsid'ed daemon of a
 // worker still alive at that moment). The guard costs one idle process
 // blocked in read(2): its RSS is measured in BENCHMARKS.md.
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 
 type Kind = "g" | "p"; // a process group, or one process
 
@@ -27,7 +28,7 @@ export interface GuardLink {
 }
 
 /** Starts the guard, and starts it again (with what it watched) if it ever dies while the master runs. */
-export function startGuard(argv: string[], masterPid: number, onRestart: (why: string) => void): GuardLink {
+export function startGuard(argv: string[], masterPid: number, runtimeDir: string, onRestart: (why: string) => void): GuardLink {
   const watched = new Set<string>();
   let closed = false;
   let proc: ReturnType<typeof spawn>;
@@ -40,7 +41,7 @@ export function startGuard(argv: string[], masterPid: number, onRestart: (why: s
     }
   };
   function spawn() {
-    const p = Bun.spawn([...argv, String(masterPid)], {
+    const p = Bun.spawn([...argv, String(masterPid), runtimeDir], {
       stdin: "pipe",
       stdout: "ignore",
       stderr: "inherit",
@@ -109,11 +110,12 @@ function strays(masterPid: number, sessions: Set<number>): number[] {
   return out;
 }
 
-/** `sup __guard MASTERPID`: returns when the master has gone. */
+/** `sup __guard MASTERPID RUNDIR`: returns when the master has gone. */
 export async function runGuard(args: string[]): Promise<number> {
   const masterPid = Number(args[0]);
+  const runtimeDir = args[1] ?? "";
   if (!Number.isInteger(masterPid) || masterPid < 1) {
-    console.error("sup: __guard is internal: sup __guard MASTERPID");
+    console.error("sup: __guard is internal: sup __guard MASTERPID RUNDIR");
     return 2;
   }
   const groups = new Set<number>();
@@ -142,6 +144,16 @@ export async function runGuard(args: string[]): Promise<number> {
     for (const p of pids) kill(p, "SIGKILL");
     for (const p of strays(masterPid, groups)) kill(p, "SIGKILL");
     await Bun.sleep(50);
+  }
+  // What a clean exit would have removed: the master's runtime dir (only
+  // the sockets sup makes there, then the dir itself, which must be empty).
+  if (runtimeDir) {
+    for (const f of ["control.sock", "notify.sock"]) rmSync(join(runtimeDir, f), { force: true });
+    try {
+      rmdirSync(runtimeDir);
+    } catch {
+      // not empty, or gone: leave it to the next master's clean-up
+    }
   }
   return 0;
 }

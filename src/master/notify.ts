@@ -5,7 +5,7 @@
 // thread can be made, the socket is drained on a short timer instead.
 import { watchReadable, watchUnavailable, type FdWatch } from "../net/fdwatch.ts";
 import { NotifyServer } from "../net/notify.ts";
-import type { Logger } from "./arbiter.ts";
+import type { Logger } from "./deps.ts";
 import type { Event } from "./events.ts";
 import type { Queue } from "./queue.ts";
 

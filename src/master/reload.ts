@@ -19,13 +19,6 @@ export interface CandidateView {
 
 export type ReloadPhase = "loading" | "starting";
 
-export interface LastReload {
-  reason: string;
-  at: number; // epoch ms
-  ok: boolean;
-  generation: number;
-  message: string;
-}
 
 export class Reload {
   phase: ReloadPhase = "loading";

@@ -100,7 +100,7 @@ export async function runMaster(cli: Cli): Promise<number> {
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
   });
-  arb.onWorkerLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
+  arb.workers.onLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
@@ -120,7 +120,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     control = openControl(masterPid, pidfile, arb.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
-    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, (why) => log.warn(why, { event: "guard.restart" }));
+    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
     if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);

@@ -7,7 +7,7 @@
 // (--chdir, resolved against the directory sup started in), not sup's own.
 import { resolve } from "node:path";
 import { autoreloadMode, type Config } from "../config/schema.ts";
-import type { Logger } from "./arbiter.ts";
+import type { Logger } from "./deps.ts";
 import type { Event } from "./events.ts";
 import type { Queue } from "./queue.ts";
 

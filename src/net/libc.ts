@@ -35,6 +35,7 @@ export const EADDRNOTAVAIL = 99;
 export const ECONNREFUSED = 111;
 export const ENOENT = 2;
 export const EPIPE = 32;
+export const EBADF = 9;
 export const ECHILD = 10;
 
 export const libc = openLibc((name) => dlopen(name, {

@@ -63,7 +63,7 @@ export function watchTree(
   let holding: string | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let stopped = false;
-  let verifyMs = VERIFY_MIN_MS;
+  let verifyMs = VERIFY_MIN_MS; // until the first walk says what a scan costs
 
   const events = opts.engine === "events"
     ? new EventsEngine(tree, {
@@ -82,6 +82,10 @@ export function watchTree(
   const started = performance.now();
   tree.walk();
   const walkMs = performance.now() - started;
+  // The walk's garbage (a few strings per entry) is gone at once, so the
+  // allocator can give its pages back: the index itself is ~50 bytes a file.
+  if (tree.fileCount >= 1000) Bun.gc(true);
+  verifyMs = Math.max(VERIFY_MIN_MS, walkMs * VERIFY_SHARE); // a walk costs more than a scan: the first one comes late, not early
   const fullEvery = () => (events ? verifyMs : intervalMs);
   let nextFull = Date.now() + fullEvery();
   let nextPart = Date.now() + intervalMs; // the unwatched directories (events engine)

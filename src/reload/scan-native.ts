@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import source from "./scan.c" with { type: "text" };
-import type { TreeIndex } from "./tree-index.ts";
+import { O, type TreeIndex } from "./tree-index.ts";
 
 export interface Scanner {
   readonly name: string;
@@ -63,7 +63,7 @@ export function nativeScanner(): Scanner | null {
     name: "native",
     // Typed arrays are passed as such: Bun takes their address at the call,
     // so a table that grew (a new ArrayBuffer) is never read at an old one.
-    scan: (ix, list, count, out, at) => sup_scan(ix.dirs, ix.files, ix.names, list, count, out, out.length / 6, at),
+    scan: (ix, list, count, out, at) => sup_scan(ix.dirs, ix.files, ix.names, list, count, out, out.length / O, at),
     list: (path, out, hdr) => sup_list(path, out, out.length, hdr),
   };
 }

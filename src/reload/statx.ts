@@ -1,11 +1,7 @@
-// stat(2) for the poller at the lowest cost Bun allows: statx(2) through
-// bun:ffi into one reused 256-byte buffer, on NUL-terminated paths encoded
-// once when a directory is listed. No object is allocated per call.
-//
-// Measured here (bench/autoreload-idle.ts, 10,000 files, µs of CPU per file):
-// fs.statSync 4.5, fs.statSync bigint 5.4, ffi statx 3.4–3.8. The kernel alone
-// costs 2.4–2.8 (a C loop of fstatat), of which ~1.2 is syscall entry on this
-// VM (PTI), so the JS side adds well under 1 µs.
+// stat(2) of a few paths (touch files, git's lock files, watch roots):
+// statx(2) through bun:ffi into one reused 256-byte buffer, no object per
+// call. The tree itself is scanned in C (scan.c), a batch per call; one
+// foreign call per file, as here, costs ~20 % more (BENCHMARKS.md).
 //
 // statx's layout is the same on every architecture (linux/stat.h), unlike
 // struct stat. Where libc or statx is missing (macOS, old musl), the fallback

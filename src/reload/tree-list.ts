@@ -3,6 +3,7 @@
 // and vanished subdirectories, and the files a listing found gone. The scans
 // themselves are in tree.ts.
 import { readFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { byteKey, display, joinBytes, lossy } from "./bytes.ts";
 import { DEFAULT_IGNORES, includeFilter, isIgnored, parseRules, type Rule } from "./ignore.ts";
 import { TOO_SMALL, type Scanner } from "./scan-native.ts";
@@ -116,7 +117,9 @@ export class Lister {
     for (const c of ix.children(d)) oldDirs.set(byteKey(this.baseName(c)), c);
 
     const keep: number[] = [];
-    const fresh: (Uint8Array | null)[] = [];
+    const fresh: (Uint8Array | null)[] = []; // views of `entries`, which nothing else writes
+    const relisted = oldFiles.size + oldDirs.size > 0; // the first listing needs no map keys
+    const skipHere = this.skipped(d);
     const added: number[] = [d];
     const rel0 = this.rels[d]!;
     let gitignoreListed = false;
@@ -130,7 +133,7 @@ export class Lister {
       const isDir = type === 100; // 'd'
       if (text === ".git") this.gitEntries.add(display(this.abs(d, name)));
       if (isIgnored(this.rules[d]!, this.user, rel, isDir)) continue;
-      const key = byteKey(name);
+      const key = relisted ? byteKey(name) : "";
       if (isDir) {
         if (oldDirs.delete(key)) continue;
         const c = this.addDir(this.abs(d, name), d, rel, out);
@@ -138,11 +141,11 @@ export class Lister {
         continue;
       }
       if (text === GITIGNORE_NAME) gitignoreListed = true;
-      if (!this.include(rel) || (this.skip.size > 0 && this.skip.has(display(this.abs(d, name))))) continue;
+      if (!this.include(rel) || skipHere?.has(text)) continue;
       const old = oldFiles.get(key);
       oldFiles.delete(key);
       keep.push(old ?? -1);
-      fresh.push(old === undefined ? name.slice() : null);
+      fresh.push(old === undefined ? name : null);
     }
     for (const i of oldFiles.values()) this.lost(d, i, out);
     for (const c of oldDirs.values()) this.drop(c, out);
@@ -180,6 +183,14 @@ export class Lister {
     const todo = this.list(d, out);
     for (const c of [...this.ix.children(d)]) if (!todo.includes(c)) todo.push(...this.reloadRules(c, out));
     return todo;
+  }
+
+  /** Names in d that are files sup writes (opts.skip), or null. */
+  private skipped(d: number): Set<string> | null {
+    if (this.skip.size === 0) return null;
+    const dir = display(this.ix.name(this.ix.dirs[d * D + D_PATH]!));
+    const names = [...this.skip].filter((p) => dirname(p) === dir).map((p) => basename(p));
+    return names.length > 0 ? new Set(names) : null;
   }
 
   private subtree(d: number): number[] {

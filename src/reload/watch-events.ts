@@ -11,7 +11,7 @@ import { D, D_FLAGS, D_PATH, D_WD, NONE, SINGLE } from "./tree-index.ts";
 import type { Tree } from "./tree.ts";
 import { strerror } from "../net/libc.ts";
 
-const BATCH_MS = 5; // the events of one save arrive within a few ms: look once
+const BATCH_MS = 2; // the events of one save arrive within a ms or two: look once
 
 export interface EventsHooks {
   /** Directories to stat, and those whose entries came or went (to be listed again). */

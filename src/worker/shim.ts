@@ -36,6 +36,7 @@ function isExecutableFile(path: string): boolean {
 }
 
 const PR_SET_PDEATHSIG = 1;
+const F_SETFD = 2;
 const SIGKILL = 9;
 const SIG_SETMASK = 2;
 /** Linux has signals 1..64; signal(2) refuses the few it cannot reset (KILL, STOP, 32, 33). */
@@ -53,6 +54,7 @@ export function runShim(args: string[]): number {
     getppid: { args: [], returns: "i32" },
     signal: { args: ["i32", "ptr"], returns: "ptr" },
     sigprocmask: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+    fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
     execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
     strerror: { args: ["i32"], returns: "cstring" },
     __errno_location: { args: [], returns: "ptr" },
@@ -74,6 +76,12 @@ export function runShim(args: string[]): number {
   // runtime's choices (SIGPIPE ignored, …) must not leak into the worker.
   for (let sig = 1; sig <= LAST_SIGNAL; sig++) if (sig !== SIGKILL) libc.signal(sig, null);
   libc.sigprocmask(SIG_SETMASK, new Uint8Array(128), null);
+
+  // The fds the master handed over (listen sockets from 3, then the notify
+  // pipe) must survive execve. Bun's runtime, starting this shim, marks every
+  // inherited fd above 3 close-on-exec (measured with Bun 1.4.5): clear it.
+  const lastFd = Math.max(2 + Number(env.LISTEN_FDS ?? 0), Number(env.SUP_NOTIFY_FD ?? 0));
+  for (let fd = 3; fd <= lastFd; fd++) libc.fcntl(fd, F_SETFD, 0);
 
   const strings = [path, ...rest].map(cstring);
   const envStrings = Object.entries(env).map(([k, v]) => cstring(`${k}=${v}`));

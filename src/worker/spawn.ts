@@ -19,11 +19,19 @@ export interface SpawnSpec {
 
 export type SpawnFn = (spec: SpawnSpec) => { pid: number };
 
-/** Feeds a stream to `onLine` line by line; memory stays at one line cap. */
+/**
+ * Feeds a stream to `onLine` line by line; memory stays at one line cap.
+ * After each chunk it yields to the event loop: while a worker floods its
+ * pipe, every read is ready at once and would resolve in a chain of
+ * microtasks that never lets a signal, the control socket or a timer in.
+ */
 async function pump(stream: ReadableStream<Uint8Array>, onLine: LineFn) {
   const lines = new LineSplitter(onLine);
   try {
-    for await (const chunk of stream) lines.push(chunk);
+    for await (const chunk of stream) {
+      lines.push(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
   } catch {
     // the pipe broke: the worker is gone, its exit is reported by onExit
   }

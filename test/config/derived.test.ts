@@ -9,7 +9,7 @@ import { autoreloadMode } from "../../src/config/schema.ts";
 const dir = mkdtempSync(join(tmpdir(), "sup-derived-"));
 const load = (argv: string[]) => loadConfig(parseCli([...argv, "--", "true"]), {}, dir);
 
-test("the events engine settles for 20 ms unless autoreload-settle is set; the poller for 0.3 s", async () => {
+test("the events engine settles for 10 ms unless autoreload-settle is set; the poller for 0.3 s", async () => {
   expect((await load([])).config["autoreload-settle"]).toBe(0.3);
   expect((await load(["--py-autoreload", "1"])).config["autoreload-settle"]).toBe(0.3);
   expect((await load(["--autoreload", "1", "--autoreload-engine", "poll"])).config["autoreload-settle"]).toBe(0.3);

@@ -100,7 +100,7 @@ describe("removeDeadDirs", () => {
       for (const f of files) writeFileSync(join(d, f), "");
       return d;
     };
-    const stale = make(`sup-${deadPid()}`, ["control.sock", "notify-1-1.sock"]);
+    const stale = make(`sup-${deadPid()}`, ["control.sock", "notify.sock", "notify-1-1.sock"]);
     const data = make(`sup-${deadPid()}`, ["control.sock", "notes.txt"]);
     const fresh = make(`sup-${deadPid()}`, []);
     const old = make(`sup-${deadPid()}`, []);

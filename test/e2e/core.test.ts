@@ -238,6 +238,7 @@ describe("pidfile and control verbs", () => {
     await ready(m, 3);
     const r = await runSup(["reload", "--rolling", "--wait", "--pidfile", pidfile]);
     expect(r.code).toBe(0);
+    await m.waitFor(/worker 3 pid \d+ gen 1 stopping/); // the log may trail the answer
     // Each old worker is stopped only after its replacement is ready.
     const order = [...m.out.matchAll(/worker (\d) pid \d+ gen (\d) (spawned|ready|stopping)/g)].map((x) => `${x[1]}.${x[2]}.${x[3]}`).filter((s) => !s.endsWith("1.spawned") && !s.includes(".1.ready"));
     expect(order).toEqual(["1.2.spawned", "1.2.ready", "1.1.stopping", "2.2.spawned", "2.2.ready", "2.1.stopping", "3.2.spawned", "3.2.ready", "3.1.stopping"]);
@@ -274,6 +275,8 @@ describe("bad input caught before anything starts", () => {
     [["--env", "FOO"], 'env "FOO": expected KEY=VALUE'],
     [["--ready", "bogus"], 'ready "bogus": unknown readiness check'],
     [["--listen", "1.2.3.4.5:80"], 'listen "1.2.3.4.5:80"'],
+    [["--listen", "127.0.0.1:58123", "--ready", "tcp:58123"], "which sup listens on for every worker (listen 127.0.0.1:58123)"],
+    [["--listen", "127.0.0.1:58123", "--ready", "http://127.0.0.1:58123/health"], "proves nothing about a new one"],
   ] as const) {
     test(`${args.join(" ")} → exit 2 naming it`, async () => {
       const r = await runSup([...args, "--", "sleep", "5"]);

@@ -150,3 +150,27 @@ test("a progress bar drawn with \\r passes through as lines", async () => {
   await m.waitFor(/\[1\] done/);
   expect(m.out).toMatch(/\[1\] step 1\n\[1\] step 2\n\[1\] step 3\n\[1\] done/);
 });
+
+test("a reload whose new listen address is in use fails with the address and errno named; the old workers keep serving", async () => {
+  const dir = tempDir();
+  const [a, b] = [await freePort(), await freePort()];
+  const squatter = Bun.listen({ hostname: "127.0.0.1", port: b, socket: { data() {} } });
+  try {
+    const ini = join(dir, "sup.ini");
+    writeFileSync(ini, `[sup]\nlisten = 127.0.0.1:${a}\nready = delay:0.2\nreload-grace = 0\n`);
+    const pidfile = join(dir, "sup.pid");
+    const m = new Master(["--ini", ini, "--pidfile", pidfile, "--", fixture("sleeper.sh")]);
+    await m.waitFor(/gen 1 ready/);
+    const old = m.livePids();
+    writeFileSync(ini, `[sup]\nlisten = 127.0.0.1:${a}\nlisten = 127.0.0.1:${b}\nready = delay:0.2\nreload-grace = 0\n`);
+    const r = await runSup(["reload", "--wait", "--pidfile", pidfile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`listen 127.0.0.1:${b}: address already in use`);
+    expect(r.stderr).toContain("keeping the old config and workers");
+    expect(m.livePids()).toEqual(old);
+    for (const p of old) expect(alive(p)).toBe(true);
+    expect(m.out).not.toContain("gen 2 spawned");
+  } finally {
+    squatter.stop(true);
+  }
+});

@@ -1,7 +1,8 @@
 // Issue 10, items 6 and 7: no process escapes a worker's tree, and zombies
 // are reaped, as a subreaper and as PID 1 of a container. Real processes.
 import { expect, test } from "bun:test";
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { Master, SUP, alive, fixture, track, useCleanup, waitUntil } from "./harness.ts";
 
 useCleanup();
@@ -48,6 +49,9 @@ test("SIGKILL of the master: nothing of a worker's tree survives 2 s (group chil
   await waitUntil(() => [...all, ...workers].every((p) => !alive(p)), 2000, () => `gone within 2 s; alive: ${[...all, ...workers].filter(alive)}`);
   expect(Date.now() - t0).toBeLessThan(2000);
   expect(pids.length).toBe(3);
+  // Nor does its runtime dir: the guard removes what a clean exit would have.
+  const dirs = [process.env.XDG_RUNTIME_DIR, process.env.TMPDIR, "/tmp"].filter(Boolean).map((d) => join(d!, `sup-${m.pid}`));
+  await waitUntil(() => dirs.every((d) => !existsSync(d)), 2000, () => `no runtime dir left: ${dirs.filter((d) => existsSync(d))}`);
 });
 
 /** Zombies whose parent is `ppid`. */

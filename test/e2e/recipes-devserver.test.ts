@@ -4,7 +4,10 @@
 // rolls back. --reload-strategy stop-first stops the old one first: the
 // recipe in recipes.ts, whose edit test runs here.
 import { describe, expect, test } from "bun:test";
-import { hit, runserver } from "./recipes.ts";
+import { cpSync } from "node:fs";
+import { join } from "node:path";
+import { Master, ROOT, freePort, runSup, tempDir } from "./harness.ts";
+import { PYTHON, hit, runserver } from "./recipes.ts";
 import { recipeTests } from "./recipes-suite.ts";
 
 recipeTests("test/e2e/recipes-devserver.test.ts"); // the stop-first recipe (recipes.ts)
@@ -19,3 +22,19 @@ describe("Django runserver --noreload (binds its own port)", () => {
     expect(await m.exitCode()).toBe(0);
   }, 60_000);
 });
+
+test("without stop-first, a reload of a server on a fixed port rolls back, and the message names the app's port, stop-first and --listen", async () => {
+  const dir = tempDir();
+  cpSync(join(ROOT, "test/fixtures/apps/django"), dir, { recursive: true });
+  const port = await freePort();
+  const pidfile = join(tempDir(), "sup.pid");
+  const m = new Master(["--ready", "delay:2", "--pidfile", pidfile, "--", PYTHON, "manage.py", "runserver", "--noreload", `127.0.0.1:${port}`], { cwd: dir });
+  await m.waitFor(/gen 1 ready/, 20_000);
+  const r = await runSup(["reload", "--wait", "--pidfile", pidfile], { ms: 30_000 });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("That port is already in use");
+  expect(r.stderr).toMatch(/binds its own port/);
+  expect(r.stderr).toContain("--reload-strategy stop-first");
+  expect(r.stderr).toContain("--listen");
+  expect((await hit(port)).text).toMatch(/gen=1/);
+}, 60_000);

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Master, freePort, tempDir } from "./harness.ts";
-import { GUNICORN, hit, recipe, start } from "./recipes.ts";
+import { GUNICORN, hit, privateTmp, recipe, start } from "./recipes.ts";
 import { recipeTests } from "./recipes-suite.ts";
 
 recipeTests("test/e2e/recipes-python.test.ts");
@@ -27,7 +27,7 @@ describe("autoreload in a Django project", () => {
     app.m.kill();
     const elsewhere = tempDir();
     const port = await freePort();
-    const m = new Master(["-p", "1", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--py-autoreload", "1", "--chdir", app.dir, "--", GUNICORN, "--preload", "proj.wsgi"], { cwd: elsewhere });
+    const m = new Master(["-p", "1", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--py-autoreload", "1", "--chdir", app.dir, "--", GUNICORN, "--preload", "proj.wsgi"], { cwd: elsewhere, env: privateTmp() });
     await m.waitFor(/gen 1 ready/, 20_000);
     await m.waitFor(new RegExp(`autoreload: watching .*${app.dir.replaceAll("/", "\\/")}`));
     writeFileSync(join(elsewhere, "unrelated.py"), "x = 1\n");

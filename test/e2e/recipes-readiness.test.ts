@@ -1,11 +1,12 @@
 // Readiness that tells the truth (issue 11 item 2), with today's sup: a tcp
-// probe under --port-base reaches only the new worker, and a new worker that
-// dies soon after saying READY=1 rolls the reload back (--reload-grace).
+// probe under --port-base reaches only the new worker, a new worker that
+// dies soon after saying READY=1 rolls the reload back (--reload-grace), and
+// a Node worker says READY=1 on a pipe.
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Master, alive, fixture, freePorts, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
-import { hammer, hit, recipe, start, type Recipe } from "./recipes.ts";
+import { Master, alive, fixture, freePort, freePorts, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
+import { NODE, hammer, hit, privateTmp, recipe, start, type Recipe } from "./recipes.ts";
 
 useCleanup();
 
@@ -14,10 +15,10 @@ const RELOAD_GRACE = ["--reload-grace", "10"];
 
 describe("readiness that tells the truth", () => {
   test("--port-base with a tcp probe: a new worker that never listens is not declared ready by the old worker on its port", async () => {
-    const base = await freePorts(2);
+    const base = await freePorts(4); // worker N gets B+2(N-1) or the port after it
     const dir = tempDir();
     const pidfile = join(dir, "sup.pid");
-    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "tcp:127.0.0.1:{port}", "--ready-timeout", "3", "--pidfile", pidfile, "--", fixture("app.sh")], { env: { APP_DIR: dir } });
+    const m = new Master(["-p", "2", "--port-base", String(base), "--ready", "tcp:127.0.0.1:{port}", "--ready-timeout", "3", "--pidfile", pidfile, "--", fixture("app.sh")], { env: { APP_DIR: dir, ...privateTmp() } });
     await waitUntil(() => m.count(/gen 1 ready/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
     const old = m.livePids();
     writeFileSync(join(dir, "hang"), ""); // the new workers never bind
@@ -45,5 +46,31 @@ describe("readiness that tells the truth", () => {
     expect(app.m.out).toContain("generation 1 keeps serving");
     expect(load.failures).toEqual([]);
     expect((await hit(app.port)).gen).toBe(1);
+  }, 60_000);
+
+  test(`a Node app says READY=1 on $SUP_NOTIFY_FD (no native code) and counts as ready (notify); one that never says it is not`, async () => {
+    const dir = tempDir();
+    const script = join(dir, "server.mjs");
+    writeFileSync(
+      script,
+      `import http from "node:http";
+import { existsSync, writeSync } from "node:fs";
+const server = http.createServer((q, s) => s.end("pid=" + process.pid + " gen=" + process.env.SUP_GENERATION + "\\n"));
+server.listen({ fd: 3 }, () => {
+  const fd = Number(process.env.SUP_NOTIFY_FD);
+  if (fd && !existsSync(new URL("never-ready", import.meta.url))) writeSync(fd, "READY=1\\n");
+});
+process.on("SIGTERM", () => server.close());
+`,
+    );
+    const port = await freePort();
+    const pidfile = join(dir, "sup.pid");
+    const m = new Master(["-p", "2", "--listen", `127.0.0.1:${port}`, "--ready", "notify", "--ready-timeout", "4", "--pidfile", pidfile, "--", NODE, script], { cwd: dir, env: privateTmp() });
+    await waitUntil(() => m.count(/gen 1 ready \(notify\)/g) >= 2, 15_000, () => `2 workers ready (notify):\n${m.out}`);
+    writeFileSync(join(dir, "never-ready"), ""); // the next generation never says it
+    const r = await runSup(["reload", "--wait", "--pidfile", pidfile], { ms: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("not ready within 4s");
+    expect((await hit(port)).gen).toBe(1);
   }, 60_000);
 });

@@ -72,12 +72,11 @@ export function recipeTests(file: string) {
         }, TIMEOUT);
       }
 
-      // With --ready delay:N the rollback is a race: a boot that fails after
-      // N s (a loaded machine: uvicorn's failing import took over 2 s at load
-      // 35) counts as ready first and replaces working code. These pass
-      // when the failure comes first, and for good once a worker that dies
-      // soon after counting as ready rolls back (--reload-grace, issue 11
-      // item 2) or Node can say READY=1: until then, todo.
+      // With --ready delay:N (uvicorn alone) the rollback is a race: a boot
+      // that fails later than N s plus --reload-grace (a loaded machine:
+      // uvicorn's failing import took over 2 s at load 35) counts as ready
+      // and replaces working code. It passes when the failure comes first,
+      // so it stays todo: a test of timing, not behaviour.
       const delayed = /--ready delay:/.test(r.line);
       for (const b of r.breaks) {
         (delayed ? test.todo : test)(`${b.what}: the reload rolls back, sup reload --wait exits 1, the old code keeps serving`, async () => {

@@ -133,7 +133,7 @@ export const RECIPES: Recipe[] = [
   // Node and Bun.
   {
     name: "Express",
-    line: "sup -p 4 --listen 127.0.0.1:8000 --ready delay:2 -- node server.mjs",
+    line: "sup -p 4 --listen 127.0.0.1:8000 --ready notify -- node server.mjs",
     app: "test/fixtures/apps/express",
     test: JS_TEST,
     needs: [needs.node, needs.express],
@@ -142,7 +142,7 @@ export const RECIPES: Recipe[] = [
   },
   {
     name: "plain Node http",
-    line: "sup -p 4 --listen 127.0.0.1:8000 --ready delay:2 -- node server.mjs",
+    line: "sup -p 4 --listen 127.0.0.1:8000 --ready notify -- node server.mjs",
     app: "test/fixtures/apps/node",
     test: JS_TEST,
     needs: [needs.node],
@@ -172,7 +172,7 @@ export const RECIPES: Recipe[] = [
   ...(
     [
       ["python3", "examples/hello.py", "notify", [needs.python]],
-      ["node", "examples/hello-node.mjs", "delay:2", [needs.node]],
+      ["node", "examples/hello-node.mjs", "notify", [needs.node]],
       ["bun", "examples/hello-bun.ts", "notify", []],
     ] as const
   ).map(([runtime, file, ready, need]): Recipe => ({
@@ -200,6 +200,13 @@ export const recipe = (name: string) => RECIPES.find((r) => r.name === name) ?? 
 
 /** The words of a recipe line (the docs' lines use no quoting). */
 export const words = (line: string) => line.trim().split(/\s+/);
+
+/**
+ * TMPDIR for one master, so its runtime dir is $TMPDIR/sup-PID in a fresh
+ * directory: in /tmp, a sup-PID left by a SIGKILLed master (every test
+ * cleanup) makes a later master that gets the same pid refuse to start.
+ */
+export const privateTmp = () => ({ TMPDIR: tempDir() });
 
 /** A running recipe: its master, directory, port and pidfile. */
 export interface Running {
@@ -237,7 +244,7 @@ export async function start(r: Recipe, extra: string[] = []): Promise<Running> {
   const pidfile = resolve(dir, flags[flags.indexOf("--pidfile") + 1]!);
   const programs: Record<string, string> = { gunicorn: GUNICORN, python3: PYTHON, node: NODE, bun: process.execPath };
   command[0] = programs[command[0]!] ?? command[0]!;
-  const m = new Master([...flags, "--worker-reload-mercy", "10", "--ready-timeout", "20", ...extra, "--", ...command], { cwd: dir });
+  const m = new Master([...flags, "--worker-reload-mercy", "10", "--ready-timeout", "20", ...extra, "--", ...command], { cwd: dir, env: privateTmp() });
   await waitUntil(() => m.count(/gen 1 ready/g) >= workers, 25_000, () => `${workers} ready workers of "${r.line}":\n${m.out}`);
   const change = (c: Change) => writeFileSync(join(dir, c.file), c.apply(readFileSync(join(dir, c.file), "utf8")));
   return { m, dir, port, pidfile, workers, change };
@@ -293,7 +300,7 @@ export async function runserver(flags: string[] = []) {
   const pidfile = join(tempDir(), "sup.pid");
   const m = new Master(
     ["--port-base", String(port), "--pidfile", pidfile, "--worker-reload-mercy", "10", ...flags, "--shell", "--", `exec ${PYTHON} manage.py runserver --noreload 127.0.0.1:$PORT`],
-    { cwd: dir },
+    { cwd: dir, env: privateTmp() },
   );
   await m.waitFor(/gen 1 ready/, 20_000);
   await waitUntil(() => hit(port).catch(() => undefined), 10_000, () => `runserver answering on ${port}:\n${m.out}`);

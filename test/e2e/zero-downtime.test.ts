@@ -122,7 +122,7 @@ describe("zero-downtime reloads", () => {
     for (const p of old) expect(alive(p)).toBe(true);
     expect(old).toContain(await hit(port));
     // The hung candidates are stopped, not left behind.
-    await waitUntil(() => m.count(/gen 2 exited .*\(rollback\)/g) >= 2, 8000, "candidates stopped");
+    await waitUntil(() => m.count(/gen 2 exited .*\(rollback\)/g) >= 2, 8000, () => `candidates stopped:\n${m.out}`);
   });
 
   test("a rolling reload into broken code stops at the first worker and keeps capacity", async () => {
@@ -163,6 +163,15 @@ describe("zero-downtime reloads", () => {
 });
 
 describe("sockets and readiness", () => {
+  test("two --listen addresses are fds 3 and 4, and the notify pipe the fd after them, in the worker itself (past the exec shim)", async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const m = new Master(["--listen", `127.0.0.1:${a}`, "--listen", `127.0.0.1:${b}`, "--ready", "notify", "--", "sh", "-c",
+      'for f in 3 4 5; do printf "fd%s=%s " $f "$(readlink /proc/$$/fd/$f)"; done; echo "notify=$SUP_NOTIFY_FD n=$LISTEN_FDS"; echo READY=1 >&"$SUP_NOTIFY_FD"; exec sleep 30']);
+    const [line] = await m.waitFor(/fd3=.*notify=\d+ n=\d+/);
+    expect(line).toMatch(/fd3=socket:\[\d+\] fd4=socket:\[\d+\] fd5=(pipe|socket):\[\d+\] notify=5 n=2/);
+    await m.waitFor(/worker 1 pid \d+ gen 1 ready \(notify\)/);
+  });
+
   test("socket-activated: sup hands the sockets it inherited (LISTEN_FDS) on to its workers", async () => {
     const port = await freePort();
     const listener = createServer();

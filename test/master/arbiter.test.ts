@@ -47,14 +47,14 @@ function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>) {
     arb.queue.push({ type: "timer" });
     await settle();
   };
-  const workerOf = (pid: number) => arb.workers.find((x) => x.pid === pid)!;
+  const workerOf = (pid: number) => arb.workers.list.find((x) => x.pid === pid)!;
   const exit = async (pid: number, code = 0) => {
     arb.queue.push({ type: "exit", worker: workerOf(pid), code, signal: null });
     await settle();
   };
   /** Every worker that was asked to stop exits. */
   const drain = async () => {
-    for (const w of arb.workers.filter((x) => x.state === "stopping")) arb.queue.push({ type: "exit", worker: w, code: 0, signal: null });
+    for (const w of arb.workers.list.filter((x) => x.state === "stopping")) arb.queue.push({ type: "exit", worker: w, code: 0, signal: null });
     await settle();
   };
   const reload = async (rolling = false) => {
@@ -63,7 +63,7 @@ function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>) {
     await settle();
     return results;
   };
-  const live = () => arb.workers.map((w) => `${w.id}.${w.generation}.${w.state}`).sort();
+  const live = () => arb.workers.list.map((w) => `${w.id}.${w.generation}.${w.state}`).sort();
   const pidOf = (id: number, gen: number) => spawned.findLast((s) => s.id === id && s.gen === gen)!.pid;
   return { arb, cfg, spawned, lines, notes, released, settle, tick, exit, drain, reload, live, pidOf, done, setNow: (t: number) => (now = t) };
 }
@@ -118,7 +118,7 @@ test("the rollback line says so when no worker serves", async () => {
 test("a new worker that never becomes ready is rolled back at the ready timeout", async () => {
   const t = setup({ processes: 1, ready: "notify", "ready-timeout": 3 });
   await t.settle();
-  t.arb.workers[0]!.markReady(0);
+  t.arb.workers.list[0]!.markReady(0);
   await t.reload();
   await t.tick(2999);
   expect(t.live()).toEqual(["1.1.ready", "1.2.starting"]);
@@ -227,7 +227,7 @@ test("rolling reload with processes 2 → 4 never stops a new worker", async () 
   t.arb.deps.loadConfig = async () => four;
   await t.reload(true);
   for (let i = 0; i < 4; i++) await t.tick(1000);
-  expect(t.arb.workers.filter((w) => w.generation === 2).map((w) => w.state)).toEqual(["ready", "ready", "ready", "ready"]);
+  expect(t.arb.workers.list.filter((w) => w.generation === 2).map((w) => w.state)).toEqual(["ready", "ready", "ready", "ready"]);
   expect(t.lines.filter((l) => /gen 2 stopping/.test(l))).toEqual([]);
   expect(t.spawned.filter((s) => s.gen === 2)).toHaveLength(4);
   expect(t.arb.generation).toBe(2);
@@ -295,10 +295,10 @@ test("a second INT stops at once", async () => {
   await t.tick(1000);
   t.arb.queue.push({ type: "signal", sig: "SIGINT" });
   await t.settle();
-  expect(t.arb.workers[0]!.killed).toBe(false);
+  expect(t.arb.workers.list[0]!.killed).toBe(false);
   t.arb.queue.push({ type: "signal", sig: "SIGINT" });
   await t.settle();
-  expect(t.arb.workers[0]!.killed).toBe(true);
+  expect(t.arb.workers.list[0]!.killed).toBe(true);
 });
 
 test("stop-first: the old worker exits before its replacement starts", async () => {
@@ -339,7 +339,7 @@ test("a new worker that dies of EADDRINUSE: the rollback names stop-first and --
   const t = setup({ processes: 1 });
   await t.tick(1000);
   const results = await t.reload();
-  t.arb.workers.find((w) => w.generation === 2)!.noteStderr("OSError: [Errno 98] Address already in use");
+  t.arb.workers.list.find((w) => w.generation === 2)!.noteStderr("OSError: [Errno 98] Address already in use");
   await t.exit(t.pidOf(1, 2), 1);
   expect(results[0]!.message).toContain("the app binds its own port");
   expect(results[0]!.message).toContain("--reload-strategy stop-first");
@@ -375,7 +375,7 @@ test("READY=1 on the notify socket counts for the worker whose session sent it",
   const pid = t.spawned[0]!.pid;
   t.arb.queue.push({ type: "notify", pid: pid + 1_000_000, uid: 0, text: "STATUS=booting" });
   await t.settle();
-  expect(t.arb.workers[0]!.statusText).toBe("booting");
+  expect(t.arb.workers.list[0]!.statusText).toBe("booting");
   t.arb.queue.push({ type: "notify", pid, uid: 12345, text: "READY=1" }); // another user: ignored
   await t.settle();
   expect(t.live()).toEqual(["1.1.starting"]);
