@@ -12,6 +12,7 @@
 // O_NONBLOCK on; a socket is written with send(MSG_DONTWAIT), which is
 // per call (send(2)); a regular file never blocks on write.
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
+import { watchWritable, type FdWatch } from "./net/fdwatch.ts";
 import { EAGAIN, EBADF, EINTR, EPIPE, MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, errno, libc } from "./net/libc.ts";
 
 /** Queued bytes per stream before lines are dropped. */
@@ -20,8 +21,11 @@ export const QUEUE_LIMIT = 1 << 20;
 const PRIORITY_ROOM = 64 << 10;
 /** At most this much per write(2). */
 const CHUNK = 64 << 10;
-const RETRY_MIN_MS = 10;
-const RETRY_MAX_MS = 250;
+// Without a watcher thread: retry after EAGAIN, from 1 ms, doubling while
+// nothing gets through; any progress starts over at 1 ms, so a reader that
+// keeps up is kept up with.
+const RETRY_MIN_MS = 1;
+const RETRY_MAX_MS = 100;
 /** Drops are reported at most once per this interval. */
 export const REPORT_EVERY_MS = 10_000;
 
@@ -53,8 +57,12 @@ export class Output {
   private queued = 0;
   private head = 0; // bytes of queue[0] already written
   private scheduled = false;
+  /** Waiting for the fd to be writable again (after EAGAIN). */
+  private blocked = false;
   private retryMs = 0;
   private retryTimer?: ReturnType<typeof setTimeout>;
+  /** Wakes flush() when the fd is writable again (POLLOUT); undefined: use the retry timer. */
+  private watch?: FdWatch | null;
   private closed = false;
   private readonly pollBuf = new Int16Array(new ArrayBuffer(8)); // struct pollfd { int fd; short events, revents; }
   /** Lines dropped since the last report, and in all. */
@@ -84,7 +92,7 @@ export class Output {
     }
     this.queue.push(bytes);
     this.queued += bytes.length;
-    if (!this.scheduled && this.retryMs === 0) {
+    if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
@@ -109,9 +117,12 @@ export class Output {
   flush(): void {
     this.scheduled = false;
     this.retryTimer = undefined;
+    this.blocked = false;
+    let progress = false;
     while (this.queue.length > 0 && !this.closed) {
       const n = this.writeSome();
-      if (n < 0) return this.retryLater();
+      if (n < 0) return this.waitWritable(progress);
+      if (n > 0) progress = true;
       this.consume(n);
     }
     this.retryMs = 0;
@@ -162,8 +173,13 @@ export class Output {
     }
   }
 
-  private retryLater(): void {
-    this.retryMs = Math.min(Math.max(RETRY_MIN_MS, this.retryMs * 2), RETRY_MAX_MS);
+  /** EAGAIN: flush again once the reader has made room (POLLOUT), or after a short retry. */
+  private waitWritable(progress: boolean): void {
+    this.blocked = true;
+    if (this.watch === undefined) this.watch = watchWritable(this.target.fd, () => this.flush()) ?? null;
+    else if (this.watch) this.watch.rearm();
+    if (this.watch) return;
+    this.retryMs = progress ? RETRY_MIN_MS : Math.min(Math.max(RETRY_MIN_MS, this.retryMs * 2), RETRY_MAX_MS);
     this.retryTimer = setTimeout(() => this.flush(), this.retryMs);
   }
 
@@ -203,6 +219,7 @@ export class Output {
     this.dropped = 0;
     this.flush();
     clearTimeout(this.retryTimer);
+    this.watch?.close();
     if (this.target.owned) closeSync(this.target.fd);
     this.closed = true;
   }

@@ -1,8 +1,9 @@
-// A readiness watcher for an fd Bun's own event loop cannot watch (a unix
-// datagram socket: neither Bun nor node:dgram has them, DESIGN.md §7).
+// A readiness watcher for an fd Bun's own event loop cannot watch: a unix
+// datagram socket (neither Bun nor node:dgram has them, DESIGN.md §7), or
+// our own non-blocking copy of stdout waiting to be writable again.
 //
 // A small C function, compiled at start by bun:ffi's `cc` (TinyCC), runs a
-// thread that blocks in poll(2) on the fd and, when it is readable, calls a
+// thread that blocks in poll(2) on the fd and, when it is ready, calls a
 // threadsafe JSCallback: Bun queues that call on the JS thread like any other
 // event. The thread then waits on an ack pipe until JS has drained the fd and
 // re-armed it, so it never spins and JS never races it. The master thus hears
@@ -28,8 +29,8 @@ extern ssize_t read(int fd, void *buf, size_t n);
 extern void *malloc(size_t n);
 extern int pthread_create(pthread_t *t, void *attr, void *(*fn)(void *), void *arg);
 extern int pthread_detach(pthread_t t);
-typedef void (*ready_fn)(int id);
-struct watch { int fd; int ack; ready_fn ready; int id; };
+typedef void (*ready_fn)(int events);
+struct watch { int fd; int ack; ready_fn ready; short events; };
 
 /* 'q' on the ack pipe ends the thread; any other byte re-arms it. */
 static int wait_ack(int ack) {
@@ -44,28 +45,28 @@ static int wait_ack(int ack) {
 static void *loop(void *arg) {
   struct watch *w = arg;
   for (;;) {
-    struct pollfd p[2] = { { w->fd, 1, 0 }, { w->ack, 1, 0 } }; /* POLLIN */
+    struct pollfd p[2] = { { w->fd, w->events, 0 }, { w->ack, 1, 0 } }; /* ack: POLLIN */
     if (poll(p, 2, -1) < 0) continue; /* EINTR */
     if (p[1].revents) { if (!wait_ack(w->ack)) return 0; continue; }
     if (p[0].revents & 0x20) return 0; /* POLLNVAL: the fd was closed */
     if (!p[0].revents) continue;
-    w->ready(w->id);
+    w->ready(p[0].revents);
     if (!wait_ack(w->ack)) return 0;
   }
 }
 
-int watch_start(int fd, int ack, ready_fn ready, int id) {
+int watch_start(int fd, int ack, ready_fn ready, int events) {
   pthread_t t;
   struct watch *w = malloc(sizeof *w);
   if (!w) return -1;
-  w->fd = fd; w->ack = ack; w->ready = ready; w->id = id;
+  w->fd = fd; w->ack = ack; w->ready = ready; w->events = (short)events;
   if (pthread_create(&t, 0, loop, w) != 0) return -1;
   pthread_detach(t);
   return 0;
 }
 `;
 
-type Lib = { watch_start(fd: number, ack: number, ready: unknown, id: number): number };
+type Lib = { watch_start(fd: number, ack: number, ready: unknown, events: number): number };
 let lib: Lib | null | undefined;
 let why = "";
 
@@ -96,8 +97,16 @@ export interface FdWatch {
 
 const live: JSCallback[] = []; // a thread may call its callback until it ends: never freed
 
+const POLLIN = 1;
+const POLLOUT = 4;
+
 /** Calls onReadable (on the JS thread) each time fd becomes readable, until close(); undefined when no thread can be made here. */
-export function watchReadable(fd: number, onReadable: () => void): FdWatch | undefined {
+export const watchReadable = (fd: number, onReadable: () => void) => watchFd(fd, POLLIN, onReadable);
+
+/** The same for "writable again" (POLLOUT): a writer that met EAGAIN is woken as soon as the reader has made room. */
+export const watchWritable = (fd: number, onWritable: () => void) => watchFd(fd, POLLOUT, onWritable);
+
+function watchFd(fd: number, events: number, onReady: () => void): FdWatch | undefined {
   const l = compile();
   if (!l) return undefined;
   const fds = new Int32Array(new ArrayBuffer(8));
@@ -106,9 +115,9 @@ export function watchReadable(fd: number, onReadable: () => void): FdWatch | und
     return undefined;
   }
   const [ackRead, ackWrite] = [fds[0]!, fds[1]!];
-  const cb = new JSCallback(() => onReadable(), { args: ["i32"], returns: "void", threadsafe: true });
+  const cb = new JSCallback(() => onReady(), { args: ["i32"], returns: "void", threadsafe: true });
   live.push(cb);
-  if (l.watch_start(fd, ackRead, cb.ptr, 0) !== 0) {
+  if (l.watch_start(fd, ackRead, cb.ptr, events) !== 0) {
     libc.close(ackRead);
     libc.close(ackWrite);
     why = "pthread_create failed";

@@ -124,3 +124,39 @@ test("a full disk (ENOSPC, /dev/full) drops and counts, and keeps trying the nex
   expect(o.droppedTotal).toBe(2);
   o.end();
 });
+
+test("a reader that keeps up gets every line of a steady flood, however long (no backoff stuck after EAGAIN)", async () => {
+  const [r, w] = pipe();
+  libc.fcntl(r, 4 /* F_SETFL */, O_NONBLOCK);
+  const o = new Output(w, 1 << 20);
+  const line = enc.encode("y".repeat(99) + "\n");
+  let got = 0;
+  const buf = Buffer.alloc(1 << 20);
+  const reader = setInterval(() => {
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(r, buf);
+      } catch {
+        break;
+      }
+      if (n <= 0) break;
+      got += n;
+    }
+  }, 1);
+  try {
+    // 8 MB in 80 bursts of 100 KB, one every 5 ms: each burst meets a pipe
+    // the last one filled, so every burst starts with EAGAIN.
+    for (let i = 0; i < 80; i++) {
+      for (let j = 0; j < 1000; j++) o.write(line);
+      await Bun.sleep(5);
+    }
+    const deadline = Date.now() + 5000;
+    while (got < 8_000_000 && Date.now() < deadline) await Bun.sleep(10);
+  } finally {
+    clearInterval(reader);
+  }
+  expect(o.droppedTotal).toBe(0);
+  expect(got).toBe(8_000_000);
+  o.end();
+});
