@@ -67,7 +67,11 @@ export class Arbiter {
     this.converge();
     while (!(this.stopping && this.workers.empty)) {
       this.arm();
-      this.handle(await this.queue.take());
+      let ev = await this.queue.take();
+      // A STATUS= datagram changes nothing to converge on or time: a chatty
+      // app (libsystemd's STATUS=, WATCHDOG=1) costs a parse, not a manage().
+      while (ev.type === "notify" && !this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid)) ev = await this.queue.take();
+      if (ev.type !== "notify") this.handle(ev);
       this.converge();
     }
     clearTimeout(this.timer);
@@ -84,7 +88,7 @@ export class Arbiter {
       case "exit":
         return this.reap(ev.worker, ev.code, ev.signal);
       case "notify":
-        return this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid);
+        return void this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid);
       case "probe":
         return this.workers.probed(ev.worker, ev.ok);
       case "config":

@@ -143,18 +143,24 @@ export class Workers {
     else watch.probeFailed(this.deps.now());
   }
 
-  /** sd_notify: the pipe names its worker; on the socket, the sender is the worker or in its session, and of our user. */
-  notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number) {
+  /**
+   * sd_notify: the pipe names its worker; on the socket, the sender is the
+   * worker or in its session, and of our user. True when a worker became
+   * ready (a STATUS= alone changes nothing the loop converges on).
+   */
+  notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
     let w = worker;
     if (!w && pid) {
-      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return; // another user's process
+      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return false; // another user's process
       w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
     }
-    if (!w || w.state === "exited") return;
+    if (!w || w.state === "exited") return false;
     const msg = parseNotify(text);
     const status = msg.get("STATUS");
     if (status !== undefined) w.statusText = status;
-    if (msg.get("READY") === "1" && this.configFor(w).ready === "notify") this.ready(w, "notify");
+    if (msg.get("READY") !== "1" || w.state !== "starting" || this.configFor(w).ready !== "notify") return false;
+    this.ready(w, "notify");
+    return true;
   }
 
   /** A worker exited: out of the table; its group and what escaped it are stopped with it (after `killAt`). */
