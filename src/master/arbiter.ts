@@ -253,10 +253,13 @@ export class Arbiter {
   /** Not ready in time: a candidate rolls its reload back; any other worker is killed and counts as a crash. */
   private notReady(w: WorkerHandle, why: string) {
     if (this.isCandidate(w)) return this.rollback(`${w.label} ${why}${tail(w.stderrTail)}`);
+    // Nothing wants it any more (a rollback a moment ago, in the same pass of
+    // due timeouts, or a scale-down): manage() retires it with that reason.
+    const slot = this.slots.get(w.id);
+    if (slot?.generation !== w.generation) return;
     this.log.error(`${w.label} ${why}; killing it`, fields(w, "worker.timeout"));
     this.workers.killNotReady(w);
-    const slot = this.slots.get(w.id);
-    if (slot?.generation === w.generation) slot.respawnAt = Infinity; // not before it has exited
+    slot.respawnAt = Infinity; // not before it has exited
   }
 
   /** A worker exited: expected (we asked), a failed candidate (roll back), or a crash (back off). */

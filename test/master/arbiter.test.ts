@@ -127,6 +127,19 @@ test("a new worker that never becomes ready is rolled back at the ready timeout"
   expect(t.lines.join("\n")).toContain("not ready within 3s");
 });
 
+test("new workers whose ready timeouts fall due together: one rollback, and each is stopped by it, none killed as a crash", async () => {
+  const t = setup({ processes: 2, ready: "notify", "ready-timeout": 3 });
+  await t.settle();
+  for (const w of t.arb.workers.list) w.markReady(0);
+  await t.reload();
+  await t.tick(3000);
+  expect(t.live()).toEqual(["1.1.ready", "1.2.stopping", "2.1.ready", "2.2.stopping"]);
+  const text = t.lines.join("\n");
+  expect(text.match(/rolled back/g)).toHaveLength(1);
+  expect(text).not.toContain("killing it");
+  expect(t.arb.workers.list.filter((w) => w.generation === 2).map((w) => w.stopReason)).toEqual(["rollback", "rollback"]);
+});
+
 test("reload-grace: a new worker that dies soon after it said ready still rolls back", async () => {
   const t = setup({ processes: 1, "reload-grace": 2 });
   await t.tick(1000);
