@@ -17,6 +17,7 @@ describe("sup master", () => {
     m.signal("SIGHUP");
     await m.waitFor(/reload gen 2 done/);
     await waitUntil(() => old.every((p) => !alive(p)), 5000, "old workers gone");
+    await waitUntil(() => m.livePids().length <= 3, 5000, () => `the old workers' exit lines:\n${m.out}`); // the log trails the exits
     const now = m.livePids();
     expect(now).toHaveLength(3);
     for (const p of now) expect(old).not.toContain(p);
