@@ -112,7 +112,7 @@ export const RECIPES: Recipe[] = [
   },
   {
     name: "ASGI app under uvicorn",
-    line: "sup -p 4 --listen 127.0.0.1:8000 --ready delay:2 -- python3 -m uvicorn --fd 3 app:app",
+    line: "sup -p 4 --listen 127.0.0.1:8000 --ready notify -- python3 -m uvicorn --fd 3 app:app",
     app: "test/fixtures/apps/asgi",
     test: PY_TEST,
     needs: [needs.python, needs.uvicorn],
