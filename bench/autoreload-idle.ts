@@ -2,7 +2,7 @@
 // generated trees (100 files per directory) with each engine, and what one
 // scan costs per file next to a C loop doing only the kernel's work.
 //
-//   bun bench/autoreload-idle.ts [--seconds 20] [--sizes 0,10000,100000] [--no-master]
+//   bun bench/autoreload-idle.ts [--seconds 20] [--sizes 0,10000,100000] [--no-master] [--no-dfg]
 //
 // Rows: "poll" / "events" run watchTree alone in a child Bun process
 // (interval 1 s); "dist/sup" runs the built master (`bun build.ts` first)
@@ -51,10 +51,15 @@ const ticksUs = (pid: number) => {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(f[11]) + Number(f[12])) * 10_000;
 };
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+/** Resident MB: all (VmRSS), anonymous (heap, JIT code: the process's own) and file-backed (pages of the executable and libraries, clean and shared). */
+const memMb = (pid: number) => {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const mb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(s)![1]) / 1024;
+  return { rss: mb("VmRSS"), anon: mb("RssAnon"), file: mb("RssFile") };
+};
 
-async function measure(argv: string[], cwd: string, seconds: number, ready: RegExp, reports = false) {
-  const p = Bun.spawn(["sh", "-c", 'exec "$@" 2>&1', "sh", ...argv], { cwd, stdio: ["ignore", "pipe", "ignore"], detached: true });
+async function measure(argv: string[], cwd: string, seconds: number, ready: RegExp, reports = false, env: Record<string, string> = {}) {
+  const p = Bun.spawn(["sh", "-c", 'exec "$@" 2>&1', "sh", ...argv], { cwd, stdio: ["ignore", "pipe", "ignore"], detached: true, env: { ...process.env, ...env } });
   try {
     let out = "";
     const dec = new TextDecoder();
@@ -87,7 +92,7 @@ async function measure(argv: string[], cwd: string, seconds: number, ready: RegE
     const cpu = ((await cpuUs()) - c0) / 1000 / (performance.now() - w0) * 100;
     const walk = /first walk (\d+) ms/.exec(out)?.[1] ?? "";
     const index = /INDEX (\d+) (\d+)/.exec(out);
-    return { cpu, rss: rssMb(p.pid), walk, perFile: index && Number(index[2]) > 0 ? Number(index[1]) / Number(index[2]) : NaN };
+    return { cpu, ...memMb(p.pid), walk, perFile: index && Number(index[2]) > 0 ? Number(index[1]) / Number(index[2]) : NaN };
   } finally {
     try {
       process.kill(-p.pid, "SIGKILL");
@@ -98,20 +103,23 @@ async function measure(argv: string[], cwd: string, seconds: number, ready: RegE
 
 async function main() {
   const { values } = parseArgs({
-    options: { child: { type: "string" }, engine: { type: "string", default: "poll" }, seconds: { type: "string", default: "20" }, sizes: { type: "string", default: "0,10000,100000" }, "no-master": { type: "boolean" } },
+    options: { "no-dfg": { type: "boolean" }, child: { type: "string" }, engine: { type: "string", default: "poll" }, seconds: { type: "string", default: "20" }, sizes: { type: "string", default: "0,10000,100000" }, "no-master": { type: "boolean" } },
   });
   if (values.child) return child(values.child, values.engine as "poll" | "events");
   const seconds = Number(values.seconds);
+  // --no-dfg: JavaScriptCore's optimizing tiers off in every measured process,
+  // to tell the JIT's share of the growth from the tree's.
+  const env: Record<string, string> = values["no-dfg"] ? { BUN_JSC_useDFGJIT: "false" } : {};
   const sizes = values.sizes!.split(",").map(Number);
   const sup = join(ROOT, "dist/sup");
   const master = !values["no-master"] && statSync(sup, { throwIfNoEntry: false });
-  console.log(`# bun bench/autoreload-idle.ts --seconds ${seconds} --sizes ${values.sizes}  (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)})`);
+  console.log(`# bun bench/autoreload-idle.ts --seconds ${seconds} --sizes ${values.sizes}${values["no-dfg"] ? " --no-dfg" : ""}  (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)})`);
   const rows: string[] = [];
-  const base: Record<string, number> = {};
+  const base: Record<string, { rss: number; anon: number; file: number }> = {};
   const empty = mkdtempSync(join(tmpdir(), "sup-bench-bare-"));
-  const bare = await measure([process.execPath, "-e", "process.on('SIGUSR2', () => { const u = process.cpuUsage(); console.log('CPU ' + (u.user + u.system)); }); setInterval(() => {}, 1 << 30); console.log('READY')"], empty, seconds, /READY/, true);
+  const bare = await measure([process.execPath, "-e", "process.on('SIGUSR2', () => { const u = process.cpuUsage(); console.log('CPU ' + (u.user + u.system)); }); setInterval(() => {}, 1 << 30); console.log('READY')"], empty, seconds, /READY/, true, env);
   rmSync(empty, { recursive: true, force: true });
-  rows.push(`| bare bun (nothing watched) | – | ${bare.cpu.toFixed(3)} | ${bare.rss.toFixed(1)} | | | |`);
+  rows.push(`| bare bun (nothing watched) | – | ${bare.cpu.toFixed(3)} | ${bare.rss.toFixed(1)} | | | | |`);
   for (const n of sizes) {
     const dir = generate(n);
     try {
@@ -134,18 +142,20 @@ async function main() {
       if (master) cases.push(["dist/sup --py-autoreload 1 (poll)", [sup, "--py-autoreload", "1", "--", "sleep", "1000"], /autoreload: watching/, false]);
       if (master) cases.push(["dist/sup --autoreload 1 (events)", [sup, "--autoreload", "1", "--", "sleep", "1000"], /autoreload: watching/, false]);
       for (const [name, argv, ready, reports] of cases) {
-        const r = await measure(argv, dir, reports ? seconds : 3 * seconds, ready, reports);
-        if (n === 0) base[name] = r.rss;
-        const growth = base[name] === undefined ? "" : `${(r.rss - base[name]!).toFixed(1)}`;
-        const perFile = n > 0 && base[name] !== undefined ? `${Math.round(((r.rss - base[name]!) * 1024 * 1024) / n)}` : "";
-        rows.push(`| ${name} | ${n.toLocaleString("en-US")} | ${r.cpu.toFixed(3)} | ${r.rss.toFixed(1)} | ${growth} | ${perFile} | ${r.walk} |`);
+        const r = await measure(argv, dir, reports ? seconds : 3 * seconds, ready, reports, env);
+        if (n === 0) base[name] = r;
+        const b = base[name];
+        const growth = b ? `${(r.rss - b.rss).toFixed(1)}` : "";
+        const split = b ? `${(r.anon - b.anon).toFixed(1)} / ${(r.file - b.file).toFixed(1)}` : "";
+        const perFile = n > 0 && b ? `${Math.round(((r.rss - b.rss) * 1024 * 1024) / n)} / ${Math.round(((r.anon - b.anon) * 1024 * 1024) / n)}` : "";
+        rows.push(`| ${name} | ${n.toLocaleString("en-US")} | ${r.cpu.toFixed(3)} | ${r.rss.toFixed(1)} | ${growth} | ${split} | ${perFile} | ${r.walk} |`);
         console.log(rows.at(-1));
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  console.log(`\n| process | files | CPU % of one core (${seconds} s idle) | RSS MB | RSS − empty tree, MB | bytes per file | first walk ms |\n|---|---|---|---|---|---|---|`);
+  console.log(`\n| process | files | CPU % of one core (${seconds} s idle) | RSS MB | RSS − empty tree, MB | of it anonymous / file-backed, MB | bytes per file: RSS / anonymous | first walk ms |\n|---|---|---|---|---|---|---|---|`);
   console.log(rows.join("\n"));
 }
 
