@@ -20,6 +20,23 @@ export interface SpawnSpec {
 export type SpawnFn = (spec: SpawnSpec) => { pid: number };
 
 /**
+ * Bun hands each read of a worker's pipe over as a new buffer (up to 256
+ * KiB), freed only when the collector runs. A worker that floods its pipe
+ * allocates them faster than the collector's own pacing frees them: a 200
+ * MB flood grew the master by 29-34 MB of anonymous memory. A full
+ * collection after every 8 MiB read (by all pumps together; ~1-2 ms on the
+ * master's small heap) keeps that at 16-17 MB, for about 1 % more CPU.
+ */
+const COLLECT_EVERY = 8 << 20;
+let readSinceCollect = 0;
+function countRead(bytes: number) {
+  readSinceCollect += bytes;
+  if (readSinceCollect < COLLECT_EVERY) return;
+  readSinceCollect = 0;
+  Bun.gc(true);
+}
+
+/**
  * Feeds a stream to `onLine` line by line; memory stays at one line cap.
  * After each chunk it yields to the event loop: while a worker floods its
  * pipe, every read is ready at once and would resolve in a chain of
@@ -30,6 +47,7 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: LineFn) {
   try {
     for await (const chunk of stream) {
       lines.push(chunk);
+      countRead(chunk.length);
       await new Promise((r) => setImmediate(r));
     }
   } catch {

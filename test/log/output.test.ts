@@ -65,15 +65,24 @@ test("a pipe nobody reads: write() never blocks, drops past the limit and report
   const line = enc.encode("x".repeat(999) + "\n");
   const t0 = performance.now();
   let refused = 0;
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < 4000; i++) {
     if (!o.write(line)) refused++;
     if (i % 100 === 0) await Bun.sleep(1); // let flushes run: they meet a full pipe
   }
   expect(performance.now() - t0).toBeLessThan(2000);
-  expect(refused).toBeGreaterThan(1000); // 2 MB offered, 64 KiB pipe + 64 KiB queue
+  expect(refused).toBeGreaterThan(2000); // 4 MB offered, a 1 MiB pipe + 64 KiB queue
   expect(o.pending).toBeLessThanOrEqual(64 << 10);
   await Bun.sleep(120);
   expect(drops.reduce((a, b) => a + b, 0)).toBe(refused);
+  o.end();
+});
+
+test("a pipe is grown to 1 MiB, so a writer woken late still keeps a fast reader fed", () => {
+  const [, w] = pipe();
+  const F_GETPIPE_SZ = 1032;
+  expect(libc.fcntl(w, F_GETPIPE_SZ, 0)).toBe(64 << 10);
+  const o = new Output(w);
+  expect(libc.fcntl(w, F_GETPIPE_SZ, 0)).toBe(1 << 20); // a property of the pipe, seen through any fd of it
   o.end();
 });
 
