@@ -70,6 +70,7 @@ export class Arbiter {
       let ev = await this.queue.take();
       // A STATUS= datagram changes nothing to converge on or time: a chatty
       // app (libsystemd's STATUS=, WATCHDOG=1) costs a parse, not a manage().
+      // One that made a worker ready was handled here; converge on it.
       while (ev.type === "notify" && !this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid)) ev = await this.queue.take();
       if (ev.type !== "notify") this.handle(ev);
       this.converge();
@@ -79,7 +80,8 @@ export class Arbiter {
     return this.exitCode;
   }
 
-  private handle(ev: Event): void {
+  /** Every event but notify, which run() gives to workers.notified() itself. */
+  private handle(ev: Exclude<Event, { type: "notify" }>): void {
     switch (ev.type) {
       case "signal":
         return this[SIGNAL_TABLE[ev.sig] satisfies SignalAction](`signal ${ev.sig.slice(3)}`);
@@ -87,8 +89,6 @@ export class Arbiter {
         return this.onTimer();
       case "exit":
         return this.reap(ev.worker, ev.code, ev.signal);
-      case "notify":
-        return void this.workers.notified(ev.text, ev.worker, ev.pid, ev.uid);
       case "probe":
         return this.workers.probed(ev.worker, ev.ok);
       case "config":
