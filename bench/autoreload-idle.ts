@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { watchTree } from "../src/reload/autoreload.ts";
+import { watchTree } from "../src/watch/autoreload.ts";
 import { floorProbe } from "./scan-floor.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -130,7 +130,7 @@ async function main() {
         for (const [k, v] of Object.entries(f.perFile)) console.log(`  ${k.padEnd(52)} ${v.toFixed(3)}`);
         console.log(`  ratio sup scan / C floor: ${(f.perFile["sup: Tree.scan (native scanner, whole poll)"]! / f.perFile["C floor: open+fstat per dir, fstatat per file"]!).toFixed(2)}x`);
         console.log(`  index: ${f.indexBytesPerFile.toFixed(0)} bytes per file (${(f.indexBytes / 1e6).toFixed(2)} MB)`);
-        // The events engine's verification scan: every max(30 s, 2000x its duration) (src/reload/autoreload.ts).
+        // The events engine's verification scan: every max(30 s, 2000x its duration) (src/watch/autoreload.ts).
         const scanMs = (f.perFile["sup: Tree.scan (native scanner, whole poll)"]! * n) / 1000;
         const every = Math.max(30_000, 2000 * scanMs);
         console.log(`  events engine's verification scan: ${scanMs.toFixed(1)} ms of CPU every ${(every / 1000).toFixed(0)} s = ${((scanMs / every) * 100).toFixed(3)} % of a core`);

@@ -12,7 +12,7 @@
 //   - per thread: CPU (utime and stime, /proc/PID/task/*/stat) and
 //     wakeups: voluntary context switches per thread (/proc/PID/task/*/status),
 //     each one a sleep that ended, per second, by thread name: "main" is the
-//     JS thread, "sup" the notify reader thread (net/fdwatch.ts), the others
+//     JS thread, "sup" the notify reader thread (native/fdwatch.ts), the others
 //     Bun's and JavaScriptCore's own.
 // Then USR1's status table must show worker 1's latest STATUS= (the
 // datagrams were read, not left queued), and `strace -c -f -p MASTER` runs

@@ -6,11 +6,11 @@ import { cc, dlopen } from "bun:ffi";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fsScanner } from "../src/reload/scan-fs.ts";
-import { nativeScanner } from "../src/reload/scan-native.ts";
-import { encodePath, newStatOut, stableBytes, stater } from "../src/reload/statx.ts";
-import { O } from "../src/reload/tree-index.ts";
-import { Tree } from "../src/reload/tree.ts";
+import { fsScanner } from "../src/watch/scan-fs.ts";
+import { nativeScanner } from "../src/native/scan.ts";
+import { encodePath, newStatOut, stableBytes, stater } from "../src/native/statx.ts";
+import { O } from "../src/watch/tree-index.ts";
+import { Tree } from "../src/watch/tree.ts";
 
 const SOURCE = join(import.meta.dir, "fixtures/stat-floor.c");
 const SYMBOLS = {

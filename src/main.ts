@@ -6,15 +6,15 @@ declare const SUP_VERSION: string;
 const argv = process.argv.slice(2);
 
 async function main(): Promise<number> {
-  // The exec shim between the master and each worker (src/worker/shim.ts).
-  if (argv[0] === "__exec") return (await import("./worker/shim.ts")).runShim(argv.slice(1));
-  // The guard that outlives a SIGKILLed master (src/master/guard.ts).
-  if (argv[0] === "__guard") return await (await import("./master/guard.ts")).runGuard(argv.slice(1));
+  // The exec shim between the master and each worker (src/processes/shim.ts).
+  if (argv[0] === "__exec") return (await import("./processes/shim.ts")).runShim(argv.slice(1));
+  // The guard that outlives a SIGKILLed master (src/processes/guard.ts).
+  if (argv[0] === "__guard") return await (await import("./processes/guard.ts")).runGuard(argv.slice(1));
   if (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version") {
     console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : (await import("../package.json")).version}`);
     return 0;
   }
-  const { parseCli, helpText, UsageError } = await import("./cli.ts");
+  const { parseCli, helpText, UsageError } = await import("./verbs/cli.ts");
   const { ConfigError } = await import("./config/coerce.ts");
   try {
     const cli = parseCli(argv);
@@ -28,15 +28,15 @@ async function main(): Promise<number> {
       case "reload":
       case "stop":
       case "status":
-        return await (await import("./control/client.ts")).runClientVerb(cli);
+        return await (await import("./verbs/client.ts")).runClientVerb(cli);
       case "systemd-unit":
-        return await (await import("./control/systemd-unit.ts")).runSystemdUnit(cli);
+        return await (await import("./verbs/systemd-unit.ts")).runSystemdUnit(cli);
       case "config":
       case "check":
-        return await (await import("./config/verb.ts")).runConfigVerb(cli);
+        return await (await import("./verbs/config.ts")).runConfigVerb(cli);
       case "run":
         try {
-          return await (await import("./master/run.ts")).runMaster(cli);
+          return await (await import("./verbs/run.ts")).runMaster(cli);
         } catch (e) {
           // A bare `sup` runs the command of a config file found here; with
           // none, it shows how to use it.

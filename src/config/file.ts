@@ -3,13 +3,13 @@
 // checked later by coerce(), which quotes the file:line given here.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, extname, relative, resolve } from "node:path";
-import type { Cli } from "../cli.ts";
+import type { Cli } from "../verbs/cli.ts";
 import { ConfigError } from "./coerce.ts";
 import { readIni, type IniEntry } from "./ini.ts";
 import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from "./locate.ts";
 import { SPECS } from "./schema.ts";
-import { didYouMean } from "./suggest.ts";
-import { splitWords } from "./words.ts";
+import { didYouMean } from "../core/suggest.ts";
+import { splitWords } from "../core/words.ts";
 
 export type Format = "ini" | "toml" | "json" | "yaml";
 

@@ -1,10 +1,10 @@
 // The config layers, lowest first: defaults < file < its environment section
 // < SUP_* variables < flags. Every value remembers the layer that set it, for
 // `sup config --explain`. Lists replace, never concatenate, across layers.
-import type { Cli } from "../cli.ts";
+import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
 import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
-import { splitWords } from "./words.ts";
+import { splitWords } from "../core/words.ts";
 
 /** autoreload-settle when the events engine is on and nobody set it. */
 export const EVENTS_SETTLE = 0.01;
@@ -61,7 +61,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     if (!name.startsWith("SUP_") || raw === undefined || IGNORED.has(name)) continue;
     const spec = known.get(name);
     if (!spec) {
-      const { didYouMean } = await import("./suggest.ts");
+      const { didYouMean } = await import("../core/suggest.ts");
       throw new ConfigError(`environment variable ${name} is not a sup option${didYouMean(name, known.keys())}; unset it or fix its name`);
     }
     if (spec.flagOnly) continue;
@@ -97,7 +97,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   // once, so the settle wait is most of the reload delay; the events of one
   // save arrive within a few ms, and a save still under way (a file created
   // and not closed, or renamed away) holds the reload by itself
-  // (src/reload/autoreload.ts), so 10 ms is enough (BENCHMARKS.md, Autoreload).
+  // (src/watch/autoreload.ts), so 10 ms is enough (BENCHMARKS.md, Autoreload).
   if (autoreloadMode(cfg as unknown as Config)?.engine === "events" && sources["autoreload-settle"]?.layer === "default") {
     cfg["autoreload-settle"] = EVENTS_SETTLE;
     sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };

@@ -3,7 +3,7 @@
 // started), and each names the path, the errno in words and what to do.
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/coerce.ts";
-import { strerror } from "../net/libc.ts";
+import { strerror } from "../native/libc.ts";
 
 export class StartError extends ConfigError {
   override name = "StartError";

@@ -12,7 +12,7 @@
 // on it is the master (SO_PEERCRED, in client.ts).
 import { lstatSync, readFileSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../verbs/cli.ts";
 import { PermissionDenied, describeUid } from "./errors.ts";
 import { CONTROL_SOCKET, runtimeBases, runtimeDirProblem } from "./rundir.ts";
 

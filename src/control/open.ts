@@ -3,12 +3,12 @@
 // 2) after undoing what was already made, so a master that did not start
 // leaves nothing behind; close() undoes it all at exit.
 import { join } from "node:path";
-import type { Event } from "../master/events.ts";
-import type { Queue } from "../master/queue.ts";
-import { UsageError } from "../cli.ts";
+import type { Event } from "../supervisor/events.ts";
+import type { Queue } from "../core/queue.ts";
+import { UsageError } from "../verbs/cli.ts";
 import { isAlive, readPidfile, removePidfile, writePidfile } from "./pidfile.ts";
 import { CONTROL_SOCKET, makeRuntimeDir, removeRuntimeDir } from "./rundir.ts";
-import { startControl } from "./server.ts";
+import { startControl } from "../sources/control.ts";
 
 export interface Control {
   /** sup-PID: a real directory, ours, mode 0700; notify sockets may go straight in. */
@@ -47,7 +47,7 @@ export async function refuseRunningMaster(pidfile: string) {
     return; // missing or malformed
   }
   if (pid === process.pid || !isAlive(pid)) return;
-  const { findMaster } = await import("./client.ts");
+  const { findMaster } = await import("../verbs/client.ts");
   const running = await findMaster(pidfile).then(() => true, () => false);
   if (running) throw new UsageError(`another sup master (pid ${pid}) is running with pidfile ${pidfile}; stop it first (sup stop --pidfile ${pidfile}) or choose another pidfile`);
 }

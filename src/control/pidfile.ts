@@ -4,7 +4,7 @@
 import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../verbs/cli.ts";
 import { fsFailure } from "./errors.ts";
 
 /**

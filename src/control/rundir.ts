@@ -6,7 +6,7 @@
 // the master's pid (src/control/locate.ts), with the same checks.
 import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, type Stats } from "node:fs";
 import { join, resolve } from "node:path";
-import { AF_UNIX, ECONNREFUSED, ENOENT, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, errno, libc } from "../net/libc.ts";
+import { AF_UNIX, ECONNREFUSED, ENOENT, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, errno, libc } from "../native/libc.ts";
 import { SUN_PATH_MAX, unixAddr } from "../net/sockaddr.ts";
 import { StartError, describeUid, errnoWords, fsFailure } from "./errors.ts";
 import { isAlive } from "./pidfile.ts";

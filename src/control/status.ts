@@ -1,7 +1,7 @@
 // The status report: what `sup status`, `sup status --json` and USR1 show.
 import { readFileSync } from "node:fs";
-import type { Slot } from "../master/slots.ts";
-import { CRASH_LOOP_AFTER } from "../master/backoff.ts";
+import type { Slot } from "../supervisor/slots.ts";
+import { CRASH_LOOP_AFTER } from "../core/backoff.ts";
 
 export interface WorkerStatus {
   id: number;

@@ -8,7 +8,7 @@ import { ConfigError } from "../config/coerce.ts";
 import {
   AF_INET, AF_INET6, AF_UNIX, EACCES, EADDRINUSE, EADDRNOTAVAIL, EAGAIN, ECONNREFUSED, ENOENT, F_SETFD, FD_CLOEXEC,
   IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, errno, libc, strerror,
-} from "./libc.ts";
+} from "../native/libc.ts";
 import { inetAddr, unixAddr } from "./sockaddr.ts";
 
 export interface ListenAddr {

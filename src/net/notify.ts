@@ -14,7 +14,7 @@ import { ptr } from "bun:ffi";
 import { unlinkSync } from "node:fs";
 import {
   AF_UNIX, EAGAIN, EINTR, SCM_CREDENTIALS, SO_PASSCRED, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, errno, libc, strerror,
-} from "./libc.ts";
+} from "../native/libc.ts";
 import { unixAddr } from "./sockaddr.ts";
 
 /** Largest datagram kept (systemd reads at most this much, NOTIFY_BUFFER_MAX). */

@@ -2,7 +2,7 @@
 // struct ucred { pid_t pid; uid_t uid; gid_t gid; }. The kernel records it at
 // connect() for the client and at listen() for the server, so the master
 // learns the uid of each client and a client learns the pid that listens.
-import { SOL_SOCKET, SO_PEERCRED, errno, libc, strerror } from "./libc.ts";
+import { SOL_SOCKET, SO_PEERCRED, errno, libc, strerror } from "../native/libc.ts";
 
 export interface PeerCred {
   pid: number;

@@ -2,7 +2,7 @@
 // ipv6(7), unix(7)). sa_family is in host order (little-endian on the targets),
 // ports in network order.
 import { ConfigError } from "../config/coerce.ts";
-import { AF_INET, AF_INET6, AF_UNIX, cstr, libc } from "./libc.ts";
+import { AF_INET, AF_INET6, AF_UNIX, cstr, libc } from "../native/libc.ts";
 
 /** sizeof(sun_path): a unix socket path must fit with its terminating NUL. */
 export const SUN_PATH_MAX = 108;

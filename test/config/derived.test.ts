@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseCli } from "../../src/cli.ts";
+import { parseCli } from "../../src/verbs/cli.ts";
 import { EVENTS_SETTLE, loadConfig } from "../../src/config/load.ts";
 import { autoreloadMode } from "../../src/config/schema.ts";
 

@@ -4,7 +4,7 @@ import { afterAll } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { parseCli } from "../../src/cli.ts";
+import { parseCli } from "../../src/verbs/cli.ts";
 import { loadConfig } from "../../src/config/load.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { bindListen, boundPort, closeListen, type ListenSocket } from "../../src/net/listen.ts";
 import { NotifyServer, isReady } from "../../src/net/notify.ts";
 import { probeOnce } from "../../src/net/probe.ts";
-import { resolveCommand, shimArgv } from "../../src/worker/shim.ts";
+import { resolveCommand, shimArgv } from "../../src/processes/shim.ts";
 import { waitFor } from "./helpers.ts";
 
 const EXAMPLES = resolve(import.meta.dir, "../../examples");

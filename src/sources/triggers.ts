@@ -1,0 +1,66 @@
+// File triggers (touch files, autoreload) as event sources: each change
+// becomes one reload event in the master's queue. Restarted when a reload
+// brings a config whose trigger settings differ.
+//
+// Paths mean what they mean to the workers: the default watch root and
+// relative touch files and watch paths are in the workers' directory
+// (--chdir, resolved against the directory sup started in), not sup's own.
+import { resolve } from "node:path";
+import { autoreloadMode, type Config } from "../config/schema.ts";
+import type { Logger } from "../supervisor/deps.ts";
+import type { Event } from "../supervisor/events.ts";
+import type { Queue } from "../core/queue.ts";
+
+const KEYS = ["chdir", "pidfile", "touch-reload", "touch-chain-reload", "check-interval", "autoreload", "py-autoreload", "autoreload-watch", "autoreload-include", "autoreload-ignore", "autoreload-engine", "autoreload-settle"] as const;
+
+export class Triggers {
+  private stops: (() => void)[] = [];
+  private key = "";
+
+  constructor(
+    private queue: Queue<Event>,
+    private cwd: string,
+    private log: Logger,
+  ) {}
+
+  static enabled(cfg: Config): boolean {
+    return cfg["touch-reload"].length > 0 || cfg["touch-chain-reload"].length > 0 || autoreloadMode(cfg) !== null;
+  }
+
+  update(cfg: Config) {
+    const key = JSON.stringify(KEYS.map((k) => cfg[k]));
+    if (key === this.key) return;
+    this.stop();
+    this.key = key;
+    void this.start(cfg, key);
+  }
+
+  private async start(cfg: Config, key: string) {
+    const note = (msg: string) => this.log.info(msg, { event: "trigger" });
+    const workDir = resolve(this.cwd, cfg.chdir || ".");
+    if (cfg["touch-reload"].length > 0 || cfg["touch-chain-reload"].length > 0) {
+      const { watchTouchFiles } = await import("../watch/touch.ts");
+      if (this.key !== key) return; // replaced while loading
+      const t = watchTouchFiles({ files: cfg["touch-reload"], chainFiles: cfg["touch-chain-reload"], interval: cfg["check-interval"], cwd: workDir }, (ev) => this.queue.push({ type: "reload", reason: `touch: ${ev.file}${ev.why === "modified" ? "" : ` ${ev.why}`}`, rolling: ev.rolling }), note);
+      this.stops.push(() => t.stop());
+    }
+    const mode = autoreloadMode(cfg);
+    if (mode) {
+      const { watchTree } = await import("../watch/autoreload.ts");
+      if (this.key !== key) return;
+      // Files sup itself writes never trigger a reload (the pidfile is resolved as run.ts does).
+      const ownFiles = cfg.pidfile ? [resolve(this.cwd, cfg.pidfile)] : [];
+      const t = watchTree(
+        { ...mode, watch: cfg["autoreload-watch"], include: cfg["autoreload-include"], ignore: cfg["autoreload-ignore"], settle: cfg["autoreload-settle"], cwd: workDir, ownFiles },
+        (ev) => this.queue.push({ type: "reload", reason: `autoreload: ${ev.files[0] ?? "?"}${ev.count > 1 ? ` and ${(ev.count - 1).toLocaleString("en-US")} more` : ""}`, rolling: false }),
+        note,
+      );
+      this.stops.push(() => t.stop());
+    }
+  }
+
+  stop() {
+    this.key = "";
+    for (const s of this.stops.splice(0)) s();
+  }
+}

@@ -1,0 +1,60 @@
+// What the arbiter needs from the world, injected so that unit tests can
+// run the loop with a fake spawn and clock (run.ts gives the real ones).
+import type { Config } from "../config/schema.ts";
+import type { Fields } from "../output/log.ts";
+import type { ReadySpec } from "../net/probe.ts";
+import type { SpawnFn } from "../processes/spawn.ts";
+import type { NotifyFn } from "./lifecycle.ts";
+
+export interface Logger {
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+}
+
+/** What one worker needs to start (from run.ts: shim, command, env, sockets). */
+export interface Prepared {
+  argv: string[];
+  env: Record<string, string>;
+  fds: number[];
+  cwd: string;
+  notifyPipe: boolean;
+  output: "pipe" | "inherit";
+}
+
+export interface Orphan {
+  pid: number;
+  pgid: number;
+  comm: string;
+  /** SUP_WORKER_ID / SUP_GENERATION from its environment, when readable. */
+  worker?: { id: number; generation: number };
+}
+
+export interface ArbiterDeps {
+  spawn: SpawnFn;
+  now(): number; // ms, monotonic
+  log: Logger;
+  masterPid: number;
+  /** Re-reads every config layer; rejects (ConfigError) to keep the old one. */
+  loadConfig(): Promise<Config>;
+  /** Takes a loaded config into use for a new generation (checks, binds its sockets); throws to refuse it. */
+  accept?(next: Config, generation: number): void;
+  /** A generation nothing runs or wants any more: release what it held (sockets). */
+  release?(generation: number): void;
+  prepare(cfg: Config, id: number, generation: number, port: number): Prepared;
+  lifecycle?: NotifyFn;
+  /** True when file triggers are on: a crash loop then waits for a change. */
+  hasFileTriggers?(cfg: Config): boolean;
+  probe?(spec: ReadySpec): Promise<boolean>;
+  /** The session id of a pid (getsid), to tell which worker a notify datagram came from. */
+  sessionOf?(pid: number): number;
+  /** Reaps exited children that are not Bun's (orphans that came back to the subreaper). */
+  reapOrphans?(owned: (pid: number) => boolean): void;
+  /** Live children that are not Bun's: what left a worker's tree and came back here. */
+  orphans?(owned: (pid: number) => boolean): Orphan[];
+  /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
+  guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
+  /** Tests push timer events themselves (with their own clock). */
+  manualTicks?: boolean;
+}
+

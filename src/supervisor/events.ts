@@ -1,0 +1,29 @@
+// Everything that can happen to the master, as data. Producers (signal
+// handlers, the deadline timer, worker exits and output, the notify socket,
+// probes, config loads, the control socket, file triggers) push these; only
+// the arbiter loop acts on them.
+import type { Config } from "../config/schema.ts";
+import type { StatusReport } from "../control/status.ts";
+import type { WorkerHandle } from "../processes/handle.ts";
+import type { MasterSignal } from "./signals.ts";
+
+export interface ReloadResult {
+  ok: boolean;
+  generation: number;
+  message: string;
+}
+
+export type Event =
+  | { type: "signal"; sig: MasterSignal }
+  | { type: "timer" }
+  | { type: "exit"; worker: WorkerHandle; code: number | null; signal: string | null }
+  /** sd_notify text from the notify socket (sender pid and uid) or a worker's notify pipe. */
+  | { type: "notify"; text: string; worker?: WorkerHandle; pid?: number; uid?: number }
+  | { type: "probe"; worker: WorkerHandle; ok: boolean }
+  | { type: "config"; seq: number; config?: Config; error?: string }
+  | { type: "reload"; reason: string; rolling: boolean; reply?: (r: ReloadResult) => void }
+  | { type: "stop"; reason: string; now: boolean }
+  | { type: "scale"; delta: number; reason: string }
+  | { type: "status"; reply?: (s: StatusReport) => void } // no reply: log the table (USR1)
+  /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
+  | { type: "child" };

@@ -1,0 +1,206 @@
+// The worker table: the processes that run, with their readiness watches
+// and what exited workers left behind. Its verbs act on processes (spawn,
+// retire, reap) and return what happened; what it means (a crash, a failed
+// reload) is the arbiter's to decide. Only the arbiter calls it, on the loop.
+import type { Config } from "../config/schema.ts";
+import type { Fields } from "../output/log.ts";
+import { parseNotify } from "../net/notify.ts";
+import { expandReady, parseReady, probeOnce } from "../net/probe.ts";
+import { WorkerHandle, parseSignal, signalGroup } from "../processes/handle.ts";
+import type { ArbiterDeps, Orphan } from "./deps.ts";
+import type { Event } from "./events.ts";
+import { Leftovers } from "./leftovers.ts";
+import type { Queue } from "../core/queue.ts";
+import { ReadyWatch, type ReadyDue } from "./readiness.ts";
+
+export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
+
+function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class Workers {
+  list: WorkerHandle[] = [];
+  private readonly watches = new Map<WorkerHandle, ReadyWatch>();
+  readonly leftovers: Leftovers;
+  onLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
+
+  constructor(
+    private readonly deps: ArbiterDeps,
+    private readonly queue: Queue<Event>,
+    private readonly configFor: (w: { generation: number }) => Config,
+  ) {
+    this.leftovers = new Leftovers(
+      (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
+      (kind, t) => deps.guard?.unwatch(kind === "group" ? "g" : "p", t),
+    );
+  }
+
+  /** Children Bun waits for itself: every worker, and the guard. */
+  owns(pid: number): boolean {
+    return pid === this.deps.guard?.pid || this.list.some((w) => w.pid === pid);
+  }
+
+  /**
+   * With --port-base, worker N gets port BASE+2(N-1) or the one after it:
+   * whichever no other process of that id holds, so a new worker never
+   * shares its port with the old one it replaces and a probe of {port}
+   * reaches only the new worker. Undefined while both are held.
+   */
+  portFor(id: number, cfg: Config): number | undefined {
+    const base = cfg["port-base"];
+    if (base <= 0) return 0;
+    const first = base + 2 * (id - 1);
+    const held = new Set(this.list.filter((w) => w.id === id).map((w) => w.port));
+    return [first, first + 1].find((p) => !held.has(p));
+  }
+
+  /** Starts worker `id` of `generation`; throws (with the reason) when it cannot. */
+  spawn(id: number, generation: number, cfg: Config): WorkerHandle {
+    const now = this.deps.now();
+    const port = this.portFor(id, cfg) ?? 0;
+    const prepared = this.deps.prepare(cfg, id, generation, port);
+    const spec = expandReady(parseReady(cfg.ready), { id, port });
+    const box: { w?: WorkerHandle } = {};
+    const { pid } = this.deps.spawn({
+      ...prepared,
+      onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
+      onLine: (stream, line, cut) => {
+        if (stream === "stderr" && box.w) box.w.noteStderr(line);
+        this.onLine?.(stream, id, generation, line, cut);
+      },
+      onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
+    });
+    const w = (box.w = new WorkerHandle(id, generation, pid, now, port));
+    this.deps.guard?.watch("g", pid);
+    this.list.push(w);
+    this.watches.set(w, new ReadyWatch(spec, now, cfg["ready-timeout"] * 1000));
+    this.deps.log.info(`${w.label} spawned${port ? ` port ${port}` : ""}`, fields(w, "worker.spawn"));
+    return w;
+  }
+
+  /** The polite stop: stop signal to its group, SIGKILL after the mercy. */
+  retire(w: WorkerHandle, reason: string) {
+    const cfg = this.configFor(w);
+    this.watches.delete(w);
+    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason);
+    this.deps.log.info(`${w.label} stopping (${reason})`, fields(w, "worker.stop", { reason }));
+  }
+
+  ready(w: WorkerHandle, how: string) {
+    if (w.state !== "starting") return;
+    w.markReady(this.deps.now());
+    this.watches.delete(w);
+    this.deps.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, fields(w, "worker.ready"));
+  }
+
+  /** Kills for a ready timeout: its exit is then a failure (no stop reason). */
+  killNotReady(w: WorkerHandle) {
+    this.watches.delete(w);
+    w.kill();
+    w.stopReason = undefined;
+  }
+
+  /** The timer's work on processes: escalate, SIGKILL leftovers past their mercy; the readiness that is due. */
+  due(now: number): { w: WorkerHandle; due: NonNullable<ReadyDue> }[] {
+    for (const w of this.list) {
+      if (w.escalate(now)) this.deps.log.warn(`${w.label} did not stop within ${this.configFor(w)["worker-reload-mercy"]}s; sent SIGKILL`, fields(w, "worker.kill"));
+    }
+    for (const label of this.leftovers.check(now)) this.deps.log.warn(`${label} outlived its worker; sent SIGKILL`, { event: "leftover.kill" });
+    const out: { w: WorkerHandle; due: NonNullable<ReadyDue> }[] = [];
+    for (const w of this.list) {
+      const due = w.state === "starting" ? this.watches.get(w)?.due(now) : undefined;
+      if (due?.kind === "probe") this.startProbe(w);
+      else if (due) out.push({ w, due });
+    }
+    return out;
+  }
+
+  deadline(): number {
+    let at = this.leftovers.deadline();
+    for (const w of this.list) {
+      if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt);
+      if (w.state === "starting") at = Math.min(at, this.watches.get(w)?.deadline() ?? Infinity);
+    }
+    return at;
+  }
+
+  private startProbe(w: WorkerHandle) {
+    const watch = this.watches.get(w)!;
+    void (this.deps.probe ?? probeOnce)(watch.spec).then((ok) => this.queue.push({ type: "probe", worker: w, ok }));
+  }
+
+  /** A probe came back: the worker is ready, or the watch tries again soon. */
+  probed(w: WorkerHandle, ok: boolean) {
+    const watch = this.watches.get(w);
+    if (!watch || w.state !== "starting") return;
+    if (ok) this.ready(w, watch.probeName);
+    else watch.probeFailed(this.deps.now());
+  }
+
+  /**
+   * sd_notify: the pipe names its worker; on the socket, the sender is the
+   * worker or in its session, and of our user. True when a worker became
+   * ready (a STATUS= alone changes nothing the loop converges on).
+   */
+  notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
+    let w = worker;
+    if (!w && pid) {
+      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return false; // another user's process
+      w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
+    }
+    if (!w || w.state === "exited") return false;
+    const msg = parseNotify(text);
+    const status = msg.get("STATUS");
+    if (status !== undefined) w.statusText = status;
+    if (msg.get("READY") !== "1" || w.state !== "starting" || this.configFor(w).ready !== "notify") return false;
+    this.ready(w, "notify");
+    return true;
+  }
+
+  /** A worker exited: out of the table; its group and what escaped it are stopped with it (after `killAt`). */
+  exited(w: WorkerHandle, code: number | null, signal: string | null, killAt: number) {
+    const now = this.deps.now();
+    w.markExited(code, signal);
+    this.list = this.list.filter((x) => x !== w);
+    this.watches.delete(w);
+    // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
+    this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
+    const escaped = this.escapedFrom(w);
+    if (escaped.length === 0) return;
+    const n = escaped.length;
+    this.deps.log.warn(`worker ${w.id} left ${n} process${n === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${n === 1 ? "it" : "them"}`, fields(w, "worker.escaped", { count: n }));
+    for (const p of escaped) {
+      this.deps.guard?.watch("p", p.pid);
+      this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm}) left by worker ${w.id}`, now, killAt);
+    }
+  }
+
+  /** Processes that left w's group and came back to the master when w (or their parent) died. */
+  private escapedFrom(w: WorkerHandle): Orphan[] {
+    return (this.deps.orphans?.((pid) => this.owns(pid)) ?? []).filter(
+      (o) =>
+        o.pgid !== w.pid && // its group is stopped as a group
+        !this.leftovers.has("pid", o.pid) &&
+        !(o.worker && this.list.some((x) => x.id === o.worker!.id && x.generation === o.worker!.generation)), // another worker's, still running
+    );
+  }
+
+  /** Stop everything: gracefully (retire) or at once (SIGKILL, leftovers too). */
+  stopAll(now: boolean) {
+    for (const w of this.list) {
+      if (now) w.kill("stop");
+      else this.retire(w, "stop");
+    }
+    if (now) this.leftovers.killAll(this.deps.now());
+  }
+
+  get empty(): boolean {
+    return this.list.length === 0 && this.leftovers.size === 0;
+  }
+}

@@ -1,0 +1,152 @@
+// argv → what to do. Options are scanned by hand rather than with citty or
+// parseArgs: options may repeat (lists), the command after the options is
+// never re-parsed (`sup -p 2 python app.py --port 3` gives python its
+// --port), and every typo gets a "did you mean".
+import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
+import { ConfigError, coerce } from "../config/coerce.ts";
+import { didYouMean } from "../core/suggest.ts";
+
+export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
+
+/** A value given on the command line, in the order given. */
+export interface FlagValue {
+  name: string;
+  value: unknown;
+  flag: string; // as typed, for messages
+}
+
+export interface Cli {
+  verb: Verb;
+  flags: FlagValue[];
+  command: string[];
+  // verb switches
+  rolling: boolean;
+  wait: boolean;
+  now: boolean;
+  json: boolean;
+  explain?: string;
+  pidfile?: string; // from --reload F / --stop F / --pidfile F
+}
+
+const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit"]);
+const SWITCHES: Record<string, readonly Verb[]> = {
+  rolling: ["reload"],
+  wait: ["reload"],
+  now: ["stop"],
+};
+const SHORT = new Map<string, OptionSpec>(OPTIONS.filter((o) => "short" in o).map((o) => [(o as OptionSpec).short!, o]));
+
+export class UsageError extends ConfigError {
+  override name = "UsageError";
+}
+
+export function parseCli(argv: string[]): Cli {
+  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false };
+  let i = 0;
+  if (argv[0] !== undefined && VERBS.has(argv[0])) cli.verb = argv[i++] as Verb;
+
+  while (i < argv.length) {
+    const tok = argv[i++]!;
+    if (tok === "--") {
+      cli.command = argv.slice(i);
+      break;
+    }
+    if (!tok.startsWith("-") || tok === "-") {
+      if (cli.verb !== "run" && cli.verb !== "systemd-unit") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
+      cli.command = argv.slice(i - 1);
+      break;
+    }
+    let name: string;
+    let inline: string | undefined;
+    if (tok.startsWith("--")) {
+      const eq = tok.indexOf("=");
+      name = eq > 0 ? tok.slice(2, eq) : tok.slice(2);
+      inline = eq > 0 ? tok.slice(eq + 1) : undefined;
+    } else {
+      const spec = SHORT.get(tok[1]!);
+      if (!spec) throw new UsageError(`unknown option ${tok}; see sup --help`);
+      name = spec.name;
+      inline = tok.length > 2 ? tok.slice(2).replace(/^=/, "") : undefined;
+    }
+    const next = () => {
+      if (inline !== undefined) return inline;
+      if (i >= argv.length) throw new UsageError(`option ${tok} needs a value`);
+      return argv[i++]!;
+    };
+
+    // Verb-level switches and the uWSGI spellings.
+    if (name === "help" || name === "version") {
+      cli.verb = name;
+      continue;
+    }
+    if ((name === "reload" || name === "stop") && cli.verb === "run") {
+      cli.verb = name;
+      cli.pidfile = next();
+      continue;
+    }
+    if (name in SWITCHES) {
+      if (!SWITCHES[name]!.includes(cli.verb)) throw new UsageError(`option --${name} only applies to sup ${SWITCHES[name]!.join("/")}`);
+      (cli as unknown as Record<string, boolean>)[name] = true;
+      continue;
+    }
+    if (name === "explain" && cli.verb === "config") {
+      cli.explain = next();
+      continue;
+    }
+    // `sup status --json`, `sup config --json`: the output switch, unless a
+    // file name follows (`sup config --json sup.json` names the config file).
+    if (name === "json" && inline === undefined && (cli.verb === "status" || (cli.verb === "config" && (i >= argv.length || argv[i]!.startsWith("-"))))) {
+      cli.json = true;
+      continue;
+    }
+    if (cli.verb === "status" || cli.verb === "reload" || cli.verb === "stop") {
+      if (name !== "pidfile") throw new UsageError(`sup ${cli.verb}: unknown option ${tok}${didYouMean(name, ["pidfile", ...Object.keys(SWITCHES).filter((k) => SWITCHES[k]!.includes(cli.verb))], "--")}`);
+      cli.pidfile = next();
+      continue;
+    }
+
+    let negated = false;
+    let spec = SPECS.get(name);
+    if (!spec && name.startsWith("no-") && SPECS.get(name.slice(3))?.type === "boolean") {
+      spec = SPECS.get(name.slice(3));
+      negated = true;
+    }
+    if (!spec) throw new UsageError(`unknown option --${name}${didYouMean(name, SPECS.keys(), "--")}; see sup --help`);
+    const where = `option ${tok}`;
+    let value: unknown;
+    if (spec.type === "boolean") {
+      value = negated ? false : inline === undefined ? true : coerce(spec, inline, where);
+    } else {
+      value = coerce(spec, next(), where);
+    }
+    cli.flags.push({ name: spec.aliasOf ?? spec.name, value, flag: tok });
+  }
+  return cli;
+}
+
+export function helpText(): string {
+  const rows = OPTIONS.filter((o) => !("aliasOf" in o)).map((o) => {
+    const s = o as OptionSpec;
+    const flag = `${s.short ? `-${s.short}, ` : "    "}--${s.name}${s.type === "boolean" ? "" : ` ${s.type === "list" ? "X" : s.type === "int" || s.type === "number" ? "N" : "V"}`}`;
+    return `  ${flag.padEnd(30)} ${s.help}`;
+  });
+  return `sup: run a command as N supervised workers, reload them gracefully.
+
+usage:
+  sup [options] [--] COMMAND [ARG...]            run the master
+  sup reload  [--pidfile F] [--rolling] [--wait]  ask a running master to reload
+  sup stop    [--pidfile F] [--now]               graceful (default) or immediate stop
+  sup status  [--pidfile F] [--json]              list the workers
+  sup config  [options] [--explain KEY] [--json]  effective config and where each value came from
+  sup check   [options]                           validate the config, exit 0 or 2
+  sup systemd-unit [options] [--] COMMAND         print a systemd unit that runs this master
+  sup --reload PIDFILE | --stop PIDFILE           uWSGI spellings
+  sup --version | --help
+
+options (each is also a config key and a SUP_<NAME> variable):
+${rows.join("\n")}
+
+signals: HUP reload, USR2 rolling reload, TERM/INT graceful stop, QUIT immediate
+stop, USR1 status in the log, TTIN/TTOU one worker more/fewer. See SIGNALS.md.
+`;
+}

@@ -1,0 +1,81 @@
+// `sup config [--json] [--explain KEY]` and `sup check`: the effective
+// config, where each value came from, and validation with exit 0 or 2.
+import { checkConfig } from "./preflight.ts";
+import { accessSync, constants } from "node:fs";
+import { resolve } from "node:path";
+import type { Cli } from "./cli.ts";
+import { ConfigError } from "../config/coerce.ts";
+import { loadConfig, type Loaded, type Source } from "../config/load.ts";
+import { SPECS, type OptionSpec } from "../config/schema.ts";
+import { didYouMean } from "../core/suggest.ts";
+
+export async function runConfigVerb(cli: Cli): Promise<number> {
+  const loaded = await loadConfig(cli, process.env, process.cwd());
+  if (cli.verb === "check") return check(loaded, envName(cli));
+  if (cli.explain !== undefined) return explain(cli, loaded, cli.explain);
+  if (cli.json) {
+    console.log(JSON.stringify(loaded.config, null, 2));
+    return 0;
+  }
+  // TOML, so the output can be saved as a sup.toml; the comment says who set it.
+  console.log(loaded.file ? `# config file: ${loaded.file}` : "# no config file");
+  for (const [key, value] of Object.entries(loaded.config)) {
+    const src = loaded.sources[key]!;
+    console.log(`${key} = ${JSON.stringify(value)}${src.layer === "default" ? "" : `  # ${describe(src, envName(cli))}`}`);
+  }
+  return 0;
+}
+
+/** "set by sup.ini:3", "SUP_PROCESSES", "flag --processes", "default". */
+export function describe(src: Source, env: string): string {
+  switch (src.layer) {
+    case "default":
+      return "default";
+    case "file":
+      return `set by ${src.where}`;
+    case "env-section":
+      return `set by ${src.where}, environment "${env}"`;
+    case "env":
+      return src.where;
+    case "flag":
+      return src.where.startsWith("-") ? `flag ${src.where}` : src.where;
+  }
+}
+
+const envName = (cli: Cli) => String(cli.flags.findLast((f) => f.name === "env-name")?.value ?? process.env.SUP_ENV ?? "");
+
+function explain(cli: Cli, loaded: Loaded, key: string): number {
+  const spec = SPECS.get(key) as OptionSpec | undefined;
+  if (!spec) throw new ConfigError(`--explain ${key}: unknown key${didYouMean(key, SPECS.keys())}`);
+  if (spec.flagOnly) {
+    const flag = cli.flags.findLast((f) => f.name === key);
+    if (flag) console.log(`${key} = ${JSON.stringify(flag.value)}  (flag ${flag.flag})`);
+    else if (key === "env-name" && process.env.SUP_ENV !== undefined) console.log(`${key} = ${JSON.stringify(process.env.SUP_ENV)}  (SUP_ENV)`);
+    else if (key === "config" && loaded.file) console.log(`${key} = ${JSON.stringify(loaded.file)}  (found in the working directory)`);
+    else console.log(`${key} is not set  (command-line option only)`);
+    return 0;
+  }
+  const name = spec.aliasOf ?? key;
+  if (spec.aliasOf) console.log(`# ${key} is an alias of ${name}`);
+  const value = (loaded.config as unknown as Record<string, unknown>)[name];
+  console.log(`${name} = ${JSON.stringify(value)}  (${describe(loaded.sources[name]!, envName(cli))})`);
+  return 0;
+}
+
+function check(loaded: Loaded, env: string): number {
+  const { config, sources } = loaded;
+  const what = loaded.file ?? "no config file";
+  if (config.command.length === 0) {
+    console.log(`config ok (${what}); no command yet: give it after -- or as command in the config`);
+    return 0;
+  }
+  try {
+    checkConfig(config, process.cwd());
+  } catch (e) {
+    const src = describe(sources.command!, env);
+    throw new ConfigError(`${(e as Error).message} (command ${src})`);
+  }
+  console.log(`config ok (${what})`);
+  return 0;
+}
+
