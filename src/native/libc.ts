@@ -14,6 +14,13 @@ export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
+export const SO_REUSEPORT = 15;
+export const SO_ATTACH_REUSEPORT_CBPF = 51;
+export const IPPROTO_TCP = 6;
+export const TCP_INFO = 11;
+export const SHUT_RD = 0;
+export const PRIO_PGRP = 1;
+export const RLIMIT_NICE = 13;
 export const SO_PEERCRED = 17;
 export const IPPROTO_IPV6 = 41;
 export const IPV6_V6ONLY = 26;
@@ -36,6 +43,9 @@ export const ECONNREFUSED = 111;
 export const ENOENT = 2;
 export const EPIPE = 32;
 export const EBADF = 9;
+export const EPERM = 1;
+export const EINVAL = 22;
+export const ENOPROTOOPT = 92;
 export const ECHILD = 10;
 
 export const libc = openLibc((name) => dlopen(name, {
@@ -60,6 +70,9 @@ export const libc = openLibc((name) => dlopen(name, {
   // touching the others (Bun waits for the children it spawned itself).
   waitid: { args: ["i32", "i32", "ptr", "i32"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
+  shutdown: { args: ["i32", "i32"], returns: "i32" },
+  setpriority: { args: ["i32", "u32", "i32"], returns: "i32" },
+  getrlimit: { args: ["i32", "ptr"], returns: "i32" },
   // fcntl is variadic; an int third argument is passed like a fixed one on
   // the Linux ABIs sup targets.
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },

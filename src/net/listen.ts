@@ -7,7 +7,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { ConfigError } from "../config/coerce.ts";
 import {
   AF_INET, AF_INET6, AF_UNIX, EACCES, EADDRINUSE, EADDRNOTAVAIL, EAGAIN, ECONNREFUSED, ENOENT, F_SETFD, FD_CLOEXEC,
-  IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, errno, libc, strerror,
+  IPPROTO_IPV6, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, errno, libc, strerror,
 } from "../native/libc.ts";
 import { inetAddr, unixAddr } from "./sockaddr.ts";
 
@@ -24,6 +24,8 @@ export interface ListenSocket {
   name: string;
   /** Set for unix sockets sup bound itself: closeListen removes the file. */
   path?: string;
+  /** A TCP socket in a SO_REUSEPORT group (bindOne's `group`). */
+  reuseport?: boolean;
 }
 
 const FORMS = "use HOST:PORT (127.0.0.1:8000), [IPV6]:PORT ([::1]:8000), :PORT (every IPv4 interface) or unix:/PATH";
@@ -61,11 +63,23 @@ function fail(name: string, code: number): never {
   throw new ConfigError(`listen ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
 }
 
+export interface BindOpts {
+  backlog: number;
+  mode: string;
+  /**
+   * A TCP socket's SO_REUSEPORT group (net/steer-tcp.ts): "first" binds
+   * without it, so an address anyone else holds is still EADDRINUSE, and
+   * sets it before listen(), where the group is formed (inet_reuseport_add_sock);
+   * "join" sets it before bind, to join the group of the first.
+   */
+  group?: "first" | "join";
+  /** A unix socket's path when not the address's own (a generation's private path). */
+  at?: string;
+}
+
 /** Binds every address, or none: on error the fds opened so far are closed. */
-export function bindListen(addrs: string[], opts: { backlog: number; mode: string }): ListenSocket[] {
-  if (opts.mode !== "" && !/^[0-7]{3,4}$/.test(opts.mode)) {
-    throw new ConfigError(`listen-mode ${JSON.stringify(opts.mode)}: must be an octal permission such as 660`);
-  }
+export function bindListen(addrs: string[], opts: BindOpts): ListenSocket[] {
+  checkMode(opts.mode);
   const parsed = addrs.map((a) => [a, parseListen(a)] as const);
   const socks: ListenSocket[] = [];
   try {
@@ -77,27 +91,44 @@ export function bindListen(addrs: string[], opts: { backlog: number; mode: strin
   return socks;
 }
 
-function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: string }): ListenSocket {
+function checkMode(mode: string) {
+  if (mode !== "" && !/^[0-7]{3,4}$/.test(mode)) {
+    throw new ConfigError(`listen-mode ${JSON.stringify(mode)}: must be an octal permission such as 660`);
+  }
+}
+
+/** One listening socket; `reuseport` says whether it is in a SO_REUSEPORT group. */
+export function bindOne(name: string, addr: ListenAddr, opts: BindOpts): ListenSocket {
+  checkMode(opts.mode);
   const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
-  const sa = addr.kind === "unix" ? unixAddr(addr.path) : inetAddr(family, addr.host, addr.port)!;
-  if (addr.kind === "unix") removeStaleSocket(name, addr.path);
+  const path = opts.at ?? addr.path;
+  const sa = addr.kind === "unix" ? unixAddr(path) : inetAddr(family, addr.host, addr.port)!;
+  if (addr.kind === "unix") removeStaleSocket(name, path);
   const fd = libc.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(name, errno());
+  const one = new Int32Array([1]);
+  let reuseport = false;
+  let bound = false;
+  // ENOPROTOOPT: a kernel without SO_REUSEPORT (before 3.9); the caller falls back.
+  const setReuseport = () => (reuseport = libc.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4) === 0);
   try {
-    const one = new Int32Array([1]);
     // SO_REUSEADDR: rebinding right after a previous master exits must not
     // fail on connections in TIME_WAIT (socket(7)).
     if (addr.kind !== "unix" && libc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4) < 0) fail(name, errno());
     // [::]:PORT takes IPv6 only, as nginx does, so it can sit beside :PORT (ipv6(7)).
     if (addr.kind === "inet6" && libc.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, one, 4) < 0) fail(name, errno());
+    if (addr.kind !== "unix" && opts.group === "join" && !setReuseport()) fail(name, errno());
     if (libc.bind(fd, sa, sa.length) < 0) fail(name, errno());
-    if (addr.kind === "unix" && opts.mode !== "") chmodSync(addr.path, parseInt(opts.mode, 8));
+    bound = true;
+    if (addr.kind === "unix" && opts.mode !== "") chmodSync(path, parseInt(opts.mode, 8));
+    if (addr.kind !== "unix" && opts.group === "first") setReuseport();
     if (libc.listen(fd, opts.backlog) < 0) fail(name, errno());
   } catch (e) {
     libc.close(fd);
+    if (addr.kind === "unix" && bound) unlinkQuietly(path); // ours: bind made it
     throw e;
   }
-  return addr.kind === "unix" ? { fd, name, path: addr.path } : { fd, name };
+  return addr.kind === "unix" ? { fd, name, path, reuseport } : { fd, name, reuseport };
 }
 
 /**
@@ -144,13 +175,15 @@ export function inheritedListen(env: Record<string, string | undefined>): Listen
 export function closeListen(socks: ListenSocket[]): void {
   for (const s of socks) {
     libc.close(s.fd);
-    if (s.path !== undefined) {
-      try {
-        unlinkSync(s.path);
-      } catch {
-        // already gone: nothing to clean
-      }
-    }
+    if (s.path !== undefined) unlinkQuietly(s.path);
+  }
+}
+
+export function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone: nothing to clean
   }
 }
 

@@ -1,48 +1,174 @@
 // The listen sockets the master holds for its workers, owned in one place
-// (unicorn's `listeners=`): each address knows the generations that use it.
-// A reload binds the addresses it needs when it starts (so a bind error
-// fails the reload, not a worker); an address no generation uses any more,
-// after a commit dropped it or a rollback dropped its generation, is closed
-// at once (a unix socket is unlinked), so new clients are refused instead of
-// waiting in a backlog nobody will accept from. Workers keep their own fds
-// until they exit. systemd's sockets (socket activation) are used when the
-// config lists none, and are never closed.
+// (unicorn's `listeners=`). Each generation gets its own socket for each
+// address, and new connections are steered to one generation's: the newest
+// ready one (the arbiter says which). The old generation keeps the
+// connections it has and stays a hot standby: steering back is one syscall,
+// no cold start. TCP: one SO_REUSEPORT group per address with a BPF program
+// (steer-tcp.ts); unix: the socket file renamed over the path (steer-unix.ts).
+//
+// Generations share one socket (today's behaviour before steering: both
+// take new connections during a reload's grace) where steering cannot work:
+// sockets inherited from systemd, a kernel without SO_REUSEPORT or its BPF
+// program, a unix path too long for a private name; the log says so once.
+// They also share by design in a rolling reload (old and new serve side by
+// side one worker at a time) and with stop-first (a connection made while
+// no worker runs waits in the one backlog until the new worker takes it).
+//
+// A socket no generation uses any more is closed (a unix socket unlinked):
+// the arbiter releases a generation once its workers have exited, after
+// steering away from it, so nothing waits in a backlog nobody accepts from.
 import type { Config } from "../config/schema.ts";
-import { bindListen, closeListen, inheritedListen, type ListenSocket } from "./listen.ts";
+import { strerror } from "../native/libc.ts";
+import { bindOne, closeListen, inheritedListen, parseListen, type ListenAddr, type ListenSocket } from "./listen.ts";
+import { ReuseportGroup } from "./steer-tcp.ts";
+import { closeUnix, homeFor, steerUnix, unixListener, type UnixListener } from "./steer-unix.ts";
+
+export type Say = (level: "info" | "warn", msg: string, fields: Record<string, string | number>) => void;
+
+interface Listener {
+  sock: ListenSocket;
+  /** The generations whose workers get this socket. */
+  gens: Set<number>;
+  unix?: UnixListener;
+}
+
+interface Address {
+  name: string;
+  addr: ListenAddr;
+  listeners: Listener[];
+  steered?: Listener;
+  group?: ReuseportGroup;
+  /** Why new generations share the steered socket (a fallback); undefined while each gets its own. */
+  shared?: string;
+}
 
 export class Sockets {
-  private readonly bound = new Map<string, { sock: ListenSocket; gens: Set<number> }>();
+  private readonly addrs = new Map<string, Address>();
   // Taken once: LISTEN_PID names this process only at start.
   private readonly inherited = inheritedListen(process.env);
+  private inheritedSaid = false;
 
-  /** Binds what generation `gen` of `cfg` needs and is not bound yet; all or nothing (ConfigError). */
-  acquire(gen: number, cfg: Config) {
-    const fresh = cfg.listen.filter((a) => !this.bound.has(a));
-    const socks = fresh.length > 0 ? bindListen(fresh, { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] }) : [];
-    for (const s of socks) this.bound.set(s.name, { sock: s, gens: new Set() });
-    for (const a of cfg.listen) this.bound.get(a)!.gens.add(gen);
+  constructor(private readonly say: Say = () => {}) {}
+
+  /**
+   * Gives generation gen its sockets for cfg's addresses: its own, or with
+   * `share` the ones new connections go to now. All or nothing (ConfigError).
+   */
+  acquire(gen: number, cfg: Config, share = false) {
+    if (cfg.listen.length === 0 && this.inherited.length > 0 && gen > 1 && !this.inheritedSaid) {
+      this.inheritedSaid = true;
+      this.say("warn", "listen: the sockets came from systemd (LISTEN_FDS); every generation shares them, so during a reload's grace old and new workers both take new connections", { event: "listen.shared" });
+    }
+    try {
+      for (const name of cfg.listen) {
+        const a = this.addrs.get(name);
+        if (!a) this.open(name, gen, cfg);
+        else if (share || a.shared) (a.steered ?? a.listeners.at(-1)!).gens.add(gen);
+        else this.bindBeside(a, gen, cfg);
+      }
+    } catch (e) {
+      this.release(gen);
+      throw e;
+    }
   }
 
-  /** Generation `gen` is gone: close what no other generation uses. Returns the addresses closed. */
+  /** New connections go to generation gen's sockets (addresses gen does not use are left as they are). */
+  steer(gen: number) {
+    for (const a of this.addrs.values()) {
+      const to = a.listeners.find((l) => l.gens.has(gen));
+      if (!to || to === a.steered) continue;
+      const error = a.group ? errText(a.group.steer(to.sock.fd)) : steerUnix(a.addr.path, a.steered?.unix, to.unix!);
+      if (error) {
+        this.fallBack(a, `steering to gen ${gen} failed: ${error}`);
+        continue;
+      }
+      a.steered = to;
+      this.say("info", `listen ${a.name}: new connections go to gen ${gen}`, { event: "listen.steer", addr: a.name, gen });
+    }
+  }
+
+  /** Generation gen is gone (its workers exited): close what no other generation uses. Returns the addresses closed. */
   release(gen: number): string[] {
     const closed: string[] = [];
-    for (const [addr, b] of this.bound) {
-      if (!b.gens.delete(gen) || b.gens.size > 0) continue;
-      closeListen([b.sock]);
-      this.bound.delete(addr);
-      closed.push(addr);
+    for (const [name, a] of this.addrs) {
+      for (const l of [...a.listeners]) if (l.gens.delete(gen) && l.gens.size === 0) this.close(a, l, gen);
+      if (a.listeners.length > 0) continue;
+      this.addrs.delete(name);
+      closed.push(name);
     }
     return closed;
   }
 
-  /** The sockets a worker of this config gets, in order, as fd 3, 4, … */
-  for(cfg: Config): ListenSocket[] {
+  /** The sockets a worker of generation gen running cfg gets, in order, as fd 3, 4, … */
+  for(gen: number, cfg: Config): ListenSocket[] {
     if (cfg.listen.length === 0) return this.inherited;
-    return cfg.listen.map((a) => this.bound.get(a)!.sock);
+    return cfg.listen.map((n) => this.addrs.get(n)!.listeners.find((l) => l.gens.has(gen))!.sock);
+  }
+
+  /** True when no socket of gen is shared with another generation: once steered away from, an older one gets no new connection. */
+  ownsSockets(gen: number, cfg: Config): boolean {
+    if (cfg.listen.length === 0) return this.inherited.length === 0;
+    return cfg.listen.every((n) => this.addrs.get(n)?.listeners.find((l) => l.gens.has(gen))?.gens.size === 1);
   }
 
   closeAll() {
-    closeListen([...[...this.bound.values()].map((b) => b.sock), ...this.inherited]);
-    this.bound.clear();
+    const all = [...this.addrs.values()].flatMap((a) => a.listeners);
+    for (const l of all) if (l.unix) closeUnix(l.unix);
+    closeListen([...all.filter((l) => !l.unix).map((l) => l.sock), ...this.inherited]);
+    this.addrs.clear();
+  }
+
+  /** The first socket of an address: new connections go to it at once. */
+  private open(name: string, gen: number, cfg: Config) {
+    const addr = parseListen(name);
+    const opts = { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] };
+    const sock = bindOne(name, addr, { ...opts, group: "first" });
+    const l: Listener = { sock, gens: new Set([gen]) };
+    const a: Address = { name, addr, listeners: [l], steered: l };
+    this.addrs.set(name, a);
+    if (addr.kind === "unix") {
+      const home = homeFor(addr.path, gen);
+      if (!home) this.fallBack(a, `${addr.path} leaves no room for a private name beside it in sockaddr_un`);
+      l.unix = unixListener(sock, home ?? "");
+      return;
+    }
+    if (!sock.reuseport) return this.fallBack(a, "this kernel has no SO_REUSEPORT");
+    a.group = new ReuseportGroup();
+    a.group.add(sock.fd);
+    const err = a.group.steer(sock.fd);
+    if (err) this.fallBack(a, `SO_ATTACH_REUSEPORT_CBPF: ${strerror(err)}`);
+  }
+
+  /** A socket of gen's own beside the address's others: in its reuseport group, or at a private name. */
+  private bindBeside(a: Address, gen: number, cfg: Config) {
+    const opts = { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] };
+    const home = a.addr.kind === "unix" ? homeFor(a.addr.path, gen)! : undefined;
+    const sock = bindOne(a.name, a.addr, home ? { ...opts, at: home } : { ...opts, group: "join" });
+    const l: Listener = { sock, gens: new Set([gen]), unix: home ? unixListener(sock, home) : undefined };
+    a.listeners.push(l);
+    a.group?.add(sock.fd);
+  }
+
+  private close(a: Address, l: Listener, gen: number) {
+    a.listeners.splice(a.listeners.indexOf(l), 1);
+    const wasSteered = a.steered === l;
+    if (wasSteered) a.steered = undefined;
+    if (l.unix) closeUnix(l.unix);
+    else if (!a.group) closeListen([l.sock]);
+    // The arbiter steers away before it releases; should it not, the newest one left takes the connections.
+    if (wasSteered && a.listeners.length > 0) this.steer([...a.listeners.at(-1)!.gens].at(-1)!);
+    if (!a.group) return;
+    const { reset, error } = a.group.remove(l.sock.fd);
+    if (reset > 0) this.say("warn", `listen ${a.name}: ${reset} connection${reset === 1 ? "" : "s"} waiting on gen ${gen}'s socket reset as it closed (its workers exited before accepting them; net.ipv4.tcp_migrate_req=1 would move them)`, { event: "listen.reset", addr: a.name, gen, count: reset });
+    if (error) this.fallBack(a, `closing gen ${gen}'s socket: ${strerror(error)}`);
+  }
+
+  /** From now on new generations share the steered socket; said once per address. */
+  private fallBack(a: Address, why: string) {
+    if (a.shared) return;
+    a.shared = why;
+    this.say("warn", `listen ${a.name}: ${why}; generations share one socket, so during a reload's grace old and new workers both take new connections`, { event: "listen.shared", addr: a.name });
   }
 }
+
+const errText = (err: number) => (err ? strerror(err) : undefined);

@@ -44,6 +44,10 @@ export class Arbiter {
   readonly startedAt: number;
   private timer?: ReturnType<typeof setTimeout>;
   private timerAt = Infinity;
+  /** The generation new connections go to (sockets.ts). */
+  private steered = 1;
+  /** Replies of reloads done whose old workers could still take new connections (a shared socket): sent once those exited. */
+  private held: { gen: number; replies: Reply[]; result: ReloadResult }[] = [];
 
   constructor(
     public config: Config,
@@ -184,7 +188,18 @@ export class Arbiter {
       if (this.reload === before) break;
     }
     this.noteFirstReady();
+    this.steer();
     this.releaseUnused();
+    this.sendHeld();
+  }
+
+  /** New connections go to the newest generation with a ready worker: the reload's, or back to the current one. */
+  private steer() {
+    const r = this.reload;
+    const to = r?.starting && this.workers.list.some((w) => w.generation === r.to && w.state === "ready") ? r.to : this.generation;
+    if (to === this.steered) return;
+    this.steered = to;
+    this.deps.steer?.(to);
   }
 
   /** Apply what the reload's state makes due, then what manage() says. */
@@ -222,11 +237,12 @@ export class Arbiter {
     if (ready) this.lifecycle.ready(`${this.slots.size} worker${this.slots.size === 1 ? "" : "s"} ready`);
   }
 
-  /** Generations no slot or reload uses: forget their configs, release their sockets. */
+  /** Generations no slot or reload uses and no worker runs: forget their configs, release their sockets. */
   private releaseUnused() {
     for (const gen of [...this.configs.keys()]) {
       if (gen === this.generation || gen === this.reload?.to) continue;
       if ([...this.slots.values()].some((s) => s.generation === gen)) continue;
+      if (this.workers.list.some((w) => w.generation === gen)) continue; // still accepting, perhaps
       this.configs.delete(gen);
       this.deps.release?.(gen);
     }
@@ -322,7 +338,7 @@ export class Arbiter {
     const generation = this.genCounter + 1;
     if (config && !error) {
       try {
-        this.deps.accept?.(config, generation);
+        this.deps.accept?.(config, generation, r.rolling || config["reload-strategy"] === "stop-first");
       } catch (e) {
         error = (e as Error).message;
         this.deps.release?.(generation);
@@ -380,7 +396,9 @@ export class Arbiter {
     this.reload = undefined;
     this.lastReload = { reason: r.reason, at: Date.now(), ok: result.ok, generation: result.generation, message: result.message };
     this.lifecycle.reloadEnded(result.ok ? `gen ${result.generation}` : `gen ${r.to || "?"} rolled back`);
-    for (const reply of r.replies) reply(result);
+    // `reload --wait` returns once no old worker can be handed a new connection.
+    if (result.ok && this.deps.ownsSockets?.(r.to) === false) this.held.push({ gen: r.to, replies: r.replies, result });
+    else for (const reply of r.replies) reply(result);
     const p = this.pendingReload;
     this.pendingReload = undefined;
     if (!p) return;
@@ -390,6 +408,14 @@ export class Arbiter {
     }
     this.requestReload(p.reason, p.rolling);
     (this.reload as Reload | undefined)?.replies.push(...p.replies); // narrowed to undefined above; requestReload set it
+  }
+
+  /** Replies held for old workers that shared the new generation's socket, now that they exited. */
+  private sendHeld() {
+    if (this.held.length === 0) return;
+    const live = (h: { gen: number }) => !this.stopping && this.workers.list.some((w) => w.generation < h.gen);
+    for (const h of this.held.filter((x) => !live(x))) for (const reply of h.replies) reply(h.result);
+    this.held = this.held.filter(live);
   }
 
   // --- stop, scale, status ---

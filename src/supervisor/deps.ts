@@ -37,9 +37,16 @@ export interface ArbiterDeps {
   masterPid: number;
   /** Re-reads every config layer; rejects (ConfigError) to keep the old one. */
   loadConfig(): Promise<Config>;
-  /** Takes a loaded config into use for a new generation (checks, binds its sockets); throws to refuse it. */
-  accept?(next: Config, generation: number): void;
-  /** A generation nothing runs or wants any more: release what it held (sockets). */
+  /**
+   * Takes a loaded config into use for a new generation (checks, binds its
+   * sockets: its own, or with `share` the current ones); throws to refuse it.
+   */
+  accept?(next: Config, generation: number, share: boolean): void;
+  /** New connections go to this generation's sockets. */
+  steer?(generation: number): void;
+  /** False while an older generation's workers share this one's sockets (so they may be handed new connections). */
+  ownsSockets?(generation: number): boolean;
+  /** A generation nothing runs or wants any more and whose workers exited: release what it held (sockets). */
   release?(generation: number): void;
   prepare(cfg: Config, id: number, generation: number, port: number): Prepared;
   lifecycle?: NotifyFn;

@@ -41,7 +41,7 @@ export async function runMaster(cli: Cli): Promise<number> {
   const masterPid = process.pid;
   // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
   let control: Control | undefined;
-  const sockets = new Sockets();
+  const sockets = new Sockets((level, msg, fields) => log[level](msg, fields));
   sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
   let triggers: Triggers | undefined;
@@ -56,20 +56,22 @@ export async function runMaster(cli: Cli): Promise<number> {
     log,
     masterPid,
     loadConfig: load,
-    accept(next, generation) {
+    accept(next, generation, share) {
       checkConfig(next, startDir);
-      sockets.acquire(generation, next);
+      sockets.acquire(generation, next, share);
       if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(next);
     },
+    steer: (generation) => sockets.steer(generation),
+    ownsSockets: (generation) => sockets.ownsSockets(generation, arb.configFor({ generation })),
     release(generation) {
       for (const addr of sockets.release(generation)) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
     },
     prepare(cfg, id, generation, port) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
-      const listen = sockets.for(cfg);
+      const listen = sockets.for(generation, cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
         id, generation, masterPid, port,

@@ -1,23 +1,24 @@
 // The master loop with an injected spawn function and clock: desired-state
 // convergence, reloads, rollbacks, scaling and stops run in milliseconds,
 // without processes.
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../../src/config/coerce.ts";
 import { defaults, type Config } from "../../src/config/schema.ts";
-import { Arbiter } from "../../src/supervisor/arbiter.ts";
+import { Arbiter, type ArbiterDeps } from "../../src/supervisor/arbiter.ts";
 import type { LifecycleNote } from "../../src/supervisor/lifecycle.ts";
 import type { SpawnSpec } from "../../src/processes/spawn.ts";
 
 // Pids above the kernel's pid_max (2^22): a stray kill() can reach nobody.
 let nextPid = 5_000_000;
 
-function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>) {
+function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>, extra: Partial<ArbiterDeps> = {}) {
   const cfg: Config = { ...defaults(), command: ["app"], ready: "delay:1", "reload-grace": 0, ...over };
   let now = 0;
   const spawned: { pid: number; id: number; gen: number; port: number; spec: SpawnSpec }[] = [];
   const lines: string[] = [];
   const notes: LifecycleNote[] = [];
   const released: number[] = [];
+  const steered: number[] = [];
   const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
   const arb = new Arbiter(cfg, {
     spawn: (spec) => {
@@ -35,8 +36,10 @@ function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>) {
     }),
     lifecycle: (what) => notes.push(what),
     release: (gen) => released.push(gen),
+    steer: (gen) => steered.push(gen),
     sessionOf: (pid) => (pid >= 6_000_000 ? pid - 1_000_000 : -1), // 6_000_123 is in the session of 5_000_123
     manualTicks: true,
+    ...extra,
   });
   const done = arb.run();
   const settle = async () => {
@@ -65,7 +68,12 @@ function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>) {
   };
   const live = () => arb.workers.list.map((w) => `${w.id}.${w.generation}.${w.state}`).sort();
   const pidOf = (id: number, gen: number) => spawned.findLast((s) => s.id === id && s.gen === gen)!.pid;
-  return { arb, cfg, spawned, lines, notes, released, settle, tick, exit, drain, reload, live, pidOf, done, setNow: (t: number) => (now = t) };
+  /** Worker pid says READY=1. */
+  const ready = async (pid: number) => {
+    arb.queue.push({ type: "notify", worker: workerOf(pid), text: "READY=1" });
+    await settle();
+  };
+  return { arb, cfg, spawned, lines, notes, released, steered, ready, settle, tick, exit, drain, reload, live, pidOf, done, setNow: (t: number) => (now = t) };
 }
 
 test("starts N workers of generation 1 and marks them ready after the delay", async () => {
@@ -444,4 +452,65 @@ test("rolling with a grace: a new worker that dies in its grace stops the roll; 
   await t.drain();
   expect(results[0]!.ok).toBe(false);
   expect(t.live()).toEqual(["1.1.ready", "2.1.ready"]);
+});
+
+describe("steering new connections (sockets.ts)", () => {
+  test("to the new generation at its first ready worker, back to the old one on a rollback in the grace", async () => {
+    const t = setup({ processes: 2, ready: "notify", "reload-grace": 2 });
+    await t.settle();
+    for (const w of t.arb.workers.list) await t.ready(w.pid);
+    const results = await t.reload();
+    expect(t.steered).toEqual([]);
+    await t.ready(t.pidOf(1, 2));
+    expect(t.steered).toEqual([2]);
+    await t.exit(t.pidOf(1, 2), 1); // dies in the grace: the old generation is still there
+    expect(results[0]!.ok).toBe(false);
+    expect(t.steered).toEqual([2, 1]);
+    expect(t.live()).toEqual(["1.1.ready", "2.1.ready", "2.2.stopping"]);
+  });
+
+  test("the old generation's sockets are released once its workers have exited, not at the commit", async () => {
+    const t = setup({ processes: 2 });
+    await t.tick(1000);
+    await t.reload();
+    await t.tick(1000);
+    expect(t.arb.generation).toBe(2);
+    expect(t.steered).toEqual([2]);
+    expect(t.released).toEqual([]);
+    await t.exit(t.pidOf(1, 1));
+    expect(t.released).toEqual([]);
+    await t.drain();
+    expect(t.released).toEqual([1]);
+  });
+
+  test("reload --wait: answered at the commit when the new generation has sockets of its own", async () => {
+    const t = setup({ processes: 1 }, undefined, { ownsSockets: () => true });
+    await t.tick(1000);
+    const results = await t.reload();
+    await t.tick(1000);
+    expect(results.map((r) => r.ok)).toEqual([true]);
+  });
+
+  test("reload --wait: with a shared socket, answered only once the old workers that could still accept have exited", async () => {
+    const t = setup({ processes: 2 }, undefined, { ownsSockets: () => false });
+    await t.tick(1000);
+    const results = await t.reload();
+    await t.tick(1000);
+    expect(t.lines.join("\n")).toContain("reload gen 2 done");
+    expect(results).toEqual([]);
+    await t.exit(t.pidOf(1, 1));
+    expect(results).toEqual([]);
+    await t.exit(t.pidOf(2, 1));
+    expect(results.map((r) => r.ok)).toEqual([true]);
+  });
+
+  test("a rolling or stop-first reload asks for the current sockets to be shared", async () => {
+    const shared: boolean[] = [];
+    const t = setup({ processes: 1 }, undefined, { accept: (_c, _g, share) => void shared.push(share) });
+    await t.tick(1000);
+    await t.reload(false);
+    await t.tick(1000);
+    await t.reload(true);
+    expect(shared).toEqual([false, true]);
+  });
 });
