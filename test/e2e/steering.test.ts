@@ -1,0 +1,105 @@
+// Issue 18 item 7: new code answers the moment it is ready, and the old
+// generation stays a hot standby through the grace. Real binary, real
+// HTTP on 127.0.0.1 and on a unix socket, real signals.
+import { describe, expect, test } from "bun:test";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { Master, SUP, alive, fixture, freePort, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
+
+useCleanup();
+
+/** One request on a fresh connection: the answering worker's pid and generation. */
+async function hit(target: string): Promise<{ pid: number; gen: number }> {
+  const unix = target.startsWith("unix:") ? target.slice(5) : undefined;
+  const url = unix ? "http://localhost/" : `http://${target}/`;
+  const res = await fetch(url, { unix, headers: { connection: "close" }, signal: AbortSignal.timeout(5000) } as RequestInit);
+  const text = await res.text();
+  const m = /pid (\d+) generation (\d+)/.exec(text);
+  if (res.status !== 200 || !m) throw new Error(`bad answer ${res.status}: ${text}`);
+  return { pid: Number(m[1]), gen: Number(m[2]) };
+}
+
+async function hits(target: string, n: number) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await hit(target));
+  return out;
+}
+
+async function start(listen: string, extra: string[] = [], app = fixture("app.sh")) {
+  const dir = tempDir();
+  const pidfile = join(dir, "sup.pid");
+  const m = new Master(["-p", "2", "--listen", listen, "--ready", "notify", "--worker-reload-mercy", "5", "--pidfile", pidfile, ...extra, "--", app], { env: { APP_DIR: dir, PATH: `/usr/bin:${process.env.PATH}` } });
+  await waitUntil(() => m.count(/gen 1 ready \(notify\)/g) >= 2, 20_000, () => `2 ready workers:\n${m.out}`);
+  return { m, dir, pidfile, old: m.livePids() };
+}
+
+describe("steering new connections to the newest ready generation", () => {
+  for (const kind of ["tcp", "unix"] as const) {
+    test(`${kind}: once the first new worker is ready, 100 requests in a row are answered by it while the old workers live; a rollback in the grace steers back at once`, async () => {
+      const listen = kind === "tcp" ? `127.0.0.1:${await freePort()}` : `unix:${join(tempDir(), "app.sock")}`;
+      const { m, old } = await start(listen, ["--reload-grace", "30"]);
+      expect((await hits(listen, 10)).every((h) => h.gen === 1)).toBe(true);
+      m.signal("SIGHUP");
+      await m.waitFor(/listen \S+: new connections go to gen 2/, 20_000);
+      const answers = await hits(listen, 100);
+      expect(answers.filter((h) => h.gen !== 2)).toEqual([]);
+      for (const p of old) expect(alive(p)).toBe(true); // the standby, still in the grace
+      expect(m.out).not.toContain("reload gen 2 done");
+      // The new generation dies in the grace: roll back, and the old one answers at once (no cold start).
+      const fresh = m.livePids().filter((p) => !old.includes(p));
+      for (const p of fresh) process.kill(p, "SIGKILL");
+      await m.waitFor(/reload gen 2 rolled back/, 10_000);
+      await m.waitFor(/new connections go to gen 1/, 5000);
+      const t0 = Date.now();
+      const back = await hits(listen, 20);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(back.filter((h) => !old.includes(h.pid))).toEqual([]);
+    });
+  }
+
+  test("reload --wait returns once no old worker can be handed a new connection: every request after it is new code", async () => {
+    const listen = `127.0.0.1:${await freePort()}`;
+    // Old workers that still accept for 2 s after their SIGTERM.
+    const { pidfile, old } = await start(listen, ["--reload-grace", "0.5"], fixture("late-stop.py"));
+    const r = await runSup(["reload", "--wait", "--pidfile", pidfile]);
+    expect(r.code).toBe(0);
+    const answers = await hits(listen, 30);
+    expect(answers.filter((h) => h.gen !== 2 || old.includes(h.pid))).toEqual([]);
+  });
+});
+
+describe("where steering cannot work, generations share the socket as before", () => {
+  test("socket-activated (LISTEN_FDS): a reload still works, says once that the sockets are shared, and --wait returns after the old workers exited", async () => {
+    const port = await freePort();
+    const listener = createServer();
+    await new Promise<void>((r) => listener.listen(port, "127.0.0.1", () => r()));
+    const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
+    const dir = tempDir();
+    const pidfile = join(dir, "sup.pid");
+    const proc = Bun.spawn(["sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=web exec "$0" -p 2 --ready notify --reload-grace 0.5 --pidfile "$1" -- "$2"`, SUP, pidfile, fixture("app.sh")], {
+      stdio: ["ignore", "pipe", "pipe", fd],
+      env: { ...process.env, APP_DIR: dir, PATH: `/usr/bin:${process.env.PATH}` },
+    });
+    track(proc.pid);
+    listener.close();
+    let out = "";
+    void (async () => {
+      for await (const c of proc.stderr as ReadableStream<Uint8Array>) out += new TextDecoder().decode(c);
+    })();
+    const pidsOf = (gen: number) => [...out.matchAll(new RegExp(`worker \\d+ pid (\\d+) gen ${gen} spawned`, "g"))].map((x) => Number(x[1]));
+    try {
+      await waitUntil(() => (out.match(/gen 1 ready \(notify\)/g) ?? []).length >= 2, 20_000, () => `2 ready workers:\n${out}`);
+      for (const round of [2, 3]) {
+        const r = await runSup(["reload", "--wait", "--pidfile", pidfile]);
+        expect(r.code).toBe(0);
+        for (const p of pidsOf(round - 1)) expect(alive(p)).toBe(false);
+        expect((await hit(`127.0.0.1:${port}`)).gen).toBe(round);
+      }
+      expect(out.match(/the sockets came from systemd \(LISTEN_FDS\); every generation shares them/g)).toHaveLength(1);
+    } finally {
+      for (const p of [...pidsOf(1), ...pidsOf(2), ...pidsOf(3)]) track(p);
+    }
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  });
+});
