@@ -25,6 +25,7 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
       if (!Number.isFinite(n)) bad(`must be a ${spec.type === "int" ? "whole number" : "number"}`);
       if (spec.type === "int" && !Number.isInteger(n)) bad("must be a whole number");
       if (spec.min !== undefined && n < spec.min) bad(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) bad(`must be at most ${spec.max}`);
       return n;
     }
     case "boolean":

@@ -9,6 +9,7 @@ export interface OptionSpec {
   readonly default: unknown;
   readonly short?: string;
   readonly min?: number;
+  readonly max?: number;
   readonly values?: readonly string[]; // for enum
   readonly aliasOf?: string; // uWSGI spelling that sets another key
   readonly flagOnly?: boolean; // meaningful only on the command line
@@ -48,6 +49,7 @@ export const OPTIONS = [
   opt({ name: "ready-timeout", type: "number", default: 30, min: 0.1, help: "Seconds a new worker has to become ready before its reload is rolled back." }),
   opt({ name: "port-base", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+2(N-1) or the one after it (whichever its predecessor does not hold) as $PORT ({port} in ready probes)." }),
   opt({ name: "reload-grace", type: "number", default: 3, min: 0, help: "Seconds a new worker must stay up after it is ready before the old one is retired; a new worker that dies sooner rolls the reload back (0: trust ready at once)." }),
+  opt({ name: "boot-nice", type: "int", default: 0, min: 0, max: 19, help: "A reload's new workers boot this much nicer (lower CPU priority) until they are ready, so their start takes the CPU the serving workers leave idle (0: off)." }),
   opt({ name: "reload-strategy", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
   opt({ name: "give-up-after", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
   opt({ name: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
@@ -90,6 +92,7 @@ export interface Config {
   "ready-timeout": number;
   "port-base": number;
   "reload-grace": number;
+  "boot-nice": number;
   "reload-strategy": "start-first" | "stop-first";
   "give-up-after": number;
 }

@@ -193,10 +193,16 @@ export class Arbiter {
     this.sendHeld();
   }
 
-  /** New connections go to the newest generation with a ready worker: the reload's, or back to the current one. */
+  /**
+   * New connections go to the reload's generation once it can serve as many
+   * as the current one (its workers ready, as many as the current one has
+   * ready, or its first when none is): all of them to one new worker while
+   * its siblings still boot would queue them there. Back on a rollback.
+   */
   private steer() {
     const r = this.reload;
-    const to = r?.starting && this.workers.list.some((w) => w.generation === r.to && w.state === "ready") ? r.to : this.generation;
+    const readyOf = (gen: number) => this.workers.list.filter((w) => w.generation === gen && w.state === "ready").length;
+    const to = r?.starting && readyOf(r.to) >= Math.max(1, Math.min(r.count, readyOf(this.generation))) ? r.to : this.generation;
     if (to === this.steered) return;
     this.steered = to;
     this.deps.steer?.(to);
@@ -221,7 +227,8 @@ export class Arbiter {
 
   private spawn(id: number, generation: number, candidate: boolean) {
     try {
-      this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
+      const w = this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
+      if (candidate) this.workers.bootNicer(w);
     } catch (e) {
       // Could not even be spawned: a candidate rolls back, a slot counts a failure.
       const what = `worker ${id} gen ${generation} cannot start: ${(e as Error).message}`;

@@ -61,6 +61,8 @@ export interface ArbiterDeps {
   orphans?(owned: (pid: number) => boolean): Orphan[];
   /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
   guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
+  /** Lowers a reload's new worker's CPU priority while it boots (--boot-nice), and restores it at ready. */
+  bootPriority?: { lower(pid: number, nice: number): void; restore(pid: number): void };
   /** Tests push timer events themselves (with their own clock). */
   manualTicks?: boolean;
 }

@@ -27,6 +27,8 @@ function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
 export class Workers {
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
+  /** Workers booting at a lower CPU priority (--boot-nice) until they are ready, or at the latest until this time (ms). */
+  private readonly nicer = new Map<WorkerHandle, number>();
   readonly leftovers: Leftovers;
   onLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
 
@@ -92,10 +94,28 @@ export class Workers {
     this.deps.log.info(`${w.label} stopping (${reason})`, fields(w, "worker.stop", { reason }));
   }
 
+  /**
+   * A reload's new worker boots at a lower CPU priority (--boot-nice), so
+   * the serving workers keep theirs. Where they take every CPU it would
+   * starve: it gets the usual priority back at half its ready timeout at
+   * the latest, to be ready before the timeout rolls the reload back.
+   */
+  bootNicer(w: WorkerHandle) {
+    const cfg = this.configFor(w);
+    if (cfg["boot-nice"] <= 0 || !this.deps.bootPriority) return;
+    this.deps.bootPriority.lower(w.pid, cfg["boot-nice"]);
+    this.nicer.set(w, w.startedAt + cfg["ready-timeout"] * 500);
+  }
+
+  private bootNormal(w: WorkerHandle) {
+    if (this.nicer.delete(w)) this.deps.bootPriority?.restore(w.pid);
+  }
+
   ready(w: WorkerHandle, how: string) {
     if (w.state !== "starting") return;
     w.markReady(this.deps.now());
     this.watches.delete(w);
+    this.bootNormal(w);
     this.deps.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, fields(w, "worker.ready"));
   }
 
@@ -112,6 +132,7 @@ export class Workers {
       if (w.escalate(now)) this.deps.log.warn(`${w.label} did not stop within ${this.configFor(w)["worker-reload-mercy"]}s; sent SIGKILL`, fields(w, "worker.kill"));
     }
     for (const label of this.leftovers.check(now)) this.deps.log.warn(`${label} outlived its worker; sent SIGKILL`, { event: "leftover.kill" });
+    for (const [w, at] of this.nicer) if (now >= at) this.bootNormal(w);
     const out: { w: WorkerHandle; due: NonNullable<ReadyDue> }[] = [];
     for (const w of this.list) {
       const due = w.state === "starting" ? this.watches.get(w)?.due(now) : undefined;
@@ -123,6 +144,7 @@ export class Workers {
 
   deadline(): number {
     let at = this.leftovers.deadline();
+    for (const t of this.nicer.values()) at = Math.min(at, t);
     for (const w of this.list) {
       if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt);
       if (w.state === "starting") at = Math.min(at, this.watches.get(w)?.deadline() ?? Infinity);
@@ -169,6 +191,7 @@ export class Workers {
     w.markExited(code, signal);
     this.list = this.list.filter((x) => x !== w);
     this.watches.delete(w);
+    this.nicer.delete(w);
     // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
     this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
     const escaped = this.escapedFrom(w);

@@ -18,6 +18,7 @@ import { spawnProcess } from "../processes/spawn.ts";
 import { Arbiter } from "../supervisor/arbiter.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
+import { bootPriority, type BootPriority } from "../processes/priority.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
@@ -47,6 +48,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   let triggers: Triggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
+  let priority: BootPriority | undefined;
+  let prioritySaid = false;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
 
@@ -94,6 +97,17 @@ export async function runMaster(cli: Cli): Promise<number> {
       unwatch: (kind, n) => guard?.unwatch(kind, n),
     },
     sessionOf: (pid) => libc.getsid(pid),
+    bootPriority: {
+      lower(pid, nice) {
+        if (!prioritySaid) {
+          prioritySaid = true;
+          priority = bootPriority((msg) => log.warn(msg, { event: "worker.priority" }));
+          if (!priority) log.warn("boot-nice: this process can lower a worker's priority but not set it back (no autogroup, no CAP_SYS_NICE, RLIMIT_NICE too low): new workers boot at the usual priority", { event: "worker.priority" });
+        }
+        priority?.lower(pid, nice);
+      },
+      restore: (pid) => priority?.restore(pid),
+    },
     reapOrphans: (owned) => void reapOrphans(owned),
     orphans: (owned) =>
       children()

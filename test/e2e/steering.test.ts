@@ -2,6 +2,7 @@
 // generation stays a hot standby through the grace. Real binary, real
 // HTTP on 127.0.0.1 and on a unix socket, real signals.
 import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Master, SUP, alive, fixture, freePort, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
@@ -35,12 +36,14 @@ async function start(listen: string, extra: string[] = [], app = fixture("app.sh
 
 describe("steering new connections to the newest ready generation", () => {
   for (const kind of ["tcp", "unix"] as const) {
-    test(`${kind}: once the first new worker is ready, 100 requests in a row are answered by it while the old workers live; a rollback in the grace steers back at once`, async () => {
+    test(`${kind}: once the new workers are ready, 100 requests in a row are answered by them while the old workers live; a rollback in the grace steers back at once`, async () => {
       const listen = kind === "tcp" ? `127.0.0.1:${await freePort()}` : `unix:${join(tempDir(), "app.sock")}`;
       const { m, old } = await start(listen, ["--reload-grace", "30"]);
       expect((await hits(listen, 10)).every((h) => h.gen === 1)).toBe(true);
       m.signal("SIGHUP");
       await m.waitFor(/listen \S+: new connections go to gen 2/, 20_000);
+      // Not before the new generation could serve as many as the old one (2 ready workers).
+      expect(m.out.slice(0, m.out.indexOf("new connections go to gen 2")).match(/gen 2 ready/g)).toHaveLength(2);
       const answers = await hits(listen, 100);
       expect(answers.filter((h) => h.gen !== 2)).toEqual([]);
       for (const p of old) expect(alive(p)).toBe(true); // the standby, still in the grace
@@ -66,6 +69,19 @@ describe("steering new connections to the newest ready generation", () => {
     const answers = await hits(listen, 30);
     expect(answers.filter((h) => h.gen !== 2 || old.includes(h.pid))).toEqual([]);
   });
+});
+
+test("--boot-nice: a reload's new worker boots in a nicer autogroup and gets the usual one back when ready", async () => {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const { m, dir } = await start(listen, ["--boot-nice", "19", "--ready-timeout", "8"]);
+  const autogroup = (pid: number) => /nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, "utf8"))?.[1];
+  for (const p of m.livePids()) expect(autogroup(p)).toBe("0"); // the first generation boots as usual
+  writeFileSync(join(dir, "slow"), ""); // the new workers take a second to boot
+  m.signal("SIGHUP");
+  const [, pid] = await m.waitFor(/worker \d+ pid (\d+) gen 2 spawned/);
+  await waitUntil(() => autogroup(Number(pid)) === "19", 900, () => `autogroup of ${pid}: ${autogroup(Number(pid))}`);
+  await m.waitFor(new RegExp(`pid ${pid} gen 2 ready`), 20_000);
+  expect(autogroup(Number(pid))).toBe("0");
 });
 
 describe("where steering cannot work, generations share the socket as before", () => {

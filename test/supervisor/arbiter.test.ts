@@ -455,18 +455,27 @@ test("rolling with a grace: a new worker that dies in its grace stops the roll; 
 });
 
 describe("steering new connections (sockets.ts)", () => {
-  test("to the new generation at its first ready worker, back to the old one on a rollback in the grace", async () => {
+  test("to the new generation once it has as many ready workers as the old one, back to the old one on a rollback in the grace", async () => {
     const t = setup({ processes: 2, ready: "notify", "reload-grace": 2 });
     await t.settle();
     for (const w of t.arb.workers.list) await t.ready(w.pid);
     const results = await t.reload();
-    expect(t.steered).toEqual([]);
     await t.ready(t.pidOf(1, 2));
+    expect(t.steered).toEqual([]); // one new worker would get every new connection while its sibling boots
+    await t.ready(t.pidOf(2, 2));
     expect(t.steered).toEqual([2]);
     await t.exit(t.pidOf(1, 2), 1); // dies in the grace: the old generation is still there
     expect(results[0]!.ok).toBe(false);
     expect(t.steered).toEqual([2, 1]);
     expect(t.live()).toEqual(["1.1.ready", "2.1.ready", "2.2.stopping"]);
+  });
+
+  test("to the first ready new worker when the old generation has none ready", async () => {
+    const t = setup({ processes: 2, ready: "notify" });
+    await t.settle();
+    await t.reload();
+    await t.ready(t.pidOf(2, 2));
+    expect(t.steered).toEqual([2]);
   });
 
   test("the old generation's sockets are released once its workers have exited, not at the commit", async () => {
@@ -502,6 +511,41 @@ describe("steering new connections (sockets.ts)", () => {
     expect(results).toEqual([]);
     await t.exit(t.pidOf(2, 1));
     expect(results.map((r) => r.ok)).toEqual([true]);
+  });
+
+  test("a reload's new workers boot nicer (--boot-nice) until ready; first and respawned workers never", async () => {
+    const calls: string[] = [];
+    const t = setup({ processes: 1, ready: "notify", "boot-nice": 19 }, undefined, {
+      bootPriority: { lower: (pid, nice) => void calls.push(`lower ${pid} ${nice}`), restore: (pid) => void calls.push(`restore ${pid}`) },
+    });
+    await t.settle();
+    await t.ready(t.pidOf(1, 1));
+    await t.reload();
+    const fresh = t.pidOf(1, 2);
+    expect(calls).toEqual([`lower ${fresh} 19`]);
+    await t.ready(fresh);
+    expect(calls).toEqual([`lower ${fresh} 19`, `restore ${fresh}`]);
+    await t.exit(fresh, 1); // a crash after the commit: its respawn serves at once
+    await t.tick(1000);
+    expect(t.spawned.filter((s) => s.gen === 2)).toHaveLength(2);
+    expect(calls).toHaveLength(2);
+  });
+
+  test("--boot-nice: a new worker not ready at half its ready timeout gets the usual priority back, so it is not starved into a rollback", async () => {
+    const calls: string[] = [];
+    const t = setup({ processes: 1, ready: "notify", "boot-nice": 10, "ready-timeout": 8 }, undefined, {
+      bootPriority: { lower: (pid) => void calls.push(`lower ${pid}`), restore: (pid) => void calls.push(`restore ${pid}`) },
+    });
+    await t.settle();
+    await t.ready(t.pidOf(1, 1));
+    await t.reload();
+    const fresh = t.pidOf(1, 2);
+    await t.tick(3999);
+    expect(calls).toEqual([`lower ${fresh}`]);
+    await t.tick(1);
+    expect(calls).toEqual([`lower ${fresh}`, `restore ${fresh}`]);
+    await t.ready(fresh);
+    expect(calls).toHaveLength(2);
   });
 
   test("a rolling or stop-first reload asks for the current sockets to be shared", async () => {
