@@ -14,11 +14,17 @@
 // side one worker at a time) and with stop-first (a connection made while
 // no worker runs waits in the one backlog until the new worker takes it).
 //
+// A generation's workers may say they are ready before they accept: new
+// connections go to it once it has accepted a test connection of the
+// master's (accept-probe.ts), unless the arbiter says now (a commit, a
+// rollback).
+//
 // A socket no generation uses any more is closed (a unix socket unlinked):
 // the arbiter releases a generation once its workers have exited, after
 // steering away from it, so nothing waits in a backlog nobody accepts from.
 import type { Config } from "../config/schema.ts";
 import { strerror } from "../native/libc.ts";
+import { AcceptProbe } from "./accept-probe.ts";
 import { bindOne, closeListen, inheritedListen, parseListen, type ListenAddr, type ListenSocket } from "./listen.ts";
 import { ReuseportGroup } from "./steer-tcp.ts";
 import { closeUnix, homeFor, steerUnix, unixListener, type UnixListener } from "./steer-unix.ts";
@@ -30,6 +36,8 @@ interface Listener {
   /** The generations whose workers get this socket. */
   gens: Set<number>;
   unix?: UnixListener;
+  /** A test connection of the master's may wait in its queue (not accepted yet). */
+  tested?: boolean;
 }
 
 interface Address {
@@ -40,13 +48,19 @@ interface Address {
   group?: ReuseportGroup;
   /** Why new generations share the steered socket (a fallback); undefined while each gets its own. */
   shared?: string;
+  /** A test connection to `to`, which new connections go to once it is accepted. */
+  probing?: { to: Listener; gen: number; probe: AcceptProbe; since: number };
 }
+
+/** How often a probe is looked at (ms): the longest a ready generation waits past its first accept. */
+const PROBE_EVERY = 5;
 
 export class Sockets {
   private readonly addrs = new Map<string, Address>();
   // Taken once: LISTEN_PID names this process only at start.
   private readonly inherited = inheritedListen(process.env);
   private inheritedSaid = false;
+  private probeTimer?: ReturnType<typeof setTimeout>;
 
   constructor(private readonly say: Say = () => {}) {}
 
@@ -72,18 +86,73 @@ export class Sockets {
     }
   }
 
-  /** New connections go to generation gen's sockets (addresses gen does not use are left as they are). */
-  steer(gen: number) {
+  /**
+   * New connections go to generation gen's sockets: `now`, or once each has
+   * accepted a test connection (addresses gen does not use are left as they are).
+   */
+  steer(gen: number, now = true) {
     for (const a of this.addrs.values()) {
       const to = a.listeners.find((l) => l.gens.has(gen));
-      if (!to || to === a.steered) continue;
-      const error = a.group ? errText(a.group.steer(to.sock.fd)) : steerUnix(a.addr.path, a.steered?.unix, to.unix!);
-      if (error) {
-        this.fallBack(a, `steering to gen ${gen} failed: ${error}`);
-        continue;
-      }
-      a.steered = to;
-      this.say("info", `listen ${a.name}: new connections go to gen ${gen}`, { event: "listen.steer", addr: a.name, gen });
+      if (!to) continue;
+      if (to === a.steered || now) this.endProbe(a);
+      if (to === a.steered || a.probing?.to === to) continue;
+      if (now) this.steerNow(a, to, gen);
+      else this.startProbe(a, to, gen);
+    }
+    this.checkProbesLater();
+  }
+
+  private steerNow(a: Address, to: Listener, gen: number, after = "") {
+    const error = a.group ? errText(a.group.steer(to.sock.fd)) : steerUnix(a.addr.path, a.steered?.unix, to.unix!);
+    if (error) return this.fallBack(a, `steering to gen ${gen} failed: ${error}`);
+    a.steered = to;
+    this.say("info", `listen ${a.name}: new connections go to gen ${gen}${after}`, { event: "listen.steer", addr: a.name, gen });
+  }
+
+  private startProbe(a: Address, to: Listener, gen: number) {
+    let probe: AcceptProbe | undefined;
+    try {
+      probe = AcceptProbe.open(a.addr);
+      const err = a.group?.route(to.sock.fd, probe.port, a.addr.kind === "inet6");
+      if (err) throw new Error(`SO_ATTACH_REUSEPORT_CBPF: ${strerror(err)}`);
+      probe.connect(a.addr, to.sock.path);
+      a.probing = { to, gen, probe, since: performance.now() };
+      to.tested = true;
+    } catch (e) {
+      probe?.close();
+      a.group?.unroute();
+      this.say("warn", `listen ${a.name}: cannot check that gen ${gen} accepts (${(e as Error).message}); new connections go to it now`, { event: "listen.probe", addr: a.name, gen });
+      this.steerNow(a, to, gen);
+    }
+  }
+
+  private endProbe(a: Address) {
+    if (!a.probing) return;
+    a.probing.probe.close();
+    a.probing = undefined;
+    const err = a.group?.unroute();
+    if (err) this.fallBack(a, `SO_ATTACH_REUSEPORT_CBPF: ${strerror(err)}`);
+  }
+
+  private checkProbesLater() {
+    if (this.probeTimer || ![...this.addrs.values()].some((a) => a.probing)) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.checkProbes();
+      this.checkProbesLater();
+    }, PROBE_EVERY);
+  }
+
+  private checkProbes() {
+    for (const a of this.addrs.values()) {
+      if (!a.probing) continue;
+      const { to, gen, probe, since } = a.probing;
+      const state = probe.check();
+      if (state === "waiting") continue;
+      this.endProbe(a);
+      if (state === "accepted") to.tested = false;
+      if (state === "accepted") this.steerNow(a, to, gen, ` (it accepted a test connection ${Math.round(performance.now() - since)} ms after ready)`);
+      else this.say("warn", `listen ${a.name}: gen ${gen}'s socket failed a test connection (${state.failed}); new connections stay where they went`, { event: "listen.probe", addr: a.name, gen });
     }
   }
 
@@ -112,6 +181,8 @@ export class Sockets {
   }
 
   closeAll() {
+    clearTimeout(this.probeTimer);
+    for (const a of this.addrs.values()) this.endProbe(a);
     const all = [...this.addrs.values()].flatMap((a) => a.listeners);
     for (const l of all) if (l.unix) closeUnix(l.unix);
     closeListen([...all.filter((l) => !l.unix).map((l) => l.sock), ...this.inherited]);
@@ -150,6 +221,7 @@ export class Sockets {
   }
 
   private close(a: Address, l: Listener, gen: number) {
+    if (a.probing?.to === l) this.endProbe(a);
     a.listeners.splice(a.listeners.indexOf(l), 1);
     const wasSteered = a.steered === l;
     if (wasSteered) a.steered = undefined;
@@ -158,7 +230,8 @@ export class Sockets {
     // The arbiter steers away before it releases; should it not, the newest one left takes the connections.
     if (wasSteered && a.listeners.length > 0) this.steer([...a.listeners.at(-1)!.gens].at(-1)!);
     if (!a.group) return;
-    const { reset, error } = a.group.remove(l.sock.fd);
+    const { reset: waiting, error } = a.group.remove(l.sock.fd);
+    const reset = l.tested ? waiting - 1 : waiting; // the master's test connection is no user's
     if (reset > 0) this.say("warn", `listen ${a.name}: ${reset} connection${reset === 1 ? "" : "s"} waiting on gen ${gen}'s socket reset as it closed (its workers exited before accepting them; net.ipv4.tcp_migrate_req=1 would move them)`, { event: "listen.reset", addr: a.name, gen, count: reset });
     if (error) this.fallBack(a, `closing gen ${gen}'s socket: ${strerror(error)}`);
   }

@@ -7,12 +7,14 @@
 // into its place (__reuseport_detach_sock). Every removal re-attaches the
 // program with the steered socket's new index.
 import { SHUT_RD, errno, libc } from "../native/libc.ts";
-import { acceptQueue, attachSteering } from "../native/reuseport.ts";
+import { acceptQueue, attachSteering, type ProbeRoute } from "../native/reuseport.ts";
 
 export class ReuseportGroup {
   /** The group's fds in the order of the kernel's array. */
   private readonly members: number[] = [];
   private steered = -1;
+  /** While a probe runs (accept-probe.ts): its connection goes to this fd. */
+  private probe?: { fd: number; port: number; ipv6: boolean };
 
   /** fd has just started listening in this group. */
   add(fd: number) {
@@ -21,11 +23,35 @@ export class ReuseportGroup {
 
   /** New connections go to fd from now on. 0, or the errno of the attach. */
   steer(fd: number): number {
-    const at = this.members.indexOf(fd);
-    if (at < 0) throw new Error(`fd ${fd} is not in this reuseport group`);
-    const err = attachSteering(fd, at);
+    const err = this.attach(fd, this.probe);
     if (err === 0) this.steered = fd;
     return err;
+  }
+
+  /** Connections from local port `port` go to fd, the others where they went. 0, or the errno. */
+  route(fd: number, port: number, ipv6: boolean): number {
+    const probe = { fd, port, ipv6 };
+    const err = this.attach(this.steered, probe);
+    if (err === 0) this.probe = probe;
+    return err;
+  }
+
+  /** The probe is over: one program for every connection again. */
+  unroute(): number {
+    this.probe = undefined;
+    return this.steered >= 0 ? this.attach(this.steered) : 0;
+  }
+
+  private attach(fd: number, probe?: { fd: number; port: number; ipv6: boolean }): number {
+    const at = this.index(fd);
+    const route: ProbeRoute | undefined = probe && { port: probe.port, ipv6: probe.ipv6, index: this.index(probe.fd) };
+    return attachSteering(fd >= 0 ? fd : probe!.fd, at, route);
+  }
+
+  private index(fd: number): number {
+    const at = this.members.indexOf(fd);
+    if (at < 0 && fd >= 0) throw new Error(`fd ${fd} is not in this reuseport group`);
+    return at < 0 ? this.members.length : at; // past the end: the kernel's hash
   }
 
   /**
@@ -46,8 +72,9 @@ export class ReuseportGroup {
     libc.close(fd);
     this.members[at] = this.members[this.members.length - 1]!;
     this.members.pop();
+    if (this.probe?.fd === fd) this.probe = undefined;
     if (this.steered === fd) this.steered = -1;
-    else if (this.steered >= 0) error ||= this.steer(this.steered);
+    if (this.steered >= 0 || this.probe) error ||= this.attach(this.steered, this.probe);
     return { reset: Math.max(0, reset), error };
   }
 

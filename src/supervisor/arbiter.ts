@@ -44,8 +44,8 @@ export class Arbiter {
   readonly startedAt: number;
   private timer?: ReturnType<typeof setTimeout>;
   private timerAt = Infinity;
-  /** The generation new connections go to (sockets.ts). */
-  private steered = 1;
+  /** The generation new connections go to (sockets.ts), and whether at once or once it accepts. */
+  private steered = "1 now";
   /** Replies of reloads done whose old workers could still take new connections (a shared socket): sent once those exited. */
   private held: { gen: number; replies: Reply[]; result: ReloadResult }[] = [];
 
@@ -197,15 +197,18 @@ export class Arbiter {
    * New connections go to the reload's generation once it can serve as many
    * as the current one (its workers ready, as many as the current one has
    * ready, or its first when none is): all of them to one new worker while
-   * its siblings still boot would queue them there. Back on a rollback.
+   * its siblings still boot would queue them there. Once its workers accept
+   * (they may say ready before), or at once at the commit; back at once on
+   * a rollback.
    */
   private steer() {
     const r = this.reload;
     const readyOf = (gen: number) => this.workers.list.filter((w) => w.generation === gen && w.state === "ready").length;
     const to = r?.starting && readyOf(r.to) >= Math.max(1, Math.min(r.count, readyOf(this.generation))) ? r.to : this.generation;
-    if (to === this.steered) return;
-    this.steered = to;
-    this.deps.steer?.(to);
+    const now = to !== r?.to;
+    if (`${to} ${now ? "now" : "accepting"}` === this.steered) return;
+    this.steered = `${to} ${now ? "now" : "accepting"}`;
+    this.deps.steer?.(to, now);
   }
 
   /** Apply what the reload's state makes due, then what manage() says. */

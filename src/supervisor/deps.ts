@@ -42,8 +42,8 @@ export interface ArbiterDeps {
    * sockets: its own, or with `share` the current ones); throws to refuse it.
    */
   accept?(next: Config, generation: number, share: boolean): void;
-  /** New connections go to this generation's sockets. */
-  steer?(generation: number): void;
+  /** New connections go to this generation's sockets: now, or once they are accepted from. */
+  steer?(generation: number, now: boolean): void;
   /** False while an older generation's workers share this one's sockets (so they may be handed new connections). */
   ownsSockets?(generation: number): boolean;
   /** A generation nothing runs or wants any more and whose workers exited: release what it held (sockets). */

@@ -66,7 +66,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       setLogFormat(next["log-format"]);
       triggers?.update(next);
     },
-    steer: (generation) => sockets.steer(generation),
+    steer: (generation, now) => sockets.steer(generation, now),
     ownsSockets: (generation) => sockets.ownsSockets(generation, arb.configFor({ generation })),
     release(generation) {
       for (const addr of sockets.release(generation)) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });

@@ -102,6 +102,42 @@ describe("steering between generations", () => {
     });
   }
 
+  for (const kind of ["tcp", "unix"] as const) {
+    test(`${kind}: steered "once accepted", new connections go to a generation only after it accepted the master's test connection`, async () => {
+      const [tcp, unix] = await addresses();
+      const addr = kind === "tcp" ? tcp : unix;
+      const cfg = cfgFor([addr]);
+      const { s, said } = setup();
+      s.acquire(1, cfg);
+      const one = String(serve(s, 1, cfg));
+      s.acquire(2, cfg);
+      s.steer(2, false); // nobody accepts on gen 2's socket yet
+      await Bun.sleep(100);
+      expect(await askMany(addr, 10)).toEqual(new Set([one])); // and the test connection did not go to gen 1
+      expect(said.join("\n")).not.toContain("new connections go to gen 2");
+      const two = String(serve(s, 2, cfg));
+      const deadline = Date.now() + 5000;
+      while (!said.some((l) => l.includes("new connections go to gen 2")) && Date.now() < deadline) await Bun.sleep(10);
+      expect(said.join("\n")).toMatch(/new connections go to gen 2 \(it accepted a test connection \d+ ms after ready\)/);
+      expect(await askMany(addr, 10)).toEqual(new Set([two]));
+    });
+  }
+
+  test("a rollback while gen 2 is checked: back to gen 1 at once, the check dropped", async () => {
+    const [addr] = await addresses();
+    const cfg = cfgFor([addr]);
+    const { s, said } = setup();
+    s.acquire(1, cfg);
+    const one = String(serve(s, 1, cfg));
+    s.acquire(2, cfg);
+    s.steer(2, false);
+    s.steer(1, true);
+    s.release(2);
+    await Bun.sleep(50);
+    expect(await askMany(addr, 10)).toEqual(new Set([one]));
+    expect(said.join("\n")).not.toMatch(/new connections go to gen 2|reset/); // the master's own test connection is no user's
+  });
+
   test("tcp: a socket closed mid-array moves the last one into its place, and steering follows it", async () => {
     const [addr] = await addresses();
     const cfg = cfgFor([addr]);

@@ -36,7 +36,7 @@ function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>, e
     }),
     lifecycle: (what) => notes.push(what),
     release: (gen) => released.push(gen),
-    steer: (gen) => steered.push(gen),
+    steer: (gen, now) => steered.push(now ? gen : -gen), // negative: once it accepts
     sessionOf: (pid) => (pid >= 6_000_000 ? pid - 1_000_000 : -1), // 6_000_123 is in the session of 5_000_123
     manualTicks: true,
     ...extra,
@@ -463,10 +463,10 @@ describe("steering new connections (sockets.ts)", () => {
     await t.ready(t.pidOf(1, 2));
     expect(t.steered).toEqual([]); // one new worker would get every new connection while its sibling boots
     await t.ready(t.pidOf(2, 2));
-    expect(t.steered).toEqual([2]);
+    expect(t.steered).toEqual([-2]); // once its sockets are accepted from
     await t.exit(t.pidOf(1, 2), 1); // dies in the grace: the old generation is still there
     expect(results[0]!.ok).toBe(false);
-    expect(t.steered).toEqual([2, 1]);
+    expect(t.steered).toEqual([-2, 1]);
     expect(t.live()).toEqual(["1.1.ready", "2.1.ready", "2.2.stopping"]);
   });
 
@@ -475,7 +475,19 @@ describe("steering new connections (sockets.ts)", () => {
     await t.settle();
     await t.reload();
     await t.ready(t.pidOf(2, 2));
-    expect(t.steered).toEqual([2]);
+    expect(t.steered).toEqual([-2]);
+  });
+
+  test("at the commit, to the new generation at once, accepted from or not", async () => {
+    const t = setup({ processes: 1, ready: "notify", "reload-grace": 2 });
+    await t.settle();
+    await t.ready(t.pidOf(1, 1));
+    await t.reload();
+    await t.ready(t.pidOf(1, 2));
+    expect(t.steered).toEqual([-2]);
+    await t.tick(2000);
+    expect(t.arb.generation).toBe(2);
+    expect(t.steered).toEqual([-2, 2]);
   });
 
   test("the old generation's sockets are released once its workers have exited, not at the commit", async () => {
