@@ -71,6 +71,15 @@ async function askMany(addr: string, n: number): Promise<Set<string>> {
   return got;
 }
 
+/** Sockets with generation 1 acquired on a fresh TCP address. */
+async function tcpGen1() {
+  const [addr] = await addresses();
+  const cfg = cfgFor([addr]);
+  const { s, said } = setup();
+  s.acquire(1, cfg);
+  return { s, said, addr, cfg };
+}
+
 async function addresses(): Promise<[string, string]> {
   const d = mkdtempSync(join(tmpdir(), "sup-steer-"));
   dirs.push(d);
@@ -124,10 +133,7 @@ describe("steering between generations", () => {
   }
 
   test("a rollback while gen 2 is checked: back to gen 1 at once, the check dropped", async () => {
-    const [addr] = await addresses();
-    const cfg = cfgFor([addr]);
-    const { s, said } = setup();
-    s.acquire(1, cfg);
+    const { s, said, addr, cfg } = await tcpGen1();
     const one = String(serve(s, 1, cfg));
     s.acquire(2, cfg);
     s.steer(2, false);
@@ -160,10 +166,7 @@ describe("steering between generations", () => {
   });
 
   test("tcp: a released socket leaves the group at once although a straggler still holds it", async () => {
-    const [addr] = await addresses();
-    const cfg = cfgFor([addr]);
-    const { s } = setup();
-    s.acquire(1, cfg);
+    const { s, addr, cfg } = await tcpGen1();
     s.acquire(2, cfg);
     s.acquire(3, cfg);
     // A process that holds gen 1's socket and never accepts (a worker's child left behind).
@@ -176,10 +179,7 @@ describe("steering between generations", () => {
   });
 
   test("tcp: connections waiting on a released socket are counted and said", async () => {
-    const [addr] = await addresses();
-    const cfg = cfgFor([addr]);
-    const { s, said } = setup();
-    s.acquire(1, cfg);
+    const { s, said, addr, cfg } = await tcpGen1();
     const fd = s.for(1, cfg)[0]!.fd;
     s.acquire(2, cfg);
     const port = Number(addr.split(":")[1]);

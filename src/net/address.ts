@@ -1,0 +1,161 @@
+// One --listen address and its sockets, one per generation (or one shared):
+// which of them new connections go to, the test connection that a new one
+// must accept first (accept-probe.ts), and closing one. TCP: one
+// SO_REUSEPORT group with a BPF program (steer-tcp.ts); unix: the socket
+// file renamed over the path (steer-unix.ts). sockets.ts says which
+// generation; this does it for one address.
+import type { Config } from "../config/schema.ts";
+import { strerror } from "../native/libc.ts";
+import { AcceptProbe, type ProbeState } from "./accept-probe.ts";
+import { bindOne, closeListen, parseListen, type ListenAddr, type ListenSocket } from "./listen.ts";
+import { ReuseportGroup } from "./steer-tcp.ts";
+import { closeUnix, homeFor, steerUnix, unixListener, type UnixListener } from "./steer-unix.ts";
+
+export type Say = (level: "info" | "warn", msg: string, fields: Record<string, string | number>) => void;
+
+export interface Listener {
+  sock: ListenSocket;
+  /** The generations whose workers get this socket. */
+  gens: Set<number>;
+  unix?: UnixListener;
+  /** A test connection of the master's may wait in its queue (not accepted yet). */
+  tested?: boolean;
+}
+
+export class Address {
+  readonly listeners: Listener[] = [];
+  steered?: Listener;
+  private group?: ReuseportGroup;
+  /** Why new generations share the steered socket (a fallback); undefined while each gets its own. */
+  shared?: string;
+  /** A test connection to `to`, which new connections go to once it is accepted. */
+  probing?: { to: Listener; gen: number; probe: AcceptProbe; since: number };
+
+  private constructor(
+    readonly name: string,
+    readonly addr: ListenAddr,
+    private readonly say: Say,
+  ) {}
+
+  /** Binds the address's first socket, for generation gen: new connections go to it at once. */
+  static open(name: string, gen: number, cfg: Config, say: Say): Address {
+    const a = new Address(name, parseListen(name), say);
+    const sock = bindOne(name, a.addr, { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"], group: "first" });
+    const l: Listener = { sock, gens: new Set([gen]) };
+    a.listeners.push(l);
+    a.steered = l;
+    if (a.addr.kind === "unix") {
+      const home = homeFor(a.addr.path, gen);
+      if (!home) a.fallBack(`${a.addr.path} leaves no room for a private name beside it in sockaddr_un`);
+      l.unix = unixListener(sock, home ?? "");
+      return a;
+    }
+    if (!sock.reuseport) return a.fallBack("this kernel has no SO_REUSEPORT"), a;
+    a.group = new ReuseportGroup();
+    a.group.add(sock.fd);
+    const err = a.group.steer(sock.fd);
+    if (err) a.fallBack(`SO_ATTACH_REUSEPORT_CBPF: ${strerror(err)}`);
+    return a;
+  }
+
+  /** A socket of gen's own beside the others: in the reuseport group, or at a private name. */
+  bindBeside(gen: number, cfg: Config) {
+    const opts = { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] };
+    const home = this.addr.kind === "unix" ? homeFor(this.addr.path, gen)! : undefined;
+    const sock = bindOne(this.name, this.addr, home ? { ...opts, at: home } : { ...opts, group: "join" });
+    this.listeners.push({ sock, gens: new Set([gen]), unix: home ? unixListener(sock, home) : undefined });
+    this.group?.add(sock.fd);
+  }
+
+  listenerOf(gen: number): Listener | undefined {
+    return this.listeners.find((l) => l.gens.has(gen));
+  }
+
+  /** New connections go to gen's socket: now, or once it accepted a test connection. */
+  steer(gen: number, now: boolean) {
+    const to = this.listenerOf(gen);
+    if (!to) return;
+    if (to === this.steered || now) this.endProbe();
+    if (to === this.steered || this.probing?.to === to) return;
+    if (now) this.steerNow(to, gen);
+    else this.startProbe(to, gen);
+  }
+
+  /** Looks at the test connection once: steers when it was accepted. */
+  checkProbe() {
+    if (!this.probing) return;
+    const { to, gen, probe, since } = this.probing;
+    const state: ProbeState = probe.check();
+    if (state === "waiting") return;
+    this.endProbe();
+    if (state !== "accepted") return this.say("warn", `listen ${this.name}: gen ${gen}'s socket failed a test connection (${state.failed}); new connections stay where they went`, { event: "listen.probe", addr: this.name, gen });
+    to.tested = false;
+    this.steerNow(to, gen, ` (it accepted a test connection ${Math.round(performance.now() - since)} ms after ready)`);
+  }
+
+  /** Closes l, which generation gen was the last to use. */
+  close(l: Listener, gen: number) {
+    if (this.probing?.to === l) this.endProbe();
+    this.listeners.splice(this.listeners.indexOf(l), 1);
+    const wasSteered = this.steered === l;
+    if (wasSteered) this.steered = undefined;
+    if (l.unix) closeUnix(l.unix);
+    else if (!this.group) closeListen([l.sock]);
+    // The arbiter steers away before it releases; should it not, the newest one left takes the connections.
+    const newest = this.listeners.at(-1);
+    if (wasSteered && newest) this.steerNow(newest, [...newest.gens].at(-1)!);
+    if (!this.group) return;
+    const { reset: waiting, error } = this.group.remove(l.sock.fd);
+    const reset = l.tested ? waiting - 1 : waiting; // the master's test connection is no user's
+    if (reset > 0) this.say("warn", `listen ${this.name}: ${reset} connection${reset === 1 ? "" : "s"} waiting on gen ${gen}'s socket reset as it closed (its workers exited before accepting them; net.ipv4.tcp_migrate_req=1 would move them)`, { event: "listen.reset", addr: this.name, gen, count: reset });
+    if (error) this.fallBack(`closing gen ${gen}'s socket: ${strerror(error)}`);
+  }
+
+  closeAll() {
+    this.endProbe();
+    for (const l of this.listeners) if (l.unix) closeUnix(l.unix);
+    closeListen(this.listeners.filter((l) => !l.unix).map((l) => l.sock));
+    this.listeners.length = 0;
+  }
+
+  private steerNow(to: Listener, gen: number, after = "") {
+    const error = this.group ? errText(this.group.steer(to.sock.fd)) : steerUnix(this.addr.path, this.steered?.unix, to.unix!);
+    if (error) return this.fallBack(`steering to gen ${gen} failed: ${error}`);
+    this.steered = to;
+    this.say("info", `listen ${this.name}: new connections go to gen ${gen}${after}`, { event: "listen.steer", addr: this.name, gen });
+  }
+
+  private startProbe(to: Listener, gen: number) {
+    let probe: AcceptProbe | undefined;
+    try {
+      probe = AcceptProbe.open(this.addr);
+      const err = this.group?.route(to.sock.fd, probe.port, this.addr.kind === "inet6");
+      if (err) throw new Error(`SO_ATTACH_REUSEPORT_CBPF: ${strerror(err)}`);
+      probe.connect(this.addr, to.sock.path);
+      this.probing = { to, gen, probe, since: performance.now() };
+      to.tested = true;
+    } catch (e) {
+      probe?.close();
+      this.group?.unroute();
+      this.say("warn", `listen ${this.name}: cannot check that gen ${gen} accepts (${(e as Error).message}); new connections go to it now`, { event: "listen.probe", addr: this.name, gen });
+      this.steerNow(to, gen);
+    }
+  }
+
+  private endProbe() {
+    if (!this.probing) return;
+    this.probing.probe.close();
+    this.probing = undefined;
+    const err = this.group?.unroute();
+    if (err) this.fallBack(`SO_ATTACH_REUSEPORT_CBPF: ${strerror(err)}`);
+  }
+
+  /** From now on new generations share the steered socket; said once per address. */
+  private fallBack(why: string) {
+    if (this.shared) return;
+    this.shared = why;
+    this.say("warn", `listen ${this.name}: ${why}; generations share one socket, so during a reload's grace old and new workers both take new connections`, { event: "listen.shared", addr: this.name });
+  }
+}
+
+const errText = (err: number) => (err ? strerror(err) : undefined);
