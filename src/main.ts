@@ -29,6 +29,8 @@ async function main(): Promise<number> {
       case "stop":
       case "status":
         return await (await import("./verbs/client.ts")).runClientVerb(cli);
+      case "migrate":
+        return (await import("./verbs/migrate.ts")).runMigrate(cli);
       case "systemd-unit":
         return await (await import("./verbs/systemd-unit.ts")).runSystemdUnit(cli);
       case "config":

@@ -10,6 +10,9 @@ import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from
 import { SPECS } from "./schema.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { splitWords } from "../core/words.ts";
+import { iniDialect, readUwsgi } from "./uwsgi-load.ts";
+import type { Problem } from "./uwsgi-report.ts";
+import type { Translation } from "./uwsgi-translate.ts";
 
 export type Format = "ini" | "toml" | "json" | "yaml";
 
@@ -66,7 +69,14 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   return { path, name: shown(path), format, section };
 }
 
-export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<Entry[]> {
+/** A file's entries, the problems of single entries (all of them, for one report), and for a [uwsgi] section what sup made of every key. */
+export interface FileRead {
+  entries: Entry[];
+  problems: Problem[];
+  uwsgi?: Translation;
+}
+
+export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>, cwd: string): Promise<FileRead> {
   const { name } = found;
   let text: string;
   try {
@@ -78,7 +88,13 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   }
   let raw: RawEntry[];
   let placeholders = new Set<string>();
-  if (found.format === "ini") {
+  let uwsgi: Translation | undefined;
+  const dialect = found.format === "ini" ? iniDialect(text, found.section) : undefined;
+  if (dialect && "error" in dialect) throw new ConfigError(`${name}: ${dialect.error}; name one with ${name}:SECTION`);
+  if (dialect?.dialect === "uwsgi") {
+    uwsgi = readUwsgi({ path: found.path, name, section: dialect.section }, envName, env, cwd);
+    raw = uwsgi.entries.map((e) => ({ key: e.key, value: e.value, line: 0, where: e.where, layer: e.layer }));
+  } else if (found.format === "ini") {
     const ini = readIni(text, { path: found.path, name, env }, found.section, envName);
     const at = (layer: Entry["layer"]) => (e: IniEntry): RawEntry => ({ ...e, layer });
     raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section"))];
@@ -86,32 +102,41 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   } else {
     raw = await readStructured(found, text, envName);
   }
+  // Every entry is checked, and every problem kept: one run shows them all.
   const entries: Entry[] = [];
+  const problems: Problem[] = [];
   for (const e of raw) {
-    const where = `${name}:${e.line}`;
+    const where = e.where ?? `${name}:${e.line}`;
     const spec = SPECS.get(e.key);
     if (!spec) {
       if (placeholders.has(e.key)) continue; // a uWSGI custom placeholder key
-      throw new ConfigError(`${where}: unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+      problems.push({ where, message: `unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}` });
+      continue;
     }
-    if (spec.flagOnly) throw new ConfigError(`${where}: "${e.key}" is a command-line option, not a config key`);
+    if (spec.flagOnly) {
+      problems.push({ where, message: `"${e.key}" is a command-line option, not a config key` });
+      continue;
+    }
     let value = e.value;
     if (e.key === "command" && typeof value === "string") {
       try {
         value = splitWords(value);
       } catch (err) {
-        throw new ConfigError(`${where}: command: ${(err as Error).message}`);
+        problems.push({ where, message: `command: ${(err as Error).message}` });
+        continue;
       }
     }
     entries.push({ key: e.key, value, where, layer: e.layer });
   }
-  return entries;
+  return { entries, problems, uwsgi };
 }
 
 interface RawEntry {
   key: string;
   value: unknown;
   line: number;
+  /** file:line when it is not the file's own (a [uwsgi] include). */
+  where?: string;
   layer: Entry["layer"];
 }
 

@@ -1,10 +1,13 @@
 // The config layers, lowest first: defaults < file < its environment section
 // < SUP_* variables < flags. Every value remembers the layer that set it, for
 // `sup config --explain`. Lists replace, never concatenate, across layers.
+import { resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
 import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
 import { splitWords } from "../core/words.ts";
+import type { Problem } from "./uwsgi-report.ts";
+import type { Translation } from "./uwsgi-translate.ts";
 
 /** autoreload-settle when the events engine is on and nobody set it. */
 export const EVENTS_SETTLE = 0.01;
@@ -18,6 +21,8 @@ export interface Loaded {
   config: Config;
   sources: Record<string, Source>;
   file?: string; // the config file read, if any
+  /** A [uwsgi] section: what sup made of each key, and the app command it built (one line for the log). */
+  uwsgi?: { name: string; translation: Translation; command?: string };
 }
 
 function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
@@ -42,14 +47,25 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   const envVar = env.SUP_ENV_NAME !== undefined ? "SUP_ENV_NAME" : "SUP_ENV";
   const envName = String(envFlag?.value ?? env[envVar] ?? "");
   let file: string | undefined;
+  let uwsgi: Translation | undefined;
+  const problems: Problem[] = [];
   if (!found && envName !== "") {
     throw new ConfigError(`environment "${envName}" (${envFlag ? envFlag.flag : envVar}) needs a config file with that section, and there is none (sup.toml, sup.ini, sup.json, .suprc, or -c FILE)`);
   }
   if (found) {
     file = found.path;
-    for (const entry of await readConfigFile(found, envName, env)) {
+    const read = await readConfigFile(found, envName, env, cwd);
+    problems.push(...read.problems);
+    uwsgi = read.uwsgi;
+    for (const entry of read.entries) {
       const spec = SPECS.get(entry.key)!;
-      setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
+      try {
+        setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        const [where, ...rest] = e.message.split(": ");
+        problems.push({ where: where!, message: rest.join(": ") });
+      }
     }
   }
 
@@ -93,6 +109,15 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     sources.command = { layer: "flag", where: "command line" };
   }
 
+  const loaded: Loaded = { config: cfg as unknown as Config, sources, file };
+  if (uwsgi) {
+    loaded.uwsgi = { name: found!.name, translation: uwsgi };
+    await uwsgiApp(loaded, env, cwd, problems);
+  } else if (problems.length > 0) {
+    const list = problems.map((p) => `${p.where}: ${p.message}`);
+    throw new ConfigError(list.length === 1 ? list[0]! : `${list.length} problems in ${found!.name}:\n  ${list.join("\n  ")}`);
+  }
+
   // Defaults that depend on another key: with inotify a change is known at
   // once, so the settle wait is most of the reload delay; the events of one
   // save arrive within a few ms, and a save still under way (a file created
@@ -102,5 +127,33 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     cfg["autoreload-settle"] = EVENTS_SETTLE;
     sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };
   }
-  return { config: cfg as unknown as Config, sources, file };
+  return loaded;
+}
+
+/**
+ * The app a [uwsgi] section names, as the worker command, when no layer gave
+ * one (src/config/uwsgi-app.ts); then every problem of the file in one report.
+ */
+async function uwsgiApp(loaded: Loaded, env: Record<string, string | undefined>, cwd: string, problems: Problem[]): Promise<void> {
+  const { config: cfg, sources, uwsgi } = loaded;
+  const { uwsgiAppCommand } = await import("./uwsgi-load.ts");
+  const { uwsgiErrors, uwsgiReport } = await import("./uwsgi-report.ts");
+  const t = uwsgi!.translation;
+  if (cfg.command.length === 0) {
+    const PATH = cfg.env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? env.PATH ?? "";
+    const app = uwsgiAppCommand(t, cfg.processes, resolve(cwd, cfg.chdir || "."), PATH);
+    const where = t.app.where ?? uwsgi!.name;
+    if (app && "error" in app) problems.push({ where, message: app.error });
+    else if (app) {
+      cfg.command = app.argv;
+      sources.command = { layer: "file", where: `${where} (the app command sup built)` };
+      cfg.processes = app.processes;
+      if (sources.ready?.layer === "default") {
+        cfg.ready = "notify";
+        sources.ready = { layer: "file", where: `${where} (the app command says READY=1 once the app is imported)` };
+      }
+      uwsgi!.command = app.description;
+    }
+  }
+  if (uwsgiErrors(t, problems).length > 0) throw new ConfigError(uwsgiReport(uwsgi!.name, t, problems));
 }

@@ -44,6 +44,9 @@ export const OPTIONS = [
   opt({ name: "listen", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
   opt({ name: "listen-mode", type: "string", default: "", help: "Octal permission of unix listen sockets, e.g. 660." }),
   opt({ name: "listen-backlog", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),
+  opt({ name: "listen-owner", type: "string", default: "", help: "Owner of unix listen sockets, USER[:GROUP] (names or numbers), e.g. www-data:www-data; the master must be root to give them away." }),
+  opt({ name: "uid", type: "string", default: "", help: "Run the workers as this user (name or number), with its groups; the master stays root to bind sockets and write its files." }),
+  opt({ name: "gid", type: "string", default: "", help: "Run the workers with this group (name or number); default: the uid's own group." }),
   opt({ name: "ready", type: "string", default: "delay:1", help: "When a new worker counts as ready: notify | tcp:HOST:PORT | http://HOST:PORT/PATH | delay:SECONDS." }),
   opt({ name: "ready-timeout", type: "number", default: 30, min: 0.1, help: "Seconds a new worker has to become ready before its reload is rolled back." }),
   opt({ name: "port-base", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+2(N-1) or the one after it (whichever its predecessor does not hold) as $PORT ({port} in ready probes)." }),
@@ -86,6 +89,9 @@ export interface Config {
   listen: string[];
   "listen-mode": string;
   "listen-backlog": number;
+  "listen-owner": string;
+  uid: string;
+  gid: string;
   ready: string;
   "ready-timeout": number;
   "port-base": number;

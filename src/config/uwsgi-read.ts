@@ -40,6 +40,10 @@ export interface UwsgiRead {
   strict: boolean;
   /** Keys set as placeholders only (set-ph, set-placeholder). */
   placeholders: Set<string>;
+  /** Names looked up as %(name) or by if-opt: custom keys that are used. */
+  referenced: Set<string>;
+  /** $(VAR)s whose variable is not set (the text stays, as in uWSGI). */
+  unsetEnv: Set<string>;
 }
 
 const END = new Set(["end", "endfor", "endif", "end-if", "end-for"]);
@@ -52,12 +56,14 @@ const MAX_DEPTH = 32;
 const lstrip = (s: string) => s.replace(/^[ \t\r]+/, "");
 const rstrip = (s: string) => s.replace(/[ \t\r]+$/, "");
 /** What uWSGI's handler tables say about a key: immediate (applied while reading)? */
-export const isImmediate = (key: string) => UWSGI_NAMES[key]?.endsWith(" i") ?? false;
+export const isImmediate = (key: string) => UWSGI_NAMES[key]?.split(" ").includes("i") ?? false;
 
 export class UwsgiReader {
   readonly opts: UwsgiOpt[] = [];
   readonly problems: ReadProblem[] = [];
   readonly placeholders = new Set<string>();
+  readonly referenced = new Set<string>();
+  readonly unsetEnv = new Set<string>();
   strict = false;
   private magic: MagicTable;
   private firstRound = { done: false };
@@ -96,12 +102,12 @@ export class UwsgiReader {
     }
     const path = fromBytes(file);
     if (!fillMagic(this.magic, bytes, this.host, this.firstRound)) {
-      this.problem(where, `${given}: ${path} does not exist (uWSGI reads a relative path from the working directory, ${this.host.cwd}; %d names the including file's directory)`);
+      this.problem(where, `${path} does not exist${path.startsWith("/") ? "" : ` in ${this.host.cwd}`} (uWSGI reads a relative path from its working directory; %d is the including file's directory); uWSGI stops there`);
       return false;
     }
     const got = this.host.read(path);
     if ("error" in got) {
-      this.problem(where, `${given}: ${path} ${got.error}`);
+      this.problem(where, `${path} ${got.error}`);
       return false;
     }
     this.lastFile = file;
@@ -187,6 +193,7 @@ export class UwsgiReader {
       this.strict = !/^(false|off|no|0)$/i.test(value);
     } else {
       const logic = startLogic(key, value);
+      if (key === "if-opt" || key === "if-not-opt") this.referenced.add(fromBytes(value.split("=")[0]!));
       if (logic && this.logic) return this.problem(where, `${fromBytes(key)}: uWSGI does not nest if-/for- blocks (it stops here); close the one before with endif/endfor`, key);
       if (logic) this.logic = logic;
     }
@@ -205,6 +212,7 @@ export class UwsgiReader {
     };
     pass("$", (name) => {
       const v = env[fromBytes(name)];
+      if (v === undefined) this.unsetEnv.add(fromBytes(name));
       return v === undefined ? undefined : toBytes(v);
     });
     pass("@", (name, opt) => {
@@ -212,7 +220,10 @@ export class UwsgiReader {
       if ("error" in got) return void this.problem(opt as UwsgiOpt, `@(${fromBytes(name)}): ${got.error} (uWSGI stops there)`, opt.key);
       return got.bytes.replace(/[\r\n]$/, "");
     });
-    pass("%", (name) => placeholder(this.opts, name));
+    pass("%", (name) => {
+      for (const word of name.split(" ")) this.referenced.add(fromBytes(word));
+      return placeholder(this.opts, name);
+    });
     for (let i = 0; i < this.opts.length; i++) {
       const o = this.opts[i]!;
       if (o.key === "inherit" && !o.configured) {

@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
 import { ConfigError, coerce } from "../config/coerce.ts";
 import { didYouMean } from "../core/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
+export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "migrate";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -26,9 +26,12 @@ export interface Cli {
   json: boolean;
   explain?: string;
   pidfile?: string; // from --reload F / --stop F / --pidfile F
+  /** sup migrate: what from (uwsgi), the file, and --format. */
+  args: string[];
+  format?: string;
 }
 
-const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit"]);
+const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit", "migrate"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
   rolling: ["reload"],
   wait: ["reload"],
@@ -41,7 +44,7 @@ export class UsageError extends ConfigError {
 }
 
 export function parseCli(argv: string[]): Cli {
-  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false };
+  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false, args: [] };
   let i = 0;
   if (argv[0] !== undefined && VERBS.has(argv[0])) cli.verb = argv[i++] as Verb;
 
@@ -50,6 +53,17 @@ export function parseCli(argv: string[]): Cli {
     if (tok === "--") {
       cli.command = argv.slice(i);
       break;
+    }
+    if (cli.verb === "migrate") {
+      if (tok === "--format" || tok.startsWith("--format=")) {
+        cli.format = tok.includes("=") ? tok.slice(9) : argv[i++];
+        if (cli.format === undefined) throw new UsageError("option --format needs a value: toml, ini or json");
+      } else if (tok.startsWith("-") && tok !== "-") {
+        throw new UsageError(`sup migrate: unknown option ${tok}${didYouMean(tok.replace(/^-+/, ""), ["format", "help"], "--")}`);
+      } else {
+        cli.args.push(tok);
+      }
+      continue;
     }
     if (!tok.startsWith("-") || tok === "-") {
       if (cli.verb !== "run" && cli.verb !== "systemd-unit") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
