@@ -24,6 +24,8 @@ export interface KeyReport {
   message: string;
   /** A decision sup cannot start without (the uwsgi protocol, TLS). */
   blocks?: boolean;
+  /** Part of the app command sup builds (module, callable, home, …). */
+  app?: boolean;
 }
 
 export interface SupEntry {
@@ -131,7 +133,7 @@ export function translate(read: UwsgiRead): Translation {
       put("listen", c.value, where, o.layer, from);
     } else if (to.startsWith("app.")) {
       setApp(t.app, to.slice(4), c.value, where);
-      report(rule.verdict, `${rule.why}${note}`);
+      report(rule.verdict, `${rule.why}${note}`).app = true;
     } else {
       put(to, c.value, where, o.layer, from);
       report(rule.verdict, `${to} = ${JSON.stringify(c.value)}: ${rule.why}${note}`);

@@ -2,10 +2,11 @@
 // worker starts (exit 2 and nothing started), then set up the pidfile,
 // sockets, notify socket, signals, control socket and triggers around the
 // arbiter loop, and take them down again when it ends.
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { UsageError, type Cli } from "./cli.ts";
 import { ConfigError } from "../config/coerce.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadConfig, type Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
 import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
@@ -32,7 +33,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
   const load = async () => (await loadConfig(cli, process.env, startDir)).config;
-  const config = await load();
+  const loaded = await loadConfig(cli, process.env, startDir);
+  const config = loaded.config;
   setLogFormat(config["log-format"]);
   checkConfig(config, startDir);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
@@ -59,7 +61,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     accept(next, generation) {
       checkConfig(next, startDir);
       sockets.acquire(generation, next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), arb.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(next);
     },
@@ -68,7 +70,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     },
     prepare(cfg, id, generation, port) {
       const cwd = resolve(startDir, cfg.chdir || ".");
-      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
+      const { argv: command, user } = checkConfig(cfg, startDir);
+      const argv = [...shim, String(masterPid), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
@@ -80,7 +83,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
@@ -121,7 +124,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
     guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
-    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
+    if (config.ready === "notify") notify = NotifyChannel.open(notifyName(config, control.dir), arb.queue, log);
+    if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
     return await arb.run();
@@ -133,6 +137,29 @@ export async function runMaster(cli: Cli): Promise<number> {
     control?.close();
     sockets.closeAll();
     endOutputs();
+  }
+}
+
+/**
+ * Workers of another user (uid/gid) cannot reach a socket in the master's
+ * private runtime dir (mode 0700): they get an abstract one (unix(7)), which
+ * has no file to guard. The kernel still tells the master each sender's pid
+ * (SO_PASSCRED), so only its workers count; the random name cannot be bound
+ * first by someone else.
+ */
+function notifyName(cfg: Config, dir: string): string {
+  return cfg.uid || cfg.gid ? `@sup-${process.pid}-notify-${randomBytes(8).toString("hex")}` : join(dir, "notify.sock");
+}
+
+/** What sup made of a [uwsgi] section: a summary, the app command, and each line it leaves out (sup check --ini FILE lists them all). */
+function logUwsgi(u: NonNullable<Loaded["uwsgi"]>): void {
+  const keys = u.translation.keys;
+  const n = (v: string) => keys.filter((k) => k.verdict === v).length;
+  log.info(`uwsgi: ${u.name} read as uWSGI reads it: ${keys.length} key lines, ${n("mapped")} mapped, ${n("decide")} to decide, ${n("unsupported")} not yet in sup, ${n("no-op")} no-ops; sup check --ini ${u.name} lists them`, { event: "uwsgi.read", file: u.name });
+  if (u.command) log.info(`uwsgi: runs ${u.command}`, { event: "uwsgi.command" });
+  // The app's own lines are said by the command line above.
+  for (const k of keys.filter((k) => (k.verdict === "decide" && !(k.app && u.command)) || k.verdict === "unsupported")) {
+    log.warn(`uwsgi: ${k.file}:${k.line}: ${k.key}: ${k.verdict === "decide" ? `yours to decide: ${k.message}` : `ignored, ${k.message}`}`, { event: "uwsgi.key", key: k.key, verdict: k.verdict });
   }
 }
 
