@@ -56,7 +56,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   // Layer 4: SUP_* variables. An unknown SUP_ variable is an error too: a
   // typo there would otherwise be silently ignored.
   const known = new Map(OPTIONS.map((o) => [envVarName(o.name), o as OptionSpec]));
-  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_NOTIFY_FD", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR"]);
+  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_NOTIFY_FD", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR", "SUP_TEST_FAULT"]);
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith("SUP_") || raw === undefined || IGNORED.has(name)) continue;
     const spec = known.get(name);

@@ -7,7 +7,7 @@
 // (--chdir, resolved against the directory sup started in), not sup's own.
 import { resolve } from "node:path";
 import { autoreloadMode, type Config } from "../config/schema.ts";
-import type { Logger } from "../supervisor/deps.ts";
+import type { Logger } from "../supervisor/world.ts";
 import type { Event } from "../supervisor/events.ts";
 import type { Queue } from "../core/queue.ts";
 

@@ -26,4 +26,6 @@ export type Event =
   | { type: "scale"; delta: number; reason: string }
   | { type: "status"; reply?: (s: StatusReport) => void } // no reply: log the table (USR1)
   /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
-  | { type: "child" };
+  | { type: "child" }
+  /** A bug in sup's own code, caught outside the loop (a callback): the loop stops the workers and exits 70. */
+  | { type: "fault"; error: unknown };

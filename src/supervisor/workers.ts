@@ -7,7 +7,7 @@ import type { Fields } from "../output/log.ts";
 import { parseNotify } from "../net/notify.ts";
 import { expandReady, parseReady, probeOnce } from "../net/probe.ts";
 import { WorkerHandle, parseSignal, signalGroup } from "../processes/handle.ts";
-import type { ArbiterDeps, Orphan } from "./deps.ts";
+import type { World, Orphan } from "./world.ts";
 import type { Event } from "./events.ts";
 import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
@@ -28,10 +28,9 @@ export class Workers {
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
   readonly leftovers: Leftovers;
-  onLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
 
   constructor(
-    private readonly deps: ArbiterDeps,
+    private readonly deps: World,
     private readonly queue: Queue<Event>,
     private readonly configFor: (w: { generation: number }) => Config,
   ) {
@@ -72,7 +71,7 @@ export class Workers {
       onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
       onLine: (stream, line, cut) => {
         if (stream === "stderr" && box.w) box.w.noteStderr(line);
-        this.onLine?.(stream, id, generation, line, cut);
+        this.deps.line?.(stream, id, generation, line, cut, cfg);
       },
       onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
     });

@@ -1,5 +1,8 @@
-// What the arbiter needs from the world, injected so that unit tests can
-// run the loop with a fake spawn and clock (run.ts gives the real ones).
+// The World: every piece of I/O the supervisor does, injected, so a unit
+// test builds a whole master from fakes (a spawn that makes no process, a
+// clock it moves by hand) and verbs/run.ts gives the real ones. The Loop and
+// its Programs reach processes, sockets, files, systemd and the guard only
+// through this.
 import type { Config } from "../config/schema.ts";
 import type { Fields } from "../output/log.ts";
 import type { ReadySpec } from "../net/probe.ts";
@@ -30,7 +33,7 @@ export interface Orphan {
   worker?: { id: number; generation: number };
 }
 
-export interface ArbiterDeps {
+export interface World {
   spawn: SpawnFn;
   now(): number; // ms, monotonic
   log: Logger;
@@ -54,6 +57,10 @@ export interface ArbiterDeps {
   orphans?(owned: (pid: number) => boolean): Orphan[];
   /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
   guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
+  /** A line a worker wrote (stdout or stderr): pass it on (output/log.ts workerLine). */
+  line?(stream: "stdout" | "stderr", id: number, generation: number, line: Uint8Array, cut: boolean, cfg: Config): void;
+  /** Test-only fault injection (SUP_TEST_FAULT, ignored by a release build): throw in the loop or in a callback. */
+  fault?: "loop" | "callback";
   /** Tests push timer events themselves (with their own clock). */
   manualTicks?: boolean;
 }

@@ -15,7 +15,9 @@ import { workerEnv } from "../processes/env.ts";
 import { checkConfig } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
-import { Arbiter } from "../supervisor/arbiter.ts";
+import { setFaultSink } from "../core/fault.ts";
+import { Loop } from "../supervisor/loop.ts";
+import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
@@ -50,7 +52,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
 
-  const arb: Arbiter = new Arbiter(config, {
+  // The World: all the I/O the supervisor does (src/supervisor/world.ts).
+  const world: World = {
     spawn: spawnProcess,
     now: () => performance.now(),
     log,
@@ -59,7 +62,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     accept(next, generation) {
       checkConfig(next, startDir);
       sockets.acquire(generation, next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), loop.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(next);
     },
@@ -99,37 +102,48 @@ export async function runMaster(cli: Cli): Promise<number> {
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
-  });
-  arb.workers.onLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
+    line: (stream, id, gen, line, cut, cfg) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"]),
+    fault: testFault(),
+  };
+  const loop = new Loop(world, [config]);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
   let childQueued = false;
-  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => arb.queue.push({ type: "signal", sig })]);
+  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => loop.queue.push({ type: "signal", sig })]);
   handlers.push(["SIGCHLD", () => {
     if (childQueued) return;
     childQueued = true;
     queueMicrotask(() => {
       childQueued = false;
-      arb.queue.push({ type: "child" });
+      loop.queue.push({ type: "child" });
     });
   }]);
   for (const [sig, h] of handlers) process.on(sig as NodeJS.Signals, h);
 
+  // A throw in a callback is a bug like one in the loop: the loop stops the workers and exits 70.
+  setFaultSink((error) => loop.queue.push({ type: "fault", error }));
+  let clean = false;
   try {
-    control = openControl(masterPid, pidfile, arb.queue, VERSION);
+    control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
     guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
-    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
-    triggers = new Triggers(arb.queue, startDir, log);
+    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
+    triggers = new Triggers(loop.queue, startDir, log);
     triggers.update(config);
-    return await arb.run();
+    const code = await loop.run();
+    clean = true;
+    return code;
   } finally {
+    setFaultSink(undefined);
     triggers?.stop();
     for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
     notify?.close();
-    guard?.close();
+    // "bye" tells the guard all is well: only after the loop ended with every
+    // worker gone. A loop that threw leaves the pipe to close with the
+    // process, and the guard kills what is left.
+    if (clean) guard?.close();
     control?.close();
     sockets.closeAll();
     endOutputs();
@@ -137,3 +151,14 @@ export async function runMaster(cli: Cli): Promise<number> {
 }
 
 export { ConfigError, type Config };
+
+/**
+ * SUP_TEST_FAULT=loop|callback makes the loop throw (on USR1), to test that a
+ * bug in sup stops the workers and exits 70. A release build (SUP_VERSION
+ * defined) ignores it: only the tests' source runs honour it.
+ */
+function testFault(): World["fault"] {
+  if (typeof SUP_VERSION === "string") return undefined;
+  const f = process.env.SUP_TEST_FAULT;
+  return f === "loop" || f === "callback" ? f : undefined;
+}
