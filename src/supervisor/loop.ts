@@ -10,14 +10,16 @@
 // A bug in sup's own code, thrown anywhere on the loop, is logged once with
 // its stack and stops the workers gracefully; the master then exits 70
 // (EX_SOFTWARE). It never leaves workers without a master.
-import type { Config } from "../config/schema.ts";
-import { statusTable, type StatusReport } from "../control/status.ts";
+import type { Config, ProgramConfig, Setup } from "../config/schema.ts";
+import { combineStatus, statusTable, type StatusReport } from "../control/status.ts";
 import { Queue } from "../core/queue.ts";
 import type { WorkerHandle } from "../processes/handle.ts";
 import type { Event, ReloadResult } from "./events.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { Program, type ProgramHost } from "./program.ts";
-import { ReloadRun, type ReloadTarget } from "./reload-run.ts";
+import type { ReloadTarget } from "./reload-run.ts";
+import { Reloads, asPrograms } from "./reloads.ts";
+import { gate } from "./depends.ts";
 import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
 import type { Logger, World } from "./world.ts";
 
@@ -30,32 +32,30 @@ export class Loop implements ProgramHost {
   stopping?: { now: boolean; reason: string };
   exitCode = 0;
   readonly startedAt: number;
-  private readonly lifecycle: Lifecycle;
-  /** The reload under way (loading its config, then one program after another), and at most one queued behind it. */
-  private reloadRun?: ReloadRun;
-  private pending?: ReloadRun;
-  private reloadSeq = 0;
+  readonly lifecycle: Lifecycle;
+  readonly reloads: Reloads = new Reloads(this);
+  /** Programs removed from the config, dropped once their workers are gone. */
+  private readonly removed = new Set<Program>();
+  /** Set once the first programs exist: a program added later is checked and bound by the World first. */
+  private booted = false;
   private faults = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private timerAt = Infinity;
 
   constructor(
     readonly world: World,
-    configs: Config[],
+    setup: Config[] | ProgramConfig[] | Setup,
   ) {
     this.startedAt = world.now();
     this.lifecycle = new Lifecycle(world.lifecycle);
-    for (const cfg of configs) this.addProgram(programName(cfg, this.programs), cfg);
+    const isProgram = (x: Config | ProgramConfig): x is ProgramConfig => "config" in x && "name" in x;
+    const pcs = Array.isArray(setup) ? setup.map((x: Config | ProgramConfig) => (isProgram(x) ? x : asPrograms(x)[0]!)) : setup.programs;
+    for (const pc of pcs) this.addProgram(pc);
+    this.booted = true;
   }
 
   get log(): Logger {
     return this.world.log;
-  }
-
-  private addProgram(name: string, cfg: Config): Program {
-    const p = new Program(name, cfg, this.world, this);
-    this.programs.set(name, p);
-    return p;
   }
 
   /** Runs until every worker is gone after a stop. Returns the exit code. */
@@ -125,9 +125,11 @@ export class Loop implements ProgramHost {
       case "probe":
         return this.programOf(ev.worker)?.workers.probed(ev.worker, ev.ok);
       case "config":
-        return this.onConfig(ev.seq, ev.config, ev.error);
+        return this.reloads.loaded(ev.seq, ev.config, ev.error);
       case "reload":
-        return this.requestReload(ev.reason, ev.rolling, ev.reply);
+        return this.requestReload(ev.reason, ev.rolling, ev.reply, ev.targets);
+      case "program":
+        return this.control(ev.op, ev.name, ev.reply);
       case "stop":
         return this.stop(ev.reason, ev.now);
       case "scale":
@@ -175,10 +177,10 @@ export class Loop implements ProgramHost {
   // --- signals (SIGNAL_TABLE names these) ---
 
   gracefulReload(reason: string) {
-    this.requestReload(reason, false);
+    this.requestReload(reason, false, undefined, "changed");
   }
   rollingReload(reason: string) {
-    this.requestReload(reason, true);
+    this.requestReload(reason, true, undefined, "changed");
   }
   terminate(reason: string) {
     this.stop(reason, false);
@@ -224,85 +226,97 @@ export class Loop implements ProgramHost {
   }
 
   private converge() {
-    // A program's reload that ends starts the next program's: converge that one too.
-    for (let pass = 0, run = this.reloadRun?.current; pass < 3; pass++, run = this.reloadRun?.current) {
+    // A program's reload that ends starts the next program's, and a program
+    // that becomes ready or completes lets those that depend on it start:
+    // converge those too, in the same step.
+    for (let pass = 0; pass < 4; pass++) {
+      const before = this.reloads.current;
+      gate(this.programs);
+      const waiting = this.waitingCount();
       for (const p of this.programs.values()) p.converge();
-      if (this.reloadRun?.current === run) break;
+      gate(this.programs);
+      if (this.reloads.current === before && this.waitingCount() === waiting) break;
     }
-    if (!this.reloadRun && [...this.programs.values()].every((p) => p.allReady)) {
-      const n = [...this.programs.values()].reduce((sum, p) => sum + p.slots.size, 0);
+    for (const p of this.removed) {
+      if (!p.workers.empty) continue;
+      this.removed.delete(p);
+      this.programs.delete(p.name);
+      for (const gen of p.configs.keys()) this.world.release?.(gen, p.name);
+      this.log.info(`program ${p.name} removed`, { event: "program.remove", program: p.name });
+    }
+    if (this.stopping) return;
+    const all = [...this.programs.values()];
+    if (all.length > 0 && all.every((p) => p.final)) {
+      // Every program is done (one-shot tasks): the master's work is over.
+      const failed = all.filter((p) => !p.finished?.ok).map((p) => p.name);
+      this.exitCode = failed.length ? 1 : 0;
+      return this.stop(failed.length ? `every program has finished; failed: ${failed.join(", ")}` : "every program has completed", false);
+    }
+    if (!this.reloads.running && all.every((p) => p.allReady || p.final || p.hold?.kind === "stopped")) {
+      const n = all.reduce((sum, p) => sum + p.slots.size, 0);
       this.lifecycle.ready(`${n} worker${n === 1 ? "" : "s"} ready`);
     }
   }
 
-  // --- reloads: load the config off the loop, then each target program in turn ---
+  private waitingCount(): number {
+    let n = 0;
+    for (const p of this.programs.values()) if (p.hold?.kind === "waiting") n++;
+    return n;
+  }
 
-  requestReload(reason: string, rolling: boolean, reply?: (r: ReloadResult) => void, targets: ReloadTarget = "all") {
-    if (this.stopping) return reply?.({ ok: false, generation: this.mainGeneration, message: "the master is stopping" });
-    if (this.reloadRun) {
-      // At most one reload queued behind the running one; later requests join it.
-      (this.pending ??= new ReloadRun(0, reason, rolling, targets, this.world.now())).join(rolling, targets, reply);
-      this.log.info(`reload requested (${reason}); queued after the running one`, { event: "reload.queued", reason });
-      return;
+  // --- sup stop|start|restart NAME ---
+
+  private control(op: "stop" | "start" | "restart", name: string, reply?: (r: { ok: boolean; message: string }) => void) {
+    const p = this.programs.get(name);
+    if (!p || this.removed.has(p)) return reply?.({ ok: false, message: `no program ${JSON.stringify(name)} (programs: ${[...this.programs.keys()].join(", ")})` });
+    if (this.stopping) return reply?.({ ok: false, message: "the master is stopping" });
+    const why = `control: sup ${op} ${name}`;
+    if (op === "stop") p.halt(why);
+    else if (op === "restart") p.restart(why);
+    else if (p.hold?.kind === "stopped" || p.final) p.start(why);
+    else return reply?.({ ok: true, message: `program ${name} is ${p.state}` });
+    reply?.({ ok: true, message: `program ${name}: ${op} requested` });
+  }
+
+  // --- reloads (reloads.ts) and the programs they add and remove ---
+
+  requestReload(reason: string, rolling: boolean, reply?: (r: ReloadResult) => void, targets?: ReloadTarget) {
+    this.reloads.request(reason, rolling, reply, targets);
+  }
+
+  /** ReloadsHost: a program the config now has starts (its sockets bound and checked first). */
+  addProgram(pc: ProgramConfig): Program | undefined {
+    const name = pc.name || programName(pc.config, this.programs);
+    if (!this.booted) return this.createProgram(name, pc);
+    try {
+      this.world.accept?.(pc.config, 1, name);
+    } catch (e) {
+      this.log.error(`program ${name} cannot start: ${(e as Error).message}`, { event: "program.error", program: name });
+      return undefined;
     }
-    this.log.info(`reload requested (${reason})`, { event: "reload.request", reason, rolling });
-    const run = (this.reloadRun = new ReloadRun(++this.reloadSeq, reason, rolling, targets, this.world.now()));
-    if (reply) run.replies.push(reply);
-    this.lifecycle.reloadStarted(reason);
-    // Loading reads files and parses them: off the loop; the result comes back as an event.
-    this.world.loadConfig().then(
-      (config) => this.queue.push({ type: "config", seq: run.seq, config }),
-      (e) => this.queue.push({ type: "config", seq: run.seq, error: (e as Error).message }),
-    );
+    this.log.info(`program ${name} added (${pc.where || "config"})`, { event: "program.add", program: name });
+    return this.createProgram(name, pc);
   }
 
-  private onConfig(seq: number, config?: Config, error?: string) {
-    const run = this.reloadRun;
-    if (!run || run.seq !== seq || run.loaded) return; // cancelled by a stop
-    run.loaded = { config, error };
-    run.queue = run.targets === "all" ? [...this.programs.keys()] : [...run.targets];
-    this.next(run);
+  private createProgram(name: string, pc: ProgramConfig): Program {
+    const p = new Program(name, pc.config, this.world, this, pc.name === "");
+    this.programs.set(name, p);
+    return p;
   }
 
-  /** Starts the run's next program reload; ends the run when none is left. */
-  private next(run: ReloadRun) {
-    while (this.reloadRun === run) {
-      const name = run.queue.shift();
-      if (name === undefined) return this.endRun(run);
-      const p = this.programs.get(name);
-      if (!p) continue;
-      run.current = p;
-      run.beginning = true;
-      p.beginReload(run.seq, run.reason, run.rolling, run.startedAt, run.loaded!.config, run.loaded!.error);
-      run.beginning = false;
-      if (p.reload) return; // it runs; reloadEnded() comes back here
-    }
+  /** ReloadsHost: a program the config no longer has stops, and goes once its workers are gone. */
+  removeProgram(p: Program, why: string) {
+    p.halt(why);
+    this.removed.add(p);
   }
 
-  /** ProgramHost: a program's reload ended (done, rolled back or refused). */
+  /** ProgramHost: a program's reload ended. */
   reloadEnded(p: Program, result: ReloadResult) {
-    const run = this.reloadRun;
-    if (!run || run.current !== p) return;
-    run.results.set(p.name, result);
-    run.current = undefined;
-    // From inside beginReload (a refused config), next() goes on by itself.
-    if (!run.beginning) this.next(run);
-  }
-
-  private endRun(run: ReloadRun) {
-    this.reloadRun = undefined;
-    const result = run.result(this.mainGeneration);
-    this.lifecycle.reloadEnded(result.ok ? `gen ${result.generation}` : `reload rolled back`);
-    for (const reply of run.replies) reply(result);
-    const p = this.pending;
-    this.pending = undefined;
-    if (!p) return;
-    this.requestReload(p.reason, p.rolling, undefined, p.targets);
-    (this.reloadRun as ReloadRun | undefined)?.replies.push(...p.replies); // narrowed to undefined above; requestReload set it
+    this.reloads.ended(p, result);
   }
 
   /** The generation of the first program (what a one-program master reports). */
-  private get mainGeneration(): number {
+  get mainGeneration(): number {
     return [...this.programs.values()][0]?.generation ?? 1;
   }
 
@@ -320,20 +334,20 @@ export class Loop implements ProgramHost {
     this.stopping = { now, reason };
     if (first) this.lifecycle.stopping(reason);
     this.log.info(`${now ? "immediate" : "graceful"} stop requested (${reason})`, { event: "master.stopping", reason });
-    const result = { ok: false, generation: this.mainGeneration, message: "the master is stopping" };
-    for (const reply of [...(this.reloadRun?.replies ?? []), ...(this.pending?.replies ?? [])]) reply(result);
-    this.reloadRun = this.pending = undefined;
+    this.reloads.cancel({ ok: false, generation: this.mainGeneration, message: "the master is stopping" });
     for (const p of this.programs.values()) p.stop(now);
   }
 
+  /** TTIN/TTOU: the first long-running program (the web program, in the usual order) gets one worker more or fewer. */
   private scale(delta: number, reason: string) {
     if (this.stopping) return;
-    for (const p of this.programs.values()) p.scale(delta, reason);
+    const p = [...this.programs.values()].find((x) => x.config.restart === "always" && !x.hold) ?? [...this.programs.values()][0];
+    p?.scale(delta, reason);
   }
 
   report(): StatusReport {
-    const p = [...this.programs.values()][0]!;
-    return p.report({ masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: !!this.reloadRun });
+    const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running };
+    return combineStatus([...this.programs.values()].map((p) => p.report(o)));
   }
 
   private status(reply?: (s: StatusReport) => void) {

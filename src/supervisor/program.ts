@@ -5,6 +5,7 @@
 // way of its Workers table). A reload is "set what is wanted", a rollback
 // "drop the Reload", a scale change "add or drop a slot"; manage() says
 // what to spawn and retire to get there.
+import { constants } from "node:os";
 import type { Config } from "../config/schema.ts";
 import type { StatusReport } from "../control/status.ts";
 import { buildStatus, type LastReload } from "../control/status.ts";
@@ -28,6 +29,12 @@ export interface ProgramHost {
   giveUp(reason: string, code: number): void;
 }
 
+/** Why a program runs no workers now. */
+export type Hold =
+  | { kind: "stopped"; why: string } // sup stop NAME, or removed from the config
+  | { kind: "waiting"; why: string } // its depends-on are not met yet
+  | { kind: "blocked"; why: string }; // a dependency failed for good
+
 export class Program {
   readonly workers: Workers;
   readonly slots = new Map<number, Slot>();
@@ -39,16 +46,27 @@ export class Program {
   /** A TTIN/TTOU count, kept across reloads while the config's processes stays `base`. */
   private scaled?: { base: number; count: number };
   reload?: Reload;
+  /** A one-shot program's reload: it runs again; done when every worker is. */
+  private rerun?: { reason: string; startedAt: number };
   lastReload?: LastReload;
+  hold?: Hold;
+  /** What depends-on asks of this program: it ever spawned a worker, was ever all ready. */
+  everSpawned = false;
+  wasReady = false;
+  /** sup restart NAME: start again once every worker has stopped. */
+  private startWhenStopped = false;
 
   constructor(
     readonly name: string,
     public config: Config,
     private readonly world: World,
     private readonly host: ProgramHost,
+    /** The one program of a config that declares none (named after its command). */
+    readonly implicit = false,
   ) {
     this.configs.set(1, config);
-    this.workers = new Workers(world, host.queue, (w) => this.configFor(w));
+    if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
+    this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name);
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 
@@ -70,9 +88,34 @@ export class Program {
     return at;
   }
 
-  /** Every slot runs a ready worker of its generation (and no reload runs). */
+  /** Every slot runs a ready worker of its generation, or is done (and no reload runs). */
   get allReady(): boolean {
-    return !this.reload && [...this.slots.values()].every((s) => this.workers.list.some((w) => w.id === s.id && w.generation === s.generation && w.state === "ready"));
+    return !this.reloading && [...this.slots.values()].every((s) => s.done || this.workers.list.some((w) => w.id === s.id && w.generation === s.generation && w.state === "ready"));
+  }
+
+  get reloading(): boolean {
+    return this.reload !== undefined || this.rerun !== undefined;
+  }
+
+  /** Every worker finished (a one-shot program): completed when each exited 0. */
+  get finished(): { ok: boolean } | undefined {
+    const slots = [...this.slots.values()];
+    if (slots.length === 0 || !slots.every((s) => s.done) || this.workers.list.length > 0) return undefined;
+    return { ok: slots.every((s) => s.done!.ok) };
+  }
+
+  /** It will not run again by itself: finished, or blocked by a failed dependency. */
+  get final(): boolean {
+    return this.finished !== undefined || this.hold?.kind === "blocked";
+  }
+
+  /** One word for status: running, starting, ready, waiting, blocked, stopped, completed, failed, reloading. */
+  get state(): string {
+    if (this.hold) return this.hold.kind;
+    const f = this.finished;
+    if (f) return f.ok ? "completed" : "failed";
+    if (this.reloading) return "reloading";
+    return this.allReady ? "ready" : "starting";
   }
 
   countFor(cfg: Config): number {
@@ -106,6 +149,7 @@ export class Program {
     const now = this.world.now();
     return buildStatus({
       ...o,
+      program: { name: this.name, state: this.state, hold: this.hold?.why, restart: this.config.restart },
       generation: this.generation,
       target: this.slots.size,
       lastReload: this.lastReload,
@@ -152,6 +196,19 @@ export class Program {
     if (candidate) return this.rollback(`${w.label} exited ${w.exitText} ${after}${tail(w.stderrTail)}`);
     const slot = this.slots.get(w.id);
     if (!slot || slot.generation !== w.generation) return this.log.info(`${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
+    const cfg = this.configFor(w);
+    if (cfg["on-exit"] === "stop-all") {
+      this.log.error(`${w.label} exited ${w.exitText} ${after}; on-exit = stop-all: stopping every program${tail(w.stderrTail)}`, fields(w, "worker.exit", { code, signal }));
+      return this.host.giveUp(`${this.name}: ${w.label} exited ${w.exitText}`, exitCodeOf(code, signal));
+    }
+    const ok = code === 0 && !signal;
+    if (cfg.restart === "never" || (cfg.restart === "on-failure" && ok)) {
+      slot.done = { ok, exit: w.exitText };
+      slot.respawnAt = Infinity;
+      if (ok) this.log.info(`${w.label} exited ${w.exitText} ${after}: done (restart = ${cfg.restart})`, fields(w, "worker.done", { code, signal }));
+      else this.log.error(`${w.label} exited ${w.exitText} ${after}: failed, not restarted (restart = ${cfg.restart})${tail(w.stderrTail)}`, fields(w, "worker.failed", { code, signal }));
+      return this.endRerunIfDone();
+    }
     this.fail(slot, (now - w.startedAt) / 1000, w.exitText, w.stderrTail, `${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
   }
 
@@ -174,6 +231,8 @@ export class Program {
 
   /** Applies what the reload's state makes due, then what manage() says, until nothing changes the Reload. */
   converge() {
+    if (this.startWhenStopped && this.workers.empty) this.start("restart");
+    if (this.hold) return this.releaseUnused(); // nothing runs while held
     // A commit or rollback changes what is wanted: converge again to that
     // (twice at most: a rollback's spawn failures cannot roll back again).
     for (let pass = 0; pass < 3 && !this.host.stopping; pass++) {
@@ -203,6 +262,7 @@ export class Program {
   private spawn(id: number, generation: number, candidate: boolean) {
     try {
       this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
+      this.everSpawned = true;
     } catch (e) {
       // Could not even be spawned: a candidate rolls back, a slot counts a failure.
       const what = `worker ${id} gen ${generation} cannot start: ${(e as Error).message}`;
@@ -218,7 +278,7 @@ export class Program {
       if (gen === this.generation || gen === this.reload?.to) continue;
       if ([...this.slots.values()].some((s) => s.generation === gen)) continue;
       this.configs.delete(gen);
-      this.world.release?.(gen);
+      this.world.release?.(gen, this.name);
     }
   }
 
@@ -234,10 +294,10 @@ export class Program {
     const generation = this.genCounter + 1;
     if (config && !error) {
       try {
-        this.world.accept?.(config, generation);
+        this.world.accept?.(config, generation, this.name);
       } catch (e) {
         error = (e as Error).message;
-        this.world.release?.(generation);
+        this.world.release?.(generation, this.name);
       }
     }
     if (error || !config) {
@@ -247,9 +307,36 @@ export class Program {
     }
     this.genCounter = generation;
     this.configs.set(generation, config);
+    if (config.restart !== "always") return this.beginRerun(r, generation, config);
     r.begin(generation, config, this.countFor(config));
     const how = r.stopFirst ? `${r.rolling ? " one at a time" : ""}, stopping each old worker first` : r.rolling ? ", one at a time" : "";
     this.log.info(`reload gen ${generation} started: ${r.count} new worker${r.count === 1 ? "" : "s"}${how} (${r.reason})`, { event: "reload.start", gen: generation, rolling: r.rolling, reason: r.reason });
+  }
+
+  /**
+   * A one-shot program (restart never / on-failure) reloads by running
+   * again as the new generation: its reload is done when every worker is,
+   * ok when each exited 0 (a migration before the web program's reload).
+   */
+  private beginRerun(r: Reload, generation: number, config: Config) {
+    this.reload = undefined;
+    this.rerun = { reason: r.reason, startedAt: r.startedAt };
+    this.generation = generation;
+    this.config = config;
+    this.slots.clear();
+    for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, generation));
+    this.log.info(`reload gen ${generation} started: ${this.slots.size} worker${this.slots.size === 1 ? "" : "s"} run again (restart = ${config.restart}; ${r.reason})`, { event: "reload.start", gen: generation, reason: r.reason });
+  }
+
+  private endRerunIfDone() {
+    const f = this.finished;
+    if (!this.rerun || !f) return;
+    const { reason } = this.rerun;
+    this.rerun = undefined;
+    const message = f.ok ? `generation ${this.generation} completed` : `generation ${this.generation} failed: ${[...this.slots.values()].map((s) => `worker ${s.id} ${s.done!.exit}`).join(", ")}`;
+    this.log[f.ok ? "info" : "error"](`reload gen ${this.generation} ${f.ok ? "done" : "failed"}: ${message} (${reason})`, { event: f.ok ? "reload.done" : "reload.fail", gen: this.generation });
+    this.lastReload = { reason, at: Date.now(), ok: f.ok, generation: this.generation, message };
+    this.host.reloadEnded(this, { ok: f.ok, generation: this.generation, message });
   }
 
   /** Rolling: id's new worker is proven; the id is the new generation's from now on. */
@@ -288,10 +375,63 @@ export class Program {
 
   /** The master stops: a running reload ends unfinished (its replies are the Loop's); every worker is stopped. */
   stop(now: boolean) {
-    const r = this.reload;
-    this.reload = undefined;
+    const r = this.reload ?? this.rerun;
+    this.reload = this.rerun = undefined;
     if (r) this.lastReload = { reason: r.reason, at: Date.now(), ok: false, generation: this.generation, message: "the master is stopping" };
     this.workers.stopAll(now);
+  }
+
+  // --- sup stop|start|restart NAME ---
+
+  /** Stops every worker of this program (gracefully) and starts none until start(). */
+  halt(why: string) {
+    const r = this.reload ?? this.rerun;
+    this.reload = this.rerun = undefined;
+    if (r) {
+      const message = `program ${this.name} stopped (${why})`;
+      this.lastReload = { reason: r.reason, at: Date.now(), ok: false, generation: this.generation, message };
+      this.host.reloadEnded(this, { ok: false, generation: this.generation, message });
+    }
+    this.hold = { kind: "stopped", why };
+    this.startWhenStopped = false;
+    for (const w of this.workers.list) if (w.live) this.workers.retire(w, why);
+    this.log.info(`program ${this.name} stopped (${why})`, { event: "program.stop", program: this.name });
+  }
+
+  /** Runs again: every slot fresh (a finished one-shot runs once more). */
+  start(why: string) {
+    this.hold = undefined;
+    this.startWhenStopped = false;
+    for (const s of this.slots.values()) Object.assign(s, { done: undefined, failures: 0, respawnAt: undefined });
+    this.log.info(`program ${this.name} started (${why})`, { event: "program.start", program: this.name });
+  }
+
+  /** Stop, then start once every worker has exited. */
+  restart(why: string) {
+    this.halt(why);
+    this.startWhenStopped = true;
+  }
+
+  /** Remembers that every worker was ready once (depends-on "ready"). */
+  noteReady() {
+    if (!this.wasReady && !this.hold && this.allReady) this.wasReady = true;
+  }
+
+  /** The Loop's depends-on verdict: run now, keep waiting, or never (a dependency failed). */
+  gate(unmet: string[], failed?: string) {
+    if (this.hold?.kind !== "waiting") return;
+    if (failed) {
+      this.hold = { kind: "blocked", why: failed };
+      return this.log.error(`program ${this.name} will not start: ${failed}`, { event: "program.blocked", program: this.name });
+    }
+    if (unmet.length > 0) {
+      const why = unmet.join(", ");
+      if (this.hold.why !== why) this.log.info(`program ${this.name} waits for ${why}`, { event: "program.wait", program: this.name });
+      this.hold = { kind: "waiting", why };
+      return;
+    }
+    this.hold = undefined;
+    this.log.info(`program ${this.name} starts: its dependencies are met`, { event: "program.start", program: this.name });
   }
 
   // --- scale ---
@@ -308,6 +448,12 @@ export class Program {
     if (this.reload?.config) this.reload.count = this.countFor(this.reload.config);
     this.log.info(`workers ${delta > 0 ? "+1" : "-1"} → ${next} (${reason})`, { event: "master.scale", target: next });
   }
+}
+
+/** A worker's exit as the master's own exit code (a shell's: 128 + the signal's number). */
+export function exitCodeOf(code: number | null, signal: string | null): number {
+  if (signal) return 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0);
+  return code ?? 1;
 }
 
 export function tail(lines: string[]): string {

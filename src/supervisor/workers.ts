@@ -33,6 +33,8 @@ export class Workers {
     private readonly deps: World,
     private readonly queue: Queue<Event>,
     private readonly configFor: (w: { generation: number }) => Config,
+    /** The program these workers run (for the World: sockets, env, output prefix). */
+    private readonly program?: string,
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
@@ -63,7 +65,7 @@ export class Workers {
   spawn(id: number, generation: number, cfg: Config): WorkerHandle {
     const now = this.deps.now();
     const port = this.portFor(id, cfg) ?? 0;
-    const prepared = this.deps.prepare(cfg, id, generation, port);
+    const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
     const spec = expandReady(parseReady(cfg.ready), { id, port });
     const box: { w?: WorkerHandle } = {};
     const { pid } = this.deps.spawn({
@@ -71,7 +73,7 @@ export class Workers {
       onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
       onLine: (stream, line, cut) => {
         if (stream === "stderr" && box.w) box.w.noteStderr(line);
-        this.deps.line?.(stream, id, generation, line, cut, cfg);
+        this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
       },
       onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
     });

@@ -3,7 +3,7 @@
 // clock it moves by hand) and verbs/run.ts gives the real ones. The Loop and
 // its Programs reach processes, sockets, files, systemd and the guard only
 // through this.
-import type { Config } from "../config/schema.ts";
+import type { Config, Setup } from "../config/schema.ts";
 import type { Fields } from "../output/log.ts";
 import type { ReadySpec } from "../net/probe.ts";
 import type { SpawnFn } from "../processes/spawn.ts";
@@ -38,13 +38,13 @@ export interface World {
   now(): number; // ms, monotonic
   log: Logger;
   masterPid: number;
-  /** Re-reads every config layer; rejects (ConfigError) to keep the old one. */
-  loadConfig(): Promise<Config>;
-  /** Takes a loaded config into use for a new generation (checks, binds its sockets); throws to refuse it. */
-  accept?(next: Config, generation: number): void;
-  /** A generation nothing runs or wants any more: release what it held (sockets). */
-  release?(generation: number): void;
-  prepare(cfg: Config, id: number, generation: number, port: number): Prepared;
+  /** Re-reads every config layer (off the loop): the programs, or one Config; rejects (ConfigError) to keep the old one. */
+  loadConfig(): Promise<Config | Setup>;
+  /** Takes a loaded config into use for a program's new generation (checks, binds its sockets); throws to refuse it. */
+  accept?(next: Config, generation: number, program?: string): void;
+  /** A program's generation nothing runs or wants any more: release what it held (sockets). */
+  release?(generation: number, program?: string): void;
+  prepare(cfg: Config, id: number, generation: number, port: number, program?: string): Prepared;
   lifecycle?: NotifyFn;
   /** True when file triggers are on: a crash loop then waits for a change. */
   hasFileTriggers?(cfg: Config): boolean;
@@ -58,7 +58,7 @@ export interface World {
   /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
   guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
   /** A line a worker wrote (stdout or stderr): pass it on (output/log.ts workerLine). */
-  line?(stream: "stdout" | "stderr", id: number, generation: number, line: Uint8Array, cut: boolean, cfg: Config): void;
+  line?(stream: "stdout" | "stderr", id: number, generation: number, line: Uint8Array, cut: boolean, cfg: Config, program?: string): void;
   /** Test-only fault injection (SUP_TEST_FAULT, ignored by a release build): throw in the loop or in a callback. */
   fault?: "loop" | "callback";
   /** Tests push timer events themselves (with their own clock). */

@@ -24,7 +24,7 @@ import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../p
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
-import { Triggers } from "../sources/triggers.ts";
+import { ProgramTriggers, Triggers } from "../sources/triggers.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
@@ -33,10 +33,20 @@ export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
-  const load = async () => (await loadConfig(cli, process.env, startDir)).config;
-  const config = await load();
+  const load = async () => await loadConfig(cli, process.env, startDir);
+  const loaded = await load();
+  const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
-  checkConfig(config, startDir);
+  // Every program is checked before anything starts (exit 2, naming the program).
+  const check = (cfg: Config, program: string) => {
+    try {
+      return checkConfig(cfg, startDir);
+    } catch (e) {
+      if (!program || !(e instanceof ConfigError)) throw e;
+      throw new UsageError(`program ${program}: ${e.message}`);
+    }
+  };
+  for (const p of programs) check(p.config, p.name);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
 
@@ -44,9 +54,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
   let control: Control | undefined;
   const sockets = new Sockets();
-  sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
-  let triggers: Triggers | undefined;
+  let triggers: ProgramTriggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
@@ -59,23 +68,23 @@ export async function runMaster(cli: Cli): Promise<number> {
     log,
     masterPid,
     loadConfig: load,
-    accept(next, generation) {
-      checkConfig(next, startDir);
-      sockets.acquire(generation, next);
+    accept(next, generation, program = "") {
+      check(next, program);
+      sockets.acquire(socketKey(program, generation), next);
       if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), loop.queue, log);
       setLogFormat(next["log-format"]);
-      triggers?.update(next);
+      triggers?.update(program, next);
     },
-    release(generation) {
-      for (const addr of sockets.release(generation)) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
+    release(generation, program = "") {
+      for (const addr of sockets.release(socketKey(program, generation))) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
     },
-    prepare(cfg, id, generation, port) {
+    prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
-        id, generation, masterPid, port,
+        id, generation, masterPid, port, program: several ? program : undefined,
         listenFds: listen.length, listenFdNames: listenFdNames(listen),
         notifySocket: wantsNotify ? notify?.path : undefined,
         notifyFd: wantsNotify ? 3 + listen.length : undefined,
@@ -102,10 +111,13 @@ export async function runMaster(cli: Cli): Promise<number> {
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
-    line: (stream, id, gen, line, cut, cfg) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"]),
+    line: (stream, id, gen, line, cut, cfg, program) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"], several ? program : undefined),
     fault: testFault(),
   };
-  const loop = new Loop(world, [config]);
+  const several = programs.length > 1 || programs[0]?.name !== "";
+  const loop = new Loop(world, loaded);
+  // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
+  for (const p of loop.programs.values()) sockets.acquire(socketKey(p.name, 1), p.config);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
@@ -129,9 +141,9 @@ export async function runMaster(cli: Cli): Promise<number> {
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
     guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
-    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
-    triggers = new Triggers(loop.queue, startDir, log);
-    triggers.update(config);
+    if (programs.some((p) => p.config.ready === "notify")) notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
+    triggers = new ProgramTriggers(loop.queue, startDir, log);
+    for (const p of loop.programs.values()) triggers.update(p.name, p.config);
     const code = await loop.run();
     clean = true;
     return code;
@@ -162,3 +174,6 @@ function testFault(): World["fault"] {
   const f = process.env.SUP_TEST_FAULT;
   return f === "loop" || f === "callback" ? f : undefined;
 }
+
+/** Sockets are held per program and generation. */
+const socketKey = (program: string, generation: number) => `${program}\0${generation}`;
