@@ -4,7 +4,8 @@
 import { resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
-import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
+import type { FileRead } from "./file.ts";
+import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec, type ProgramConfig } from "./schema.ts";
 import { splitWords } from "../core/words.ts";
 import type { Problem } from "./uwsgi-report.ts";
 import type { Translation } from "./uwsgi-translate.ts";
@@ -18,14 +19,23 @@ export interface Source {
 }
 
 export interface Loaded {
+  /** The top level: the master's options, and every program's defaults. */
   config: Config;
   sources: Record<string, Source>;
   file?: string; // the config file read, if any
+  /**
+   * What runs: the programs the file declares ([programs.NAME], [program:NAME])
+   * or a Procfile's, each with the top level under its own keys; without
+   * any, one program of the top level (name "": named after its command).
+   */
+  programs: ProgramConfig[];
+  /** Where each program's own keys came from (name → key → source). */
+  programSources: Map<string, Record<string, Source>>;
   /** A [uwsgi] section: what sup made of each key, and the app command it built (one line for the log). */
   uwsgi?: { name: string; translation: Translation; command?: string };
 }
 
-function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
+export function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
   const key = spec.aliasOf ?? spec.name;
   cfg[key] = value;
   sources[key] = src;
@@ -47,17 +57,18 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   const envVar = env.SUP_ENV_NAME !== undefined ? "SUP_ENV_NAME" : "SUP_ENV";
   const envName = String(envFlag?.value ?? env[envVar] ?? "");
   let file: string | undefined;
-  let uwsgi: Translation | undefined;
-  const problems: Problem[] = [];
   if (!found && envName !== "") {
     throw new ConfigError(`environment "${envName}" (${envFlag ? envFlag.flag : envVar}) needs a config file with that section, and there is none (sup.toml, sup.ini, sup.json, .suprc, or -c FILE)`);
   }
+  let read: FileRead | undefined;
+  // Every problem of the file is kept, to be reported together.
+  const problems: Problem[] = [];
   if (found) {
     file = found.path;
-    const read = await readConfigFile(found, envName, env, cwd);
+    read = await readConfigFile(found, envName, env, cwd);
     problems.push(...read.problems);
-    uwsgi = read.uwsgi;
     for (const entry of read.entries) {
+      if (entry.program !== undefined) continue; // applied to its program below
       const spec = SPECS.get(entry.key)!;
       try {
         setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
@@ -72,7 +83,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   // Layer 4: SUP_* variables. An unknown SUP_ variable is an error too: a
   // typo there would otherwise be silently ignored.
   const known = new Map(OPTIONS.map((o) => [envVarName(o.name), o as OptionSpec]));
-  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_NOTIFY_FD", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR"]);
+  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_NOTIFY_FD", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR", "SUP_TEST_FAULT", "SUP_PROGRAM"]);
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith("SUP_") || raw === undefined || IGNORED.has(name)) continue;
     const spec = known.get(name);
@@ -109,15 +120,6 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     sources.command = { layer: "flag", where: "command line" };
   }
 
-  const loaded: Loaded = { config: cfg as unknown as Config, sources, file };
-  if (uwsgi) {
-    loaded.uwsgi = { name: found!.name, translation: uwsgi };
-    await uwsgiApp(loaded, env, cwd, problems);
-  } else if (problems.length > 0) {
-    const list = problems.map((p) => `${p.where}: ${p.message}`);
-    throw new ConfigError(list.length === 1 ? list[0]! : `${list.length} problems in ${found!.name}:\n  ${list.join("\n  ")}`);
-  }
-
   // Defaults that depend on another key: with inotify a change is known at
   // once, so the settle wait is most of the reload delay; the events of one
   // save arrive within a few ms, and a save still under way (a file created
@@ -127,22 +129,29 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     cfg["autoreload-settle"] = EVENTS_SETTLE;
     sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };
   }
-  return loaded;
+  const config = cfg as unknown as Config;
+  const uwsgi = read?.uwsgi ? { name: found!.name, translation: read.uwsgi, command: undefined as string | undefined } : undefined;
+  if (uwsgi) await uwsgiApp(uwsgi, config, sources, env, cwd, problems);
+  else if (problems.length > 0) {
+    const list = problems.map((p) => `${p.where}: ${p.message}`);
+    throw new ConfigError(list.length === 1 ? list[0]! : `${list.length} problems in ${found!.name}:\n  ${list.join("\n  ")}`);
+  }
+  const { programsOf } = await import("./programs.ts");
+  return { config, sources, file, ...programsOf({ cli, cwd, env, config, sources, read }), uwsgi };
 }
 
 /**
  * The app a [uwsgi] section names, as the worker command, when no layer gave
  * one (src/config/uwsgi-app.ts); then every problem of the file in one report.
  */
-async function uwsgiApp(loaded: Loaded, env: Record<string, string | undefined>, cwd: string, problems: Problem[]): Promise<void> {
-  const { config: cfg, sources, uwsgi } = loaded;
+async function uwsgiApp(uwsgi: NonNullable<Loaded["uwsgi"]>, cfg: Config, sources: Record<string, Source>, env: Record<string, string | undefined>, cwd: string, problems: Problem[]): Promise<void> {
   const { uwsgiAppCommand } = await import("./uwsgi-load.ts");
   const { uwsgiErrors, uwsgiReport } = await import("./uwsgi-report.ts");
-  const t = uwsgi!.translation;
+  const t = uwsgi.translation;
   if (cfg.command.length === 0) {
     const PATH = cfg.env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? env.PATH ?? "";
     const app = uwsgiAppCommand(t, cfg.processes, resolve(cwd, cfg.chdir || "."), PATH);
-    const where = t.app.where ?? uwsgi!.name;
+    const where = t.app.where ?? uwsgi.name;
     if (app && "error" in app) problems.push({ where, message: app.error });
     else if (app) {
       cfg.command = app.argv;
@@ -152,8 +161,8 @@ async function uwsgiApp(loaded: Loaded, env: Record<string, string | undefined>,
         cfg.ready = "notify";
         sources.ready = { layer: "file", where: `${where} (the app command says READY=1 once the app is imported)` };
       }
-      uwsgi!.command = app.description;
+      uwsgi.command = app.description;
     }
   }
-  if (uwsgiErrors(t, problems).length > 0) throw new ConfigError(uwsgiReport(uwsgi!.name, t, problems));
+  if (uwsgiErrors(t, problems).length > 0) throw new ConfigError(uwsgiReport(uwsgi.name, t, problems));
 }

@@ -14,7 +14,9 @@ export function iniDialect(text: string, section: string | undefined): { dialect
   if (section !== undefined) return { dialect: section === "sup" ? "sup" : "uwsgi", section };
   if (headers.has("sup") || headers.size === 0) return { dialect: "sup", section: "sup" };
   if (headers.has("uwsgi")) return { dialect: "uwsgi", section: "uwsgi" };
-  return { error: "no [sup] or [uwsgi] section" };
+  // supervisord's [program:NAME] sections are sup's dialect (src/config/ini.ts).
+  if ([...headers].some((h) => h.startsWith("program:"))) return { dialect: "sup", section: "sup" };
+  return { error: "no [sup] or [uwsgi] section (nor [program:NAME] sections)" };
 }
 
 export interface UwsgiFile {

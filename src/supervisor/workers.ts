@@ -7,7 +7,7 @@ import type { Fields } from "../output/log.ts";
 import { parseNotify } from "../net/notify.ts";
 import { expandReady, parseReady, probeOnce } from "../net/probe.ts";
 import { WorkerHandle, parseSignal, signalGroup } from "../processes/handle.ts";
-import type { ArbiterDeps, Orphan } from "./deps.ts";
+import type { World, Orphan } from "./world.ts";
 import type { Event } from "./events.ts";
 import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
@@ -30,12 +30,13 @@ export class Workers {
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
   readonly leftovers: Leftovers;
-  onLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
 
   constructor(
-    private readonly deps: ArbiterDeps,
+    private readonly deps: World,
     private readonly queue: Queue<Event>,
     private readonly configFor: (w: { generation: number }) => Config,
+    /** The program these workers run (for the World: sockets, env, output prefix). */
+    private readonly program?: string,
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
@@ -66,7 +67,7 @@ export class Workers {
   spawn(id: number, generation: number, cfg: Config): WorkerHandle {
     const now = this.deps.now();
     const port = this.portFor(id, cfg) ?? 0;
-    const prepared = this.deps.prepare(cfg, id, generation, port);
+    const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
     const spec = expandReady(parseReady(cfg.ready), { id, port });
     const box: { w?: WorkerHandle } = {};
     const { pid } = this.deps.spawn({
@@ -74,7 +75,7 @@ export class Workers {
       onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
       onLine: (stream, line, cut) => {
         if (stream === "stderr" && box.w) box.w.noteStderr(line);
-        this.onLine?.(stream, id, generation, line, cut);
+        this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
       },
       onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
     });
