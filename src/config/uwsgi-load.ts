@@ -30,6 +30,7 @@ export function readUwsgi(file: UwsgiFile, envName: string, env: Record<string, 
   const host = realHost(cwd, env, ["python3", "python", "http"]);
   const shown = (p: string) => (p === file.path ? file.name : p);
   const reader = new UwsgiReader(host, shown);
+  reader.readEnvironment(env);
   const given = file.section === "uwsgi" ? file.path : `${file.path}:${file.section}`;
   const found = reader.readFile(given, "uwsgi");
   if (envName !== "") {

@@ -62,7 +62,7 @@ export function migrate(name: string, t: Translation, app: AppCommand | { error:
   const sets = settings(t, app, problems);
   if (format === "json") {
     const config = Object.fromEntries(sets.map((s) => [s.key, s.value]));
-    const keys = t.keys.map((k) => ({ file: k.file, line: k.line, key: k.key, value: k.value, verdict: k.verdict, message: k.message }));
+    const keys = t.keys.map((k) => ({ file: k.file, line: k.line, key: k.key, value: k.value, verdict: k.verdict, message: k.message, ...(k.blocks ? { blocks: true } : {}) }));
     const errors = [...t.problems.filter((p) => !p.warning).map((p) => `${p.where}: ${p.message}`), ...problems];
     return JSON.stringify({ from: name, config, keys, problems: errors }, null, 2);
   }

@@ -46,6 +46,7 @@ export interface UwsgiRead {
   unsetEnv: Set<string>;
 }
 
+const UWSGI_OWN = new Set(["UWSGI_RELOADS", "UWSGI_VASSALS_DIR", "UWSGI_EMPEROR_FD", "UWSGI_BROODLORD_NUM", "UWSGI_EMPEROR_FD_CONFIG", "UWSGI_EMPEROR_PROXY", "UWSGI_JAIL_PID", "UWSGI_ORIGINAL_PROC_NAME"]);
 const END = new Set(["end", "endfor", "endif", "end-if", "end-for"]);
 const INCLUDES = new Set(["ini", "include", "config", "inherit"]);
 const OTHER_FORMATS = new Set(["yaml", "yml", "json", "js", "xml", "xmlconfig", "sqlite3", "ldap", "inject-before", "inject-after"]);
@@ -120,6 +121,18 @@ export class UwsgiReader {
     }
     if (!found && from) this.problem(where, `${given}: ${this.shown(path)} has no [${fromBytes(section)}] section (uWSGI warns and reads nothing from it)`, undefined, "warning");
     return found;
+  }
+
+  /**
+   * UWSGI_<OPTION> variables are options too, read before any file
+   * (core/utils.c parse_sys_envs): UWSGI_PROCESSES=4 is `processes = 4`,
+   * UWSGI_INI=app.ini loads app.ini. uWSGI's own bookkeeping ones are not.
+   */
+  readEnvironment(env: Record<string, string | undefined>): void {
+    for (const [name, value] of Object.entries(env)) {
+      if (!name.startsWith("UWSGI_") || value === undefined || UWSGI_OWN.has(name)) continue;
+      this.add(toBytes(name.slice(6).toLowerCase().replaceAll("_", "-")), toBytes(value), { file: `$${name}`, line: 0 });
+    }
   }
 
   /** Reads an environment section of the file already read ([uwsgi:NAME]) after everything else. */
