@@ -151,11 +151,11 @@ export class UwsgiReader {
     for (const { text, line } of lines) {
       const s = rstrip(lstrip(text));
       if (s === "") continue;
+      if (line === 1 && s.startsWith("\xef\xbb\xbf[")) this.problem({ file, line }, "the file starts with a byte order mark (BOM), so uWSGI does not see this section header and reads nothing of the section; save it without one");
       if (s.startsWith("[")) {
         // uWSGI drops the last character whatever it is (core/ini.c).
         current = s.slice(1, -1);
         if (!s.endsWith("]")) this.problem({ file, line }, `section header ${fromBytes(s)} has no closing ]`);
-        if (line === 1 && s.startsWith("\xef\xbb\xbf[")) this.problem({ file, line }, "the file starts with a byte order mark (BOM), so uWSGI does not see this section header; save it without one");
         continue;
       }
       if (s.startsWith(";") || s.startsWith("#")) continue;
