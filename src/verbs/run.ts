@@ -94,7 +94,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
