@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./harness.ts";
-import { RECIPES, words } from "./recipes.ts";
+import { LINES, RECIPES, words } from "./recipes.ts";
 
 const DOCS = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 /** sup verbs that talk to a running master or print: no worker command to test. */
@@ -34,7 +34,7 @@ describe.each(DOCS)("%s", (doc) => {
       let l = line.replace(/\s+#.*$/, "").trim();
       if (!l.startsWith("sup ") || CLIENT.test(l)) continue;
       l = l.replace(/^sup systemd-unit /, "sup ").replace(/\s*>.*$/, ""); // the unit runs the same line
-      const r = RECIPES.find((r) => r.line === l);
+      const r = RECIPES.find((r) => r.line === l) ?? LINES.find((r) => r.line === l);
       if (!r) wrong.push(`${doc}:${at}: no test runs "${l}" (add it to RECIPES in test/e2e/recipes.ts, or show a recipe that is there)`);
       else if (!text.includes(r.test)) wrong.push(`${doc}:${at}: "${l}" is run by ${r.test}, which ${doc} does not name`);
     }
