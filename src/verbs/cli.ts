@@ -26,9 +26,11 @@ export interface Cli {
   json: boolean;
   explain?: string;
   pidfile?: string; // from --reload F / --stop F / --pidfile F
-  /** sup migrate: what from (uwsgi), the file, and --format. */
+  /** sup migrate: what from (uwsgi), the file, and --format; sup help: the verb. */
   args: string[];
   format?: string;
+  /** -h or --help: this verb's help (the global help for a plain `sup`). */
+  help: boolean;
 }
 
 const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit", "migrate"]);
@@ -44,7 +46,7 @@ export class UsageError extends ConfigError {
 }
 
 export function parseCli(argv: string[]): Cli {
-  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false, args: [] };
+  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false, args: [], help: false };
   let i = 0;
   if (argv[0] !== undefined && VERBS.has(argv[0])) cli.verb = argv[i++] as Verb;
 
@@ -53,6 +55,14 @@ export function parseCli(argv: string[]): Cli {
     if (tok === "--") {
       cli.command = argv.slice(i);
       break;
+    }
+    if (tok === "-h" || tok === "--help") {
+      cli.help = true;
+      continue;
+    }
+    if (cli.verb === "help") {
+      cli.args.push(tok);
+      continue;
     }
     if (cli.verb === "migrate") {
       if (tok === "--format" || tok.startsWith("--format=")) {
@@ -89,7 +99,7 @@ export function parseCli(argv: string[]): Cli {
     };
 
     // Verb-level switches and the uWSGI spellings.
-    if (name === "help" || name === "version") {
+    if (name === "version") {
       cli.verb = name;
       continue;
     }
@@ -136,31 +146,4 @@ export function parseCli(argv: string[]): Cli {
     cli.flags.push({ name: spec.aliasOf ?? spec.name, value, flag: tok });
   }
   return cli;
-}
-
-export function helpText(): string {
-  const rows = OPTIONS.filter((o) => !("aliasOf" in o)).map((o) => {
-    const s = o as OptionSpec;
-    const flag = `${s.short ? `-${s.short}, ` : "    "}--${s.name}${s.type === "boolean" ? "" : ` ${s.type === "list" ? "X" : s.type === "int" || s.type === "number" ? "N" : "V"}`}`;
-    return `  ${flag.padEnd(30)} ${s.help}`;
-  });
-  return `sup: run a command as N supervised workers, reload them gracefully.
-
-usage:
-  sup [options] [--] COMMAND [ARG...]            run the master
-  sup reload  [--pidfile F] [--rolling] [--wait]  ask a running master to reload
-  sup stop    [--pidfile F] [--now]               graceful (default) or immediate stop
-  sup status  [--pidfile F] [--json]              list the workers
-  sup config  [options] [--explain KEY] [--json]  effective config and where each value came from
-  sup check   [options]                           validate the config, exit 0 or 2
-  sup systemd-unit [options] [--] COMMAND         print a systemd unit that runs this master
-  sup --reload PIDFILE | --stop PIDFILE           uWSGI spellings
-  sup --version | --help
-
-options (each is also a config key and a SUP_<NAME> variable):
-${rows.join("\n")}
-
-signals: HUP reload, USR2 rolling reload, TERM/INT graceful stop, QUIT immediate
-stop, USR1 status in the log, TTIN/TTOU one worker more/fewer. See SIGNALS.md.
-`;
 }
