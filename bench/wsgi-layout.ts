@@ -12,14 +12,15 @@
 //
 // RSS counts every shared page in every process that maps it; PSS splits a
 // shared page between the processes that share it, so the PSS sum is what
-// the tree costs the machine. Requests go over fresh connections, so each
+// the tree costs the machine; sup's own share (its master and the guard) is
+// given apart. Requests go over fresh connections, so each
 // worker takes some and touches the pages a request needs. Every process
 // tree is stopped by pid (TERM to the master, then SIGKILL to the tree).
 import { mkdtempSync, rmSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ROOT, alive, childrenOf, cleanEnv, freePort, machine, procStatus, spread } from "./lib.ts";
+import { ROOT, alive, childrenOf, cleanEnv, cmdline, freePort, machine, procStatus, spread } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -57,7 +58,7 @@ async function get(port: number): Promise<string | undefined> {
   }
 }
 
-async function measure(name: string): Promise<{ rss: number; pss: number; procs: number }> {
+async function measure(name: string): Promise<{ rss: number; pss: number; procs: number; own: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sup-bench-"));
   cpSync(join(ROOT, "test/fixtures/apps/django"), dir, { recursive: true });
@@ -73,17 +74,19 @@ async function measure(name: string): Promise<{ rss: number; pss: number; procs:
     await Bun.sleep(1000);
     let rss = 0;
     let pss = 0;
+    let own = 0; // sup's master and guard: what sup itself adds
     const all = tree(proc.pid);
     for (const p of all) {
       try {
         const s = procStatus(p);
         rss += s.VmRSS ?? 0;
         pss += s.Pss ?? 0;
+        if (cmdline(p)[0] === SUP) own += s.Pss ?? 0;
       } catch {
         // gone between the listing and the reading
       }
     }
-    return { rss, pss, procs: all.length };
+    return { rss, pss, procs: all.length, own };
   } finally {
     const all = tree(proc.pid);
     process.kill(proc.pid, "SIGTERM");
@@ -99,13 +102,16 @@ console.log(`# wsgi-layout: ${N} workers, ${REQUESTS} requests, ${opt.runs} runs
 for (const name of Object.keys(LAYOUTS)) {
   const rss: number[] = [];
   const pss: number[] = [];
+  const own: number[] = [];
   let procs = 0;
   for (let r = 0; r < Number(opt.runs); r++) {
     const m = await measure(name);
     rss.push(m.rss);
     pss.push(m.pss);
+    own.push(m.own);
     procs = m.procs;
   }
-  console.log(`${name.padEnd(11)} ${procs} processes  RSS ${spread(rss)} MB  PSS ${spread(pss)} MB   ${LAYOUTS[name]!(0).map((a) => a.replace(ROOT + "/", "")).join(" ").replace("127.0.0.1:0", "127.0.0.1:PORT")}`);
+  const sup = name.startsWith("sup") ? `, of it sup's master and guard ${spread(own)}` : "";
+  console.log(`${name.padEnd(11)} ${procs} processes  RSS ${spread(rss)} MB  PSS ${spread(pss)} MB${sup}   ${LAYOUTS[name]!(0).map((a) => a.replace(ROOT + "/", "")).join(" ").replace("127.0.0.1:0", "127.0.0.1:PORT")}`);
 }
 console.log(`# ${machine()}`);
