@@ -50,10 +50,12 @@ export class WorkerHandle {
     readonly startedAt: number,
     /** Its $PORT with --port-base, else 0. */
     readonly port = 0,
+    /** Its program's name when the master runs several (log lines name it). */
+    readonly program?: string,
   ) {}
 
   get label(): string {
-    return `worker ${this.id} pid ${this.pid} gen ${this.generation}`;
+    return `${this.program ? `${this.program} ` : ""}worker ${this.id} pid ${this.pid} gen ${this.generation}`;
   }
 
   /** Starting or ready: not on its way out. */

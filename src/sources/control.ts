@@ -44,15 +44,21 @@ export function startControl(path: string, queue: Queue<Event>, version: string)
         return answer({ ok: true, sup: true, pid: process.pid, version });
       case "status":
         return queue.push({ type: "status", reply: (r) => answer({ ok: true, status: r }) });
-      case "reload":
+      case "reload": {
         // --wait: the answer comes when the reload is over, however long it takes.
         if (req.wait) keep();
-        queue.push({ type: "reload", reason: `control: sup reload${req.rolling ? " --rolling" : ""}`, rolling: !!req.rolling, reply: req.wait ? (r) => answer(r as unknown as Answer) : undefined });
+        const reason = `control: sup reload${req.rolling ? " --rolling" : ""}${req.program ? ` ${req.program}` : ""}`;
+        queue.push({ type: "reload", reason, rolling: !!req.rolling, targets: req.program ? [req.program] : "all", reply: req.wait ? (r) => answer(r as unknown as Answer) : undefined });
         if (!req.wait) answer({ ok: true, message: "reload requested" });
         return;
+      }
       case "stop":
+        if (req.program) return queue.push({ type: "program", op: "stop", name: req.program, reply: (r) => answer(r) });
         queue.push({ type: "stop", reason: `control: sup stop${req.now ? " --now" : ""}`, now: !!req.now });
         return answer({ ok: true, message: "stop requested" });
+      case "start":
+      case "restart":
+        return queue.push({ type: "program", op: req.cmd, name: req.program!, reply: (r) => answer(r) });
     }
   };
 

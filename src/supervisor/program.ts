@@ -27,6 +27,10 @@ export interface ProgramHost {
   reloadEnded(program: Program, result: ReloadResult): void;
   /** Stop the whole master with this exit code (--give-up-after). */
   giveUp(reason: string, code: number): void;
+  /** Whether a pid is a worker of any program (or the guard). */
+  owns(pid: number): boolean;
+  /** The master runs several programs: log lines name them. */
+  readonly several: boolean;
 }
 
 /** Why a program runs no workers now. */
@@ -66,7 +70,7 @@ export class Program {
   ) {
     this.configs.set(1, config);
     if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
-    this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name);
+    this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name, (pid) => host.owns(pid), host.several);
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 

@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
 import { ConfigError, coerce } from "../config/coerce.ts";
 import { didYouMean } from "../core/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
+export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -26,9 +26,13 @@ export interface Cli {
   json: boolean;
   explain?: string;
   pidfile?: string; // from --reload F / --stop F / --pidfile F
+  /** sup reload|stop|start|restart NAME: the program it is for. */
+  program?: string;
 }
 
-const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit"]);
+const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit"]);
+/** Verbs that take a program name (start and restart need one). */
+const PROGRAM_VERBS = new Set<Verb>(["reload", "stop", "start", "restart"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
   rolling: ["reload"],
   wait: ["reload"],
@@ -52,6 +56,10 @@ export function parseCli(argv: string[]): Cli {
       break;
     }
     if (!tok.startsWith("-") || tok === "-") {
+      if (PROGRAM_VERBS.has(cli.verb) && cli.program === undefined && /^[\w.-]+$/.test(tok)) {
+        cli.program = tok;
+        continue;
+      }
       if (cli.verb !== "run" && cli.verb !== "systemd-unit") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
       cli.command = argv.slice(i - 1);
       break;
@@ -99,7 +107,7 @@ export function parseCli(argv: string[]): Cli {
       cli.json = true;
       continue;
     }
-    if (cli.verb === "status" || cli.verb === "reload" || cli.verb === "stop") {
+    if (cli.verb === "status" || PROGRAM_VERBS.has(cli.verb)) {
       if (name !== "pidfile") throw new UsageError(`sup ${cli.verb}: unknown option ${tok}${didYouMean(name, ["pidfile", ...Object.keys(SWITCHES).filter((k) => SWITCHES[k]!.includes(cli.verb))], "--")}`);
       cli.pidfile = next();
       continue;
@@ -121,6 +129,8 @@ export function parseCli(argv: string[]): Cli {
     }
     cli.flags.push({ name: spec.aliasOf ?? spec.name, value, flag: tok });
   }
+  if ((cli.verb === "start" || cli.verb === "restart") && cli.program === undefined) throw new UsageError(`sup ${cli.verb} needs the program's name: sup ${cli.verb} NAME [--pidfile F]`);
+  if (cli.now && cli.program !== undefined) throw new UsageError("sup stop NAME stops one program gracefully; --now is for stopping the whole master");
   return cli;
 }
 
@@ -134,8 +144,10 @@ export function helpText(): string {
 
 usage:
   sup [options] [--] COMMAND [ARG...]            run the master
-  sup reload  [--pidfile F] [--rolling] [--wait]  ask a running master to reload
-  sup stop    [--pidfile F] [--now]               graceful (default) or immediate stop
+  sup reload  [NAME] [--pidfile F] [--rolling] [--wait]  reload every program, or one
+  sup stop    [NAME] [--pidfile F] [--now]        stop the master (graceful, or --now), or one program
+  sup start   NAME [--pidfile F]                  start a stopped (or finished) program
+  sup restart NAME [--pidfile F]                  stop a program's workers, then start it again
   sup status  [--pidfile F] [--json]              list the workers
   sup config  [options] [--explain KEY] [--json]  effective config and where each value came from
   sup check   [options]                           validate the config, exit 0 or 2
