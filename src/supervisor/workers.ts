@@ -104,11 +104,10 @@ export class Workers {
     this.deps.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, fields(w, "worker.ready"));
   }
 
-  /** Kills for a ready timeout: its exit is then a failure (no stop reason). */
-  killNotReady(w: WorkerHandle) {
-    this.watches.delete(w);
-    w.kill();
-    w.stopReason = undefined;
+  /** Stops a worker that was not ready in time (stop signal, SIGKILL after the mercy); its exit then counts as a failure. */
+  retireNotReady(w: WorkerHandle, why: string) {
+    this.retire(w, why);
+    w.failed = true;
   }
 
   /** The timer's work on processes: escalate, SIGKILL leftovers past their mercy; the readiness that is due. */

@@ -93,6 +93,8 @@ export async function findMaster(pidfile: string): Promise<{ pid: number; sock: 
     throw notSup(`its control socket does not answer (${(e as Error).message})`);
   }
   checkDenied(pong);
+  // The master answered, but not the ping (it is busy): say what it said, not "not a sup master".
+  if (pong.ok === false) throw new UsageError(`sup master pid ${pid} (from ${pidfile}) did not take the request: ${String(pong.error)}`);
   if (pong.sup !== true || pong.pid !== pid) throw notSup(`the control socket answered for pid ${String(pong.pid)}`);
   return { pid, sock };
 }
@@ -130,7 +132,8 @@ export async function runClientVerb(cli: Cli): Promise<number> {
       const msg = String(r.message ?? r.error ?? "");
       if (r.ok) console.log(`sup: ${cli.wait ? `reloaded: ${msg}` : `reload requested (master pid ${pid})`}`);
       else console.error(`sup: reload failed: ${msg}`);
-      return r.ok ? 0 : 1;
+      // 1: rolled back, the old code serves; 3: failed with nothing serving (stop-first).
+      return r.ok ? 0 : r.outage ? 3 : 1;
     }
     case "start":
     case "restart":
