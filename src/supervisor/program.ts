@@ -363,6 +363,8 @@ export class Program {
   }
 
   private commit(r: Reload) {
+    // What it replaces: the live workers of older generations (stopped by manage() right after).
+    const old = this.workers.list.filter((w) => w.live && w.generation !== r.to);
     for (const id of r.ids()) this.switchSlot(id, r);
     for (const id of [...this.slots.keys()]) if (id > r.count) this.slots.delete(id);
     this.generation = r.to;
@@ -370,7 +372,9 @@ export class Program {
     this.failedReload = undefined;
     const secs = ((this.world.now() - r.startedAt) / 1000).toFixed(2);
     this.log.info(`reload gen ${r.to} done in ${secs}s (${r.reason})`, { event: "reload.done", gen: r.to, seconds: Number(secs) });
-    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving` });
+    const gens = [...new Set(old.map((w) => w.generation))].sort((a, b) => a - b).join(", ");
+    const replaced = old.length ? `; replaced ${old.length} worker${old.length === 1 ? "" : "s"} of gen ${gens} (pid ${old.map((w) => w.pid).join(", ")})` : "";
+    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving, reload took ${secs}s${replaced}` });
   }
 
   /** The new generation failed: drop the reload; manage() stops its workers, the slots keep what runs. */

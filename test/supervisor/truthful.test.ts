@@ -49,3 +49,14 @@ test("stop-first into broken code: the reload says nothing serves (outage), not 
   expect(results[0]!.message).not.toContain("rolled back");
   expect(t.loop.report().workers.filter((w) => w.state === "ready")).toEqual([]);
 });
+
+test("a reload's answer says how long it took and what it replaced", async () => {
+  const t = setup([prog("app", { processes: 2 })]);
+  await t.tick(1000);
+  const old = t.spawned.map((s) => s.pid);
+  const results: string[] = [];
+  t.loop.queue.push({ type: "reload", reason: "test", rolling: false, reply: (r) => results.push(r.message) });
+  await t.settle();
+  await t.tick(1500);
+  expect(results).toEqual([`generation 2 serving, reload took 1.50s; replaced 2 workers of gen 1 (pid ${old.join(", ")})`]);
+});
