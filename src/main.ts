@@ -38,6 +38,8 @@ async function main(): Promise<number> {
         return 0;
       case "reload":
       case "stop":
+      case "start":
+      case "restart":
       case "status":
         return await (await import("./verbs/client.ts")).runClientVerb(cli);
       case "migrate":

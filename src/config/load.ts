@@ -52,7 +52,9 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   const { findConfigFile, readConfigFile, FILE_OPTIONS } = await import("./file.ts");
   const fileVar = FILE_OPTIONS.map(envVarName).find((v) => env[v] !== undefined);
   const fromVar = fileVar && !cli.flags.some((f) => FILE_OPTIONS.includes(f.name));
-  const found = findConfigFile(fromVar ? { ...cli, flags: [{ name: fileVar.slice(4).toLowerCase(), value: env[fileVar], flag: fileVar }] } : cli, cwd);
+  // --procfile names what runs: a config file then comes only from -c (or SUP_CONFIG), never from the search.
+  const procfileOnly = cli.flags.some((f) => f.name === "procfile") && !fromVar && !cli.flags.some((f) => FILE_OPTIONS.includes(f.name));
+  const found = procfileOnly ? undefined : findConfigFile(fromVar ? { ...cli, flags: [{ name: fileVar.slice(4).toLowerCase(), value: env[fileVar], flag: fileVar }] } : cli, cwd);
   const envFlag = cli.flags.findLast((f) => f.name === "env-name");
   const envVar = env.SUP_ENV_NAME !== undefined ? "SUP_ENV_NAME" : "SUP_ENV";
   const envName = String(envFlag?.value ?? env[envVar] ?? "");

@@ -129,7 +129,8 @@ const mb = (b: number | undefined) => (b ? `${(b / 1048576).toFixed(1)}M` : "-")
 export function statusTable(r: StatusReport): string[] {
   const m = r.master;
   const several = r.programs.length > 1;
-  const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
+  const ready = r.programs.reduce((n, p) => n + p.ready, 0);
+  const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}, ${ready} ready${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
   const reloadLine = (l: LastReload) => `last reload ${new Date(l.at).toISOString()} (${l.reason}): ${l.ok ? "ok" : "failed"}: ${l.message.split("\n")[0]}`;
   if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));
   const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;

@@ -32,7 +32,7 @@ export interface Orphan {
   pgid: number;
   comm: string;
   /** SUP_WORKER_ID / SUP_GENERATION from its environment, when readable. */
-  worker?: { id: number; generation: number };
+  worker?: { id: number; generation: number; program?: string };
 }
 
 export interface World {

@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
 import { ConfigError, coerce } from "../config/coerce.ts";
 import { didYouMean } from "../core/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "migrate";
+export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "migrate";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -26,6 +26,8 @@ export interface Cli {
   json: boolean;
   explain?: string;
   pidfile?: string; // from --reload F / --stop F / --pidfile F
+  /** sup reload|stop|start|restart NAME: the program it is for. */
+  program?: string;
   /** sup migrate: what from (uwsgi), the file, and --format; sup help: the verb. */
   args: string[];
   format?: string;
@@ -33,7 +35,9 @@ export interface Cli {
   help: boolean;
 }
 
-const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit", "migrate"]);
+const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit", "migrate"]);
+/** Verbs that take a program name (start and restart need one). */
+const PROGRAM_VERBS = new Set<Verb>(["reload", "stop", "start", "restart"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
   rolling: ["reload"],
   wait: ["reload"],
@@ -76,6 +80,10 @@ export function parseCli(argv: string[]): Cli {
       continue;
     }
     if (!tok.startsWith("-") || tok === "-") {
+      if (PROGRAM_VERBS.has(cli.verb) && cli.program === undefined && /^[\w.-]+$/.test(tok)) {
+        cli.program = tok;
+        continue;
+      }
       if (cli.verb !== "run" && cli.verb !== "systemd-unit") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
       cli.command = argv.slice(i - 1);
       break;
@@ -123,7 +131,7 @@ export function parseCli(argv: string[]): Cli {
       cli.json = true;
       continue;
     }
-    if (cli.verb === "status" || cli.verb === "reload" || cli.verb === "stop") {
+    if (cli.verb === "status" || PROGRAM_VERBS.has(cli.verb)) {
       if (name !== "pidfile") throw new UsageError(`sup ${cli.verb}: unknown option ${tok}${didYouMean(name, ["pidfile", ...Object.keys(SWITCHES).filter((k) => SWITCHES[k]!.includes(cli.verb))], "--")}`);
       cli.pidfile = next();
       continue;
@@ -145,5 +153,8 @@ export function parseCli(argv: string[]): Cli {
     }
     cli.flags.push({ name: spec.aliasOf ?? spec.name, value, flag: tok });
   }
+  if (cli.help) return cli;
+  if ((cli.verb === "start" || cli.verb === "restart") && cli.program === undefined) throw new UsageError(`sup ${cli.verb} needs the program's name: sup ${cli.verb} NAME [--pidfile F]`);
+  if (cli.now && cli.program !== undefined) throw new UsageError("sup stop NAME stops one program gracefully; --now is for stopping the whole master");
   return cli;
 }

@@ -28,6 +28,7 @@ interface VerbDoc {
 }
 
 const pidfile: Arg = { type: "string", valueHint: "file", description: "The master's pidfile (the master must run with --pidfile)." };
+const program = (required: boolean): Arg => ({ type: "positional", required, description: required ? "The program (a [programs.NAME] or Procfile line)." : "Only this program (default: every program)." });
 
 /** The verbs, as data: what each does, its own switches, examples. */
 export const VERBS: Record<string, VerbDoc> = {
@@ -35,6 +36,7 @@ export const VERBS: Record<string, VerbDoc> = {
     summary: "ask a running master to reload",
     description: "Ask a running master to reload: a new generation, the old one retired once the new one is ready.",
     args: {
+      name: program(false),
       pidfile,
       rolling: { type: "boolean", description: "One worker at a time (as USR2) instead of all at once (HUP)." },
       wait: { type: "boolean", description: "Wait for the outcome: exit 0 when the new generation serves, 1 when it was rolled back." },
@@ -44,8 +46,20 @@ export const VERBS: Record<string, VerbDoc> = {
   stop: {
     summary: "stop a running master, gracefully or at once",
     description: "Stop a running master: gracefully (workers get their stop signal, then SIGKILL after the mercy), or at once.",
-    args: { pidfile, now: { type: "boolean", description: "SIGKILL every worker group at once (as QUIT)." } },
-    examples: ["sup stop --pidfile app.pid", "sup stop --pidfile app.pid --now", "sup --stop app.pid"],
+    args: { name: program(false), pidfile, now: { type: "boolean", description: "SIGKILL every worker group at once (as QUIT); the whole master only." } },
+    examples: ["sup stop --pidfile app.pid", "sup stop --pidfile app.pid --now", "sup stop worker --pidfile app.pid", "sup --stop app.pid"],
+  },
+  start: {
+    summary: "start a stopped (or finished) program",
+    description: "Start a program of a running master that was stopped (sup stop NAME) or has finished.",
+    args: { name: program(true), pidfile },
+    examples: ["sup start worker --pidfile app.pid"],
+  },
+  restart: {
+    summary: "stop a program's workers, then start it again",
+    description: "Stop every worker of one program of a running master, then start the program again (a pause in its service; reload keeps serving).",
+    args: { name: program(true), pidfile },
+    examples: ["sup restart worker --pidfile app.pid"],
   },
   status: {
     summary: "list the workers of a running master",

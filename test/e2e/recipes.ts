@@ -196,12 +196,6 @@ export const RECIPES: Recipe[] = [
   },
 ];
 
-/** Lines the docs show that run no worker command of their own, and the test that runs each. */
-export const LINES: { line: string; test: string }[] = [
-  { line: "sup --ini uwsgi.ini", test: "test/e2e/uwsgi-dropin.test.ts" },
-  { line: "sup migrate uwsgi uwsgi.ini", test: "test/config/uwsgi-corpus.test.ts" },
-];
-
 export const recipe = (name: string) => RECIPES.find((r) => r.name === name) ?? (() => { throw new Error(`no recipe ${name}`); })();
 
 /** The words of a recipe line (the docs' lines use no quoting). */
