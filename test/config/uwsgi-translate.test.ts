@@ -92,3 +92,28 @@ describe("sup check --ini", () => {
     expect(r.stderr).toContain("uwsgi.ini:6: vacuum = true: sup always removes its pidfile");
   });
 });
+
+describe("sup migrate uwsgi", () => {
+  test("--format ini writes a [sup] section that loads as it is, the command one line as a shell splits it", async () => {
+    const dir = uwsgi("module = app:app\nprocesses = 2\nhttp-socket = 127.0.0.1:8000\nenv = A=two words\ntouch-reload = a.txt\ntouch-reload = b.txt\nharakiri = 30\n");
+    const r = await sup(["migrate", "uwsgi", "uwsgi.ini", "--format", "ini"], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("\n[sup]\n");
+    expect(r.stdout).toContain("command = gunicorn --preload --workers 2 app:app\n");
+    expect(r.stdout).toContain(";   uwsgi.ini:8 harakiri = 30: not in sup yet (issue 21)");
+    const migrated = dirWith({ "sup.ini": r.stdout });
+    const { config } = await load(["--ini", "sup.ini"], migrated);
+    expect(config.command).toEqual(["gunicorn", "--preload", "--workers", "2", "app:app"]);
+    expect(config.env).toEqual(["A=two words"]);
+    expect(config["touch-reload"]).toEqual(["a.txt", "b.txt"]);
+    expect(config.listen).toEqual(["127.0.0.1:8000"]);
+  });
+
+  test("usage errors: what from, which file, which format", async () => {
+    const dir = uwsgi("processes = 2\n");
+    expect((await sup(["migrate", "supervisord", "uwsgi.ini"], dir)).stderr).toContain("sup migrates from uwsgi only");
+    expect((await sup(["migrate", "uwsgi"], dir)).stderr).toContain("which file?");
+    expect((await sup(["migrate", "uwsgi", "uwsgi.ini", "--format", "yaml"], dir)).code).toBe(2);
+    expect((await sup(["migrate", "uwsgi", "nope.ini"], dir)).stderr).toContain("nope.ini: does not exist");
+  });
+});
