@@ -99,8 +99,8 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["master-fifo", "master-as-root"], verdict: "decide", why: "control a running sup with signals or `sup reload|stop|status --pidfile F`" },
   { names: ["reload-on-exception", "catch-exceptions"], verdict: "no-op", why: "gunicorn answers 500 and keeps the worker" },
   // limits and recycling
-  { names: ["harakiri", "harakiri-verbose", "harakiri-no-arh", "no-harakiri-arh", "no-harakiri-after-req-hook"], verdict: "not-yet", issue: 21, why: "a request timeout in sup is coming; with gunicorn, its --timeout N kills a worker silent for N seconds: add it to the command" },
-  { names: ["max-requests", "min-worker-lifetime"], verdict: "not-yet", issue: 21, why: "worker recycling after N requests is coming; with gunicorn, add --max-requests N --max-requests-jitter M to the command" },
+  { names: ["harakiri", "harakiri-verbose", "harakiri-no-arh", "no-harakiri-arh", "no-harakiri-after-req-hook", "harakiri-graceful-timeout", "harakiri-graceful-signal"], verdict: "not-yet", issue: 21, why: "a request timeout in sup is coming; with gunicorn, its --timeout N kills a worker silent for N seconds: add it to the command" },
+  { names: ["max-requests", "max-requests-delta", "min-worker-lifetime"], verdict: "not-yet", issue: 21, why: "worker recycling after N requests is coming; with gunicorn, add --max-requests N --max-requests-jitter M to the command" },
   { names: ["max-worker-lifetime", "max-worker-lifetime-delta"], verdict: "not-yet", issue: 21, why: "recycling workers after a time is coming to sup" },
   { names: ["reload-on-rss", "reload-on-as", "evil-reload-on-rss", "evil-reload-on-as", "limit-post"], verdict: "not-yet", issue: 21, why: "recycling a worker past a memory size is coming to sup; `sup status` shows each worker's RSS" },
   { names: ["memory-report"], verdict: "no-op", why: "`sup status` and USR1 show each worker's RSS" },

@@ -2,7 +2,7 @@
 // the table (src/config/uwsgi-options.ts, uwsgi-families.ts): one report per
 // key line with its verdict, the sup options the mapped ones become, and the
 // parts of the app command (module, callable, home, …) for uwsgi-app.ts.
-import { didYouMean } from "../core/suggest.ts";
+import { didYouMean, distance, nearest } from "../core/suggest.ts";
 import { convert } from "./uwsgi-convert.ts";
 import { ruleFor } from "./uwsgi-families.ts";
 import { fromBytes } from "./uwsgi-magic.ts";
@@ -46,6 +46,17 @@ export interface Translation {
 }
 
 const KEY = /^[\w.-]+$/;
+
+/**
+ * "did you mean" for a key that is no uWSGI option, only when it looks like
+ * a typo: a short name is often a custom variable (`base`, `app`), so it
+ * must be one edit away; a longer one may be two (process, vaccum).
+ */
+function typo(key: string): string {
+  const near = nearest(key, Object.keys(UWSGI_NAMES));
+  if (!near) return "";
+  return key.length > 5 || distance(key, near) <= 1 ? ` (did you mean ${near}?)` : "";
+}
 const issueText = (n?: number) => (n ? ` (issue ${n})` : "");
 
 export function translate(read: UwsgiRead): Translation {
@@ -83,6 +94,8 @@ export function translate(read: UwsgiRead): Translation {
       continue;
     }
     const rule = ruleFor(key);
+    // An option only uWSGI's master branch (2.1) has: uWSGI 2.0 ignores it.
+    const newer = UWSGI_NAMES[key]?.includes(" 2.1") ? " (an option of uWSGI 2.1: uWSGI 2.0 ignores it)" : "";
     if (!rule) {
       const own = SPECS.get(key);
       if (own && !own.flagOnly) {
@@ -93,14 +106,15 @@ export function translate(read: UwsgiRead): Translation {
       } else if (read.placeholders.has(key) || read.referenced.has(key)) {
         report("no-op", `a placeholder (used as %(${key}))`);
       } else {
-        const near = didYouMean(key, Object.keys(UWSGI_NAMES));
+        const near = typo(key);
         if (near) report("error", `not a uWSGI option${near}; uWSGI ignores it without a word, so what you meant is not set under uWSGI either`);
         else report("no-op", "not a uWSGI option: uWSGI ignores it, and nothing uses it as a placeholder");
       }
       continue;
     }
+    // A value sup uses (a mapped option, a part of the app command) must not still say $(VAR).
     const unset = [...value.matchAll(/\$\(([^)]*)\)/g)].map((m) => m[1]!).find((n) => read.unsetEnv.has(n));
-    if (unset !== undefined && (rule.verdict === "mapped" || rule.verdict === "decide")) {
+    if (unset !== undefined && rule.to !== undefined && (rule.verdict === "mapped" || rule.verdict === "decide")) {
       report("error", `environment variable ${unset} is not set, so uWSGI would read the text "$(${unset})"; set it before starting sup`);
       continue;
     }
@@ -110,11 +124,11 @@ export function translate(read: UwsgiRead): Translation {
     }
     const to = rule.to;
     if (rule.verdict === "not-yet") {
-      report("unsupported", `not in sup yet${issueText(rule.issue)}: ${rule.why}`);
+      report("unsupported", `not in sup yet${issueText(rule.issue)}: ${rule.why}${newer}`);
       continue;
     }
     if (!to) {
-      report(rule.verdict, rule.why, rule.blocks);
+      report(rule.verdict, `${rule.why}${newer}`, rule.blocks);
       continue;
     }
     if (key === "protocol" || key === "socket-protocol") {

@@ -117,3 +117,20 @@ describe("sup migrate uwsgi", () => {
     expect((await sup(["migrate", "uwsgi", "nope.ini"], dir)).stderr).toContain("nope.ini: does not exist");
   });
 });
+
+describe("keys that are no uWSGI 2.0 option", () => {
+  test("a short unused custom key is no typo; an option of uWSGI 2.1 is known; a near miss is", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("base = /srv\nhttp-socket = :8000\ncheaper-idle = 60\nno-orphan = true\n"));
+    expect(r.stderr).toContain("uwsgi.ini:2: base = /srv: not a uWSGI option: uWSGI ignores it, and nothing uses it as a placeholder");
+    expect(r.stderr).toContain("uwsgi.ini:4: cheaper-idle = 60: not in sup yet: sup runs a fixed worker count");
+    expect(r.stderr).toContain("(an option of uWSGI 2.1: uWSGI 2.0 ignores it)");
+    expect(r.stderr).toContain("uwsgi.ini:5: no-orphan = true: not a uWSGI option (did you mean no-orphans?)");
+    expect(r.code).toBe(2);
+  });
+
+  test("an unset $(VAR) in a line sup drops anyway is no error", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nstatic-map = /$(SUP_TEST_UNSET)media=/srv/media\n"));
+    expect(r.stdout).toContain("uwsgi.ini:3: static-map");
+    expect(r.stderr).not.toContain("SUP_TEST_UNSET is not set");
+  });
+});
