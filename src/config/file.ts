@@ -10,6 +10,9 @@ import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from
 import { SPECS } from "./schema.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { splitWords } from "../core/words.ts";
+import { iniDialect, readUwsgi } from "./uwsgi-load.ts";
+import type { Problem } from "./uwsgi-report.ts";
+import type { Translation } from "./uwsgi-translate.ts";
 
 export type Format = "ini" | "toml" | "json" | "yaml";
 
@@ -25,6 +28,17 @@ export interface Entry {
   value: unknown;
   where: string; // file:line
   layer: "file" | "env-section";
+  /** Set for a key of a program's table or section: it applies to that program only. */
+  program?: string;
+}
+
+/** A file's entries and programs, the problems of single entries (all of them, for one report), and for a [uwsgi] section what sup made of every key. */
+export interface FileRead {
+  entries: Entry[];
+  /** The programs the file declares, in file order, with where each starts. */
+  programs: { name: string; where: string }[];
+  problems: Problem[];
+  uwsgi?: Translation;
 }
 
 /** Found in the working directory when no file is named, in this order (DESIGN.md §2). */
@@ -66,7 +80,7 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   return { path, name: shown(path), format, section };
 }
 
-export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<Entry[]> {
+export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>, cwd: string): Promise<FileRead> {
   const { name } = found;
   let text: string;
   try {
@@ -78,41 +92,63 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   }
   let raw: RawEntry[];
   let placeholders = new Set<string>();
-  if (found.format === "ini") {
+  let programs: { name: string; line: number }[] = [];
+  let uwsgi: Translation | undefined;
+  const dialect = found.format === "ini" ? iniDialect(text, found.section) : undefined;
+  if (dialect && "error" in dialect) throw new ConfigError(`${name}: ${dialect.error}; name one with ${name}:SECTION`);
+  if (dialect?.dialect === "uwsgi") {
+    uwsgi = readUwsgi({ path: found.path, name, section: dialect.section }, envName, env, cwd);
+    raw = uwsgi.entries.map((e) => ({ key: e.key, value: e.value, line: 0, where: e.where, layer: e.layer }));
+  } else if (found.format === "ini") {
     const ini = readIni(text, { path: found.path, name, env }, found.section, envName);
-    const at = (layer: Entry["layer"]) => (e: IniEntry): RawEntry => ({ ...e, layer });
-    raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section"))];
+    const at = (layer: Entry["layer"], program?: string) => (e: IniEntry): RawEntry => ({ ...e, layer, program });
+    raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section")), ...ini.programs.flatMap((p) => p.entries.map(at("file", p.name)))];
+    programs = ini.programs;
     placeholders = ini.placeholders;
   } else {
-    raw = await readStructured(found, text, envName);
+    ({ raw, programs } = await readStructured(found, text, envName));
   }
+  // Every entry is checked, and every problem kept: one run shows them all.
   const entries: Entry[] = [];
+  const problems: Problem[] = [];
   for (const e of raw) {
-    const where = `${name}:${e.line}`;
+    const where = e.where ?? `${name}:${e.line}`;
     const spec = SPECS.get(e.key);
+    const problem = (message: string) => problems.push({ where, message });
     if (!spec) {
-      if (placeholders.has(e.key)) continue; // a uWSGI custom placeholder key
-      throw new ConfigError(`${where}: unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+      if (!placeholders.has(e.key)) problem(`unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+      continue; // a uWSGI custom placeholder key is not an option
     }
-    if (spec.flagOnly) throw new ConfigError(`${where}: "${e.key}" is a command-line option, not a config key`);
+    if (spec.flagOnly) {
+      problem(`"${e.key}" is a command-line option, not a config key`);
+      continue;
+    }
+    if (e.program !== undefined && spec.scope === "master") {
+      problem(`"${e.key}" is set for the whole master, not per program: move it out of program ${e.program} to the top level`);
+      continue;
+    }
     let value = e.value;
     if (e.key === "command" && typeof value === "string") {
       try {
         value = splitWords(value);
       } catch (err) {
-        throw new ConfigError(`${where}: command: ${(err as Error).message}`);
+        problem(`command: ${(err as Error).message}`);
+        continue;
       }
     }
-    entries.push({ key: e.key, value, where, layer: e.layer });
+    entries.push({ key: e.key, value, where, layer: e.layer, program: e.program });
   }
-  return entries;
+  return { entries, programs: programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` })), problems, uwsgi };
 }
 
 interface RawEntry {
   key: string;
   value: unknown;
   line: number;
+  /** file:line when it is not the file's own (a [uwsgi] include). */
+  where?: string;
   layer: Entry["layer"];
+  program?: string;
 }
 
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -122,7 +158,7 @@ const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "obje
  * option (`[production]`, or c12's `$production` and `$env.production`) is
  * an environment section. FILE:SECTION makes that table the base instead.
  */
-async function readStructured(found: FoundFile, text: string, envName: string): Promise<RawEntry[]> {
+async function readStructured(found: FoundFile, text: string, envName: string): Promise<{ raw: RawEntry[]; programs: { name: string; line: number }[] }> {
   const { name } = found;
   let data: unknown;
   let lines: KeyLines;
@@ -147,9 +183,22 @@ async function readStructured(found: FoundFile, text: string, envName: string): 
   }
   const sections = new Map<string, string[]>(); // env name → path of its table
   const out: RawEntry[] = [];
+  const programs: { name: string; line: number }[] = [];
   const lineOf = (path: string[]) => lines.get(keyPath(path)) ?? lines.get(keyPath(path.slice(0, -1))) ?? 1;
+  /** `programs.NAME` tables: each key applies to that program (its section's, at `layer`). */
+  const readPrograms = (table: unknown, path: string[], layer: RawEntry["layer"]) => {
+    if (!isTable(table)) throw new ConfigError(`${name}:${lineOf(path)}: "programs" must be a table of programs ([programs.web], [programs.worker])`);
+    for (const [pname, ptable] of Object.entries(table)) {
+      const at = [...path, pname];
+      if (!isTable(ptable)) throw new ConfigError(`${name}:${lineOf(at)}: program "${pname}" must be a table of its options ([programs.${pname}])`);
+      if (!/^[\w.-]+$/.test(pname)) throw new ConfigError(`${name}:${lineOf(at)}: program name ${JSON.stringify(pname)}: use letters, digits, "_", "-" and "."`);
+      if (layer === "file") programs.push({ name: pname, line: lineOf(at) });
+      for (const [key, value] of Object.entries(ptable)) out.push({ key, value, line: lineOf([...at, key]), layer, program: pname });
+    }
+  };
   for (const [key, value] of Object.entries(base)) {
-    if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
+    if (key === "programs") readPrograms(value, [...basePath, key], "file");
+    else if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
     else if (isTable(value) && (key.startsWith("$") || !SPECS.has(key))) sections.set(key.replace(/^\$/, ""), [...basePath, key]);
     else out.push({ key, value, line: lineOf([...basePath, key]), layer: "file" });
   }
@@ -159,10 +208,11 @@ async function readStructured(found: FoundFile, text: string, envName: string): 
     let table: unknown = data;
     for (const p of path) table = (table as Record<string, unknown>)[p];
     for (const [key, value] of Object.entries(table as Record<string, unknown>)) {
-      out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
+      if (key === "programs") readPrograms(value, [...path, key], "env-section");
+      else out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
     }
   }
-  return out;
+  return { raw: out, programs };
 }
 
 /**

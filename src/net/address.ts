@@ -13,10 +13,17 @@ import { closeUnix, homeFor, steerUnix, unixListener, type UnixListener } from "
 
 export type Say = (level: "info" | "warn", msg: string, fields: Record<string, string | number>) => void;
 
+/** A program's generation: its key among the sockets' users, its number, and its name in the log. */
+export interface Gen {
+  key: string;
+  gen: number;
+  label: string;
+}
+
 export interface Listener {
   sock: ListenSocket;
-  /** The generations whose workers get this socket. */
-  gens: Set<number>;
+  /** The generations (their keys) whose workers get this socket. */
+  gens: Set<string>;
   unix?: UnixListener;
   /** A test connection of the master's may wait in its queue (not accepted yet). */
   tested?: boolean;
@@ -29,7 +36,7 @@ export class Address {
   /** Why new generations share the steered socket (a fallback); undefined while each gets its own. */
   shared?: string;
   /** A test connection to `to`, which new connections go to once it is accepted. */
-  probing?: { to: Listener; gen: number; probe: AcceptProbe; since: number };
+  probing?: { to: Listener; gen: Gen; probe: AcceptProbe; since: number };
 
   private constructor(
     readonly name: string,
@@ -37,15 +44,15 @@ export class Address {
     private readonly say: Say,
   ) {}
 
-  /** Binds the address's first socket, for generation gen: new connections go to it at once. */
-  static open(name: string, gen: number, cfg: Config, say: Say): Address {
+  /** Binds the address's first socket, for generation g: new connections go to it at once. */
+  static open(name: string, g: Gen, cfg: Config, say: Say): Address {
     const a = new Address(name, parseListen(name), say);
-    const sock = bindOne(name, a.addr, { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"], group: "first" });
-    const l: Listener = { sock, gens: new Set([gen]) };
+    const sock = bindOne(name, a.addr, { ...bindOptions(cfg), group: "first" });
+    const l: Listener = { sock, gens: new Set([g.key]) };
     a.listeners.push(l);
     a.steered = l;
     if (a.addr.kind === "unix") {
-      const home = homeFor(a.addr.path, gen);
+      const home = homeFor(a.addr.path, g.gen);
       if (!home) a.fallBack(`${a.addr.path} leaves no room for a private name beside it in sockaddr_un`);
       l.unix = unixListener(sock, home ?? "");
       return a;
@@ -58,22 +65,22 @@ export class Address {
     return a;
   }
 
-  /** A socket of gen's own beside the others: in the reuseport group, or at a private name. */
-  bindBeside(gen: number, cfg: Config) {
-    const opts = { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] };
-    const home = this.addr.kind === "unix" ? homeFor(this.addr.path, gen)! : undefined;
+  /** A socket of g's own beside the others: in the reuseport group, or at a private name. */
+  bindBeside(g: Gen, cfg: Config) {
+    const opts = bindOptions(cfg);
+    const home = this.addr.kind === "unix" ? homeFor(this.addr.path, g.gen)! : undefined;
     const sock = bindOne(this.name, this.addr, home ? { ...opts, at: home } : { ...opts, group: "join" });
-    this.listeners.push({ sock, gens: new Set([gen]), unix: home ? unixListener(sock, home) : undefined });
+    this.listeners.push({ sock, gens: new Set([g.key]), unix: home ? unixListener(sock, home) : undefined });
     this.group?.add(sock.fd);
   }
 
-  listenerOf(gen: number): Listener | undefined {
-    return this.listeners.find((l) => l.gens.has(gen));
+  listenerOf(key: string): Listener | undefined {
+    return this.listeners.find((l) => l.gens.has(key));
   }
 
-  /** New connections go to gen's socket: now, or once it accepted a test connection. */
-  steer(gen: number, now: boolean) {
-    const to = this.listenerOf(gen);
+  /** New connections go to g's socket: now, or once it accepted a test connection. */
+  steer(gen: Gen, now: boolean) {
+    const to = this.listenerOf(gen.key);
     if (!to) return;
     if (to === this.steered || now) this.endProbe();
     if (to === this.steered || this.probing?.to === to) return;
@@ -88,13 +95,13 @@ export class Address {
     const state: ProbeState = probe.check();
     if (state === "waiting") return;
     this.endProbe();
-    if (state !== "accepted") return this.say("warn", `listen ${this.name}: gen ${gen}'s socket failed a test connection (${state.failed}); new connections stay where they went`, { event: "listen.probe", addr: this.name, gen });
+    if (state !== "accepted") return this.say("warn", `listen ${this.name}: ${gen.label}'s socket failed a test connection (${state.failed}); new connections stay where they went`, { event: "listen.probe", addr: this.name, gen: gen.gen });
     to.tested = false;
     this.steerNow(to, gen, ` (it accepted a test connection ${Math.round(performance.now() - since)} ms after ready)`);
   }
 
   /** Closes l, which generation gen was the last to use. */
-  close(l: Listener, gen: number) {
+  close(l: Listener, gen: Gen) {
     if (this.probing?.to === l) this.endProbe();
     this.listeners.splice(this.listeners.indexOf(l), 1);
     const wasSteered = this.steered === l;
@@ -103,12 +110,12 @@ export class Address {
     else if (!this.group) closeListen([l.sock]);
     // The arbiter steers away before it releases; should it not, the newest one left takes the connections.
     const newest = this.listeners.at(-1);
-    if (wasSteered && newest) this.steerNow(newest, [...newest.gens].at(-1)!);
+    if (wasSteered && newest) this.steerNow(newest, { key: "", gen: 0, label: "the newest generation left" });
     if (!this.group) return;
     const { reset: waiting, error } = this.group.remove(l.sock.fd);
     const reset = l.tested ? waiting - 1 : waiting; // the master's test connection is no user's
-    if (reset > 0) this.say("warn", `listen ${this.name}: ${reset} connection${reset === 1 ? "" : "s"} waiting on gen ${gen}'s socket reset as it closed (its workers exited before accepting them; net.ipv4.tcp_migrate_req=1 would move them)`, { event: "listen.reset", addr: this.name, gen, count: reset });
-    if (error) this.fallBack(`closing gen ${gen}'s socket: ${strerror(error)}`);
+    if (reset > 0) this.say("warn", `listen ${this.name}: ${reset} connection${reset === 1 ? "" : "s"} waiting on ${gen.label}'s socket reset as it closed (its workers exited before accepting them; net.ipv4.tcp_migrate_req=1 would move them)`, { event: "listen.reset", addr: this.name, gen: gen.gen, count: reset });
+    if (error) this.fallBack(`closing ${gen.label}'s socket: ${strerror(error)}`);
   }
 
   closeAll() {
@@ -118,14 +125,14 @@ export class Address {
     this.listeners.length = 0;
   }
 
-  private steerNow(to: Listener, gen: number, after = "") {
+  private steerNow(to: Listener, gen: Gen, after = "") {
     const error = this.group ? errText(this.group.steer(to.sock.fd)) : steerUnix(this.addr.path, this.steered?.unix, to.unix!);
-    if (error) return this.fallBack(`steering to gen ${gen} failed: ${error}`);
+    if (error) return this.fallBack(`steering to ${gen.label} failed: ${error}`);
     this.steered = to;
-    this.say("info", `listen ${this.name}: new connections go to gen ${gen}${after}`, { event: "listen.steer", addr: this.name, gen });
+    this.say("info", `listen ${this.name}: new connections go to ${gen.label}${after}`, { event: "listen.steer", addr: this.name, gen: gen.gen });
   }
 
-  private startProbe(to: Listener, gen: number) {
+  private startProbe(to: Listener, gen: Gen) {
     let probe: AcceptProbe | undefined;
     try {
       probe = AcceptProbe.open(this.addr);
@@ -137,7 +144,7 @@ export class Address {
     } catch (e) {
       probe?.close();
       this.group?.unroute();
-      this.say("warn", `listen ${this.name}: cannot check that gen ${gen} accepts (${(e as Error).message}); new connections go to it now`, { event: "listen.probe", addr: this.name, gen });
+      this.say("warn", `listen ${this.name}: cannot check that ${gen.label} accepts (${(e as Error).message}); new connections go to it now`, { event: "listen.probe", addr: this.name, gen: gen.gen });
       this.steerNow(to, gen);
     }
   }
@@ -151,7 +158,7 @@ export class Address {
   }
 
   /** From now on new generations share the steered socket; said once per address. */
-  private fallBack(why: string) {
+  fallBack(why: string) {
     if (this.shared) return;
     this.shared = why;
     this.say("warn", `listen ${this.name}: ${why}; generations share one socket, so during a reload's grace old and new workers both take new connections`, { event: "listen.shared", addr: this.name });
@@ -159,3 +166,5 @@ export class Address {
 }
 
 const errText = (err: number) => (err ? strerror(err) : undefined);
+
+const bindOptions = (cfg: Config) => ({ backlog: cfg["listen-backlog"], mode: cfg["listen-mode"], owner: cfg["listen-owner"] });

@@ -3,7 +3,8 @@
 // node:net or Bun.listen the master would compete with its workers for
 // connections (DESIGN.md §7). While no worker runs, connections wait in the
 // kernel backlog.
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
+import { findGroup, findUser } from "../native/users.ts";
 import { ConfigError } from "../config/coerce.ts";
 import {
   AF_INET, AF_INET6, AF_UNIX, EACCES, EADDRINUSE, EADDRNOTAVAIL, EAGAIN, ECONNREFUSED, ENOENT, F_SETFD, FD_CLOEXEC,
@@ -63,9 +64,12 @@ function fail(name: string, code: number): never {
   throw new ConfigError(`listen ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
 }
 
-export interface BindOpts {
+export interface BindOptions {
   backlog: number;
+  /** Octal permission of unix sockets ("" leaves the umask's). */
   mode: string;
+  /** USER[:GROUP] that gets unix sockets ("" keeps the master's). */
+  owner?: string;
   /**
    * A TCP socket's SO_REUSEPORT group (net/steer-tcp.ts): "first" binds
    * without it, so an address anyone else holds is still EADDRINUSE, and
@@ -77,8 +81,18 @@ export interface BindOpts {
   at?: string;
 }
 
+/** listen-owner as numbers: the user's own group when none is named. */
+function ownerIds(owner: string): { uid: number; gid: number } {
+  const [u = "", g] = owner.split(":");
+  const user = u ? findUser(u) : undefined;
+  if (u && !user) throw new ConfigError(`listen-owner ${owner}: no such user ${u}`);
+  const gid = g ? findGroup(g) : user?.gid;
+  if (g && gid === undefined) throw new ConfigError(`listen-owner ${owner}: no such group ${g}`);
+  return { uid: user?.uid ?? -1, gid: gid ?? -1 };
+}
+
 /** Binds every address, or none: on error the fds opened so far are closed. */
-export function bindListen(addrs: string[], opts: BindOpts): ListenSocket[] {
+export function bindListen(addrs: string[], opts: BindOptions): ListenSocket[] {
   checkMode(opts.mode);
   const parsed = addrs.map((a) => [a, parseListen(a)] as const);
   const socks: ListenSocket[] = [];
@@ -98,8 +112,9 @@ function checkMode(mode: string) {
 }
 
 /** One listening socket; `reuseport` says whether it is in a SO_REUSEPORT group. */
-export function bindOne(name: string, addr: ListenAddr, opts: BindOpts): ListenSocket {
+export function bindOne(name: string, addr: ListenAddr, opts: BindOptions): ListenSocket {
   checkMode(opts.mode);
+  const owner = opts.owner ? ownerIds(opts.owner) : undefined;
   const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
   const path = opts.at ?? addr.path;
   const sa = addr.kind === "unix" ? unixAddr(path) : inetAddr(family, addr.host, addr.port)!;
@@ -121,6 +136,14 @@ export function bindOne(name: string, addr: ListenAddr, opts: BindOpts): ListenS
     if (libc.bind(fd, sa, sa.length) < 0) fail(name, errno());
     bound = true;
     if (addr.kind === "unix" && opts.mode !== "") chmodSync(path, parseInt(opts.mode, 8));
+    // chown(2): -1 leaves that id as it is. Before listen(), so no client of the old owner gets in.
+    if (addr.kind === "unix" && owner) {
+      try {
+        chownSync(path, owner.uid, owner.gid);
+      } catch (e) {
+        throw new ConfigError(`listen ${name}: cannot give it to ${opts.owner}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (only root can)`);
+      }
+    }
     if (addr.kind !== "unix" && opts.group === "first") setReuseport();
     if (libc.listen(fd, opts.backlog) < 0) fail(name, errno());
   } catch (e) {

@@ -22,7 +22,7 @@
 // the arbiter releases a generation once its workers have exited, after
 // steering away from it, so nothing waits in a backlog nobody accepts from.
 import type { Config } from "../config/schema.ts";
-import { Address, type Say } from "./address.ts";
+import { Address, type Gen, type Say } from "./address.ts";
 import { closeListen, inheritedListen, type ListenSocket } from "./listen.ts";
 
 export type { Say } from "./address.ts";
@@ -37,13 +37,24 @@ export class Sockets {
   private inheritedSaid = false;
   private probeTimer?: ReturnType<typeof setTimeout>;
 
-  constructor(private readonly say: Say = () => {}) {}
+  constructor(
+    private readonly say: Say = () => {},
+    /** Log lines name the program (the master runs several). */
+    private readonly named: () => boolean = () => false,
+  ) {}
+
+  /** Sockets are held per program and generation. */
+  private genOf(gen: number, program: string): Gen {
+    return { key: `${program}\0${gen}`, gen, label: program && this.named() ? `gen ${gen} of ${program}` : `gen ${gen}` };
+  }
 
   /**
-   * Gives generation gen its sockets for cfg's addresses: its own, or with
-   * `share` the ones new connections go to now. All or nothing (ConfigError).
+   * Gives a program's generation gen its sockets for cfg's addresses: its
+   * own, or with `share` the ones new connections go to now. All or
+   * nothing (ConfigError). Several programs on one address share it.
    */
-  acquire(gen: number, cfg: Config, share = false) {
+  acquire(gen: number, cfg: Config, share = false, program = "") {
+    const g = this.genOf(gen, program);
     if (cfg.listen.length === 0 && this.inherited.length > 0 && gen > 1 && !this.inheritedSaid) {
       this.inheritedSaid = true;
       this.say("warn", "listen: the sockets came from systemd (LISTEN_FDS); every generation shares them, so during a reload's grace old and new workers both take new connections", { event: "listen.shared" });
@@ -51,12 +62,15 @@ export class Sockets {
     try {
       for (const name of cfg.listen) {
         const a = this.addrs.get(name);
-        if (!a) this.addrs.set(name, Address.open(name, gen, cfg, this.say));
-        else if (share || a.shared) (a.steered ?? a.listeners.at(-1)!).gens.add(gen);
-        else a.bindBeside(gen, cfg);
+        if (!a) this.addrs.set(name, Address.open(name, g, cfg, this.say));
+        else {
+          if (a.listeners.some((l) => [...l.gens].some((k) => !k.startsWith(`${program}\0`)))) a.fallBack("several programs listen on it");
+          if (share || a.shared) (a.steered ?? a.listeners.at(-1)!).gens.add(g.key);
+          else a.bindBeside(g, cfg);
+        }
       }
     } catch (e) {
-      this.release(gen);
+      this.release(gen, program);
       throw e;
     }
   }
@@ -65,8 +79,9 @@ export class Sockets {
    * New connections go to generation gen's sockets: `now`, or once each has
    * accepted a test connection (addresses gen does not use are left as they are).
    */
-  steer(gen: number, now = true) {
-    for (const a of this.addrs.values()) a.steer(gen, now);
+  steer(gen: number, now = true, program = "") {
+    const g = this.genOf(gen, program);
+    for (const a of this.addrs.values()) a.steer(g, now);
     this.checkProbesLater();
   }
 
@@ -80,10 +95,11 @@ export class Sockets {
   }
 
   /** Generation gen is gone (its workers exited): close what no other generation uses. Returns the addresses closed. */
-  release(gen: number): string[] {
+  release(gen: number, program = ""): string[] {
+    const g = this.genOf(gen, program);
     const closed: string[] = [];
     for (const [name, a] of this.addrs) {
-      for (const l of [...a.listeners]) if (l.gens.delete(gen) && l.gens.size === 0) a.close(l, gen);
+      for (const l of [...a.listeners]) if (l.gens.delete(g.key) && l.gens.size === 0) a.close(l, g);
       if (a.listeners.length > 0) continue;
       this.addrs.delete(name);
       closed.push(name);
@@ -92,15 +108,15 @@ export class Sockets {
   }
 
   /** The sockets a worker of generation gen running cfg gets, in order, as fd 3, 4, … */
-  for(gen: number, cfg: Config): ListenSocket[] {
+  for(gen: number, cfg: Config, program = ""): ListenSocket[] {
     if (cfg.listen.length === 0) return this.inherited;
-    return cfg.listen.map((n) => this.addrs.get(n)!.listenerOf(gen)!.sock);
+    return cfg.listen.map((n) => this.addrs.get(n)!.listenerOf(this.genOf(gen, program).key)!.sock);
   }
 
   /** True when no socket of gen is shared with another generation: once steered away from, an older one gets no new connection. */
-  ownsSockets(gen: number, cfg: Config): boolean {
+  ownsSockets(gen: number, cfg: Config, program = ""): boolean {
     if (cfg.listen.length === 0) return this.inherited.length === 0;
-    return cfg.listen.every((n) => this.addrs.get(n)?.listenerOf(gen)?.gens.size === 1);
+    return cfg.listen.every((n) => this.addrs.get(n)?.listenerOf(this.genOf(gen, program).key)?.gens.size === 1);
   }
 
   closeAll() {

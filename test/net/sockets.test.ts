@@ -58,7 +58,7 @@ function ask(addr: string): Promise<string> {
     const m = /^127\.0\.0\.1:(\d+)$/.exec(addr);
     const c = m ? connect({ host: "127.0.0.1", port: Number(m[1]) }) : connect({ path: addr.slice("unix:".length) });
     let data = "";
-    const timer = setTimeout(() => (c.destroy(), reject(new Error(`no answer on ${addr}`))), 5000);
+    const timer = setTimeout(() => (c.destroy(), reject(new Error(`no answer on ${addr}`))), 15_000); // a python child starts slowly on a loaded machine
     c.write("?");
     c.on("data", (d) => (data += d)).on("end", () => (clearTimeout(timer), resolve(data.trim().replace("pid ", ""))));
     c.on("error", (e) => (clearTimeout(timer), reject(e)));

@@ -4,14 +4,15 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../../src/config/coerce.ts";
 import { defaults, type Config } from "../../src/config/schema.ts";
-import { Arbiter, type ArbiterDeps } from "../../src/supervisor/arbiter.ts";
+import { Arbiter } from "../../src/supervisor/arbiter.ts";
+import type { World } from "../../src/supervisor/world.ts";
 import type { LifecycleNote } from "../../src/supervisor/lifecycle.ts";
 import type { SpawnSpec } from "../../src/processes/spawn.ts";
 
 // Pids above the kernel's pid_max (2^22): a stray kill() can reach nobody.
 let nextPid = 5_000_000;
 
-function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>, extra: Partial<ArbiterDeps> = {}) {
+function setup(over: Partial<Config> = {}, loadConfig?: () => Promise<Config>, extra: Partial<World> = {}) {
   const cfg: Config = { ...defaults(), command: ["app"], ready: "delay:1", "reload-grace": 0, ...over };
   let now = 0;
   const spawned: { pid: number; id: number; gen: number; port: number; spec: SpawnSpec }[] = [];
@@ -562,7 +563,7 @@ describe("steering new connections (sockets.ts)", () => {
 
   test("a rolling or stop-first reload asks for the current sockets to be shared", async () => {
     const shared: boolean[] = [];
-    const t = setup({ processes: 1 }, undefined, { accept: (_c, _g, share) => void shared.push(share) });
+    const t = setup({ processes: 1 }, undefined, { accept: (_c, _g, _p, share) => void shared.push(share!) });
     await t.tick(1000);
     await t.reload(false);
     await t.tick(1000);
