@@ -19,6 +19,7 @@ function defaultText(o: OptionSpec): string {
 
 function typeText(o: OptionSpec): string {
   if (o.type === "enum") return o.values!.join(" \\| ");
+  if (o.min !== undefined && o.max !== undefined) return `${o.type} ${o.min}..${o.max}`;
   if (o.min !== undefined) return `${o.type} ≥ ${o.min}`;
   return o.type;
 }
