@@ -141,6 +141,7 @@ export class Address {
       probe.connect(this.addr, to.sock.path);
       this.probing = { to, gen, probe, since: performance.now() };
       to.tested = true;
+      this.checkProbe(); // a loopback connect is often done at once: half-close it now
     } catch (e) {
       probe?.close();
       this.group?.unroute();

@@ -28,7 +28,7 @@ import { closeListen, inheritedListen, type ListenSocket } from "./listen.ts";
 export type { Say } from "./address.ts";
 
 /** How often a test connection is looked at (ms): the longest a new generation that accepts waits for new connections. */
-const PROBE_EVERY = 5;
+const PROBE_EVERY = 2;
 
 export class Sockets {
   private readonly addrs = new Map<string, Address>();
