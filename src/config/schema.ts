@@ -55,6 +55,11 @@ export const OPTIONS = [
   opt({ name: "restart", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
   opt({ name: "on-exit", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
   opt({ name: "depends-on", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
+  opt({ name: "stats", type: "string", default: "", scope: "master", help: "Serve /metrics (Prometheus), /healthz, /readyz and /status over HTTP on this address: HOST:PORT, :PORT (every IPv4 interface), unix:/PATH (uWSGI's stats; see docs/kubernetes.md). Read at start." }),
+  opt({ name: "shutdown-delay", type: "number", default: 0, min: 0, scope: "master", help: "On TERM, answer /readyz with 503 and keep the workers serving this many seconds before the graceful stop (Kubernetes keeps routing to a pod for a moment after TERM); a second TERM or an INT stops at once." }),
+  opt({ name: "logto", type: "string", default: "", scope: "master", help: "Write the master's log and every worker's stdout and stderr to this file instead (uWSGI's logto): appended, created 0640; reopened on USR1, `sup reopen-logs` and touch-logreopen. Read at start." }),
+  opt({ name: "log-maxsize", type: "number", default: 0, min: 0, scope: "master", help: "Rotate the logto file when it grows past this many MB: it is renamed FILE.1 (replacing the last one) and a new FILE is started (0 = never; use logrotate)." }),
+  opt({ name: "touch-logreopen", type: "list", default: [], scope: "master", help: "Reopen the logto file when this file's mtime changes (uWSGI's touch-logreopen, for logrotate's postrotate); repeatable." }),
   opt({ name: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
   opt({ name: "ini", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
   opt({ name: "toml", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
@@ -102,6 +107,11 @@ export interface Config {
   "on-exit": "restart" | "stop-all";
   /** program name → what it must have done before this program starts. */
   "depends-on": Record<string, DependsOn>;
+  stats: string;
+  "shutdown-delay": number;
+  logto: string;
+  "log-maxsize": number;
+  "touch-logreopen": string[];
 }
 
 /** What a config load gives the master: the programs to run (config/load.ts's Loaded is one). */

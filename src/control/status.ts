@@ -3,7 +3,7 @@
 // of them, grouped by program. Memory is the worker's whole process group
 // (processes/memory.ts): RSS, and PSS where /proc lets us read it.
 import { CRASH_LOOP_AFTER } from "../core/backoff.ts";
-import { groupMemory } from "../processes/memory.ts";
+import { groupMemory, type GroupMemory } from "../processes/memory.ts";
 import type { Slot } from "../supervisor/slots.ts";
 
 export interface WorkerStatus {
@@ -65,13 +65,15 @@ export interface StatusInput {
   program?: { name: string; state: string; hold?: string; restart: string };
   workers: { id: number; pid: number; generation: number; state: string; uptime: number; status?: string }[];
   slots: Slot[];
+  /** Read each group's memory from /proc (default); false: rss 0 (the stats server fills it from its own cache). */
+  memory?: boolean;
 }
 
 const tenths = (s: number) => Math.round(s * 10) / 10;
 
 export function buildStatus(s: StatusInput): StatusReport {
   const slot = new Map(s.slots.map((x) => [x.id, x]));
-  const memory = groupMemory(s.workers.map((w) => w.pid));
+  const memory = s.memory === false ? new Map<number, GroupMemory>() : groupMemory(s.workers.map((w) => w.pid));
   const name = s.program?.name;
   const workers = s.workers
     .map((w) => ({

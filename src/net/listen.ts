@@ -28,9 +28,10 @@ export interface ListenSocket {
 
 const FORMS = "use HOST:PORT (127.0.0.1:8000), [IPV6]:PORT ([::1]:8000), :PORT (every IPv4 interface) or unix:/PATH";
 
-export function parseListen(addr: string): ListenAddr {
+/** `option`: the option named in errors (listen, or stats for the stats server's address). */
+export function parseListen(addr: string, option = "listen"): ListenAddr {
   const bad = (why: string): never => {
-    throw new ConfigError(`listen ${JSON.stringify(addr)}: ${why}; ${FORMS}`);
+    throw new ConfigError(`${option} ${JSON.stringify(addr)}: ${why}; ${FORMS}`);
   };
   if (addr.startsWith("unix:")) {
     const path = addr.slice("unix:".length);
@@ -56,17 +57,17 @@ const HINTS: Record<number, string> = {
   [ENOENT]: "the directory does not exist",
 };
 
-function fail(name: string, code: number): never {
+function failAs(name: string, code: number, option = "listen"): never {
   const hint = name.startsWith("unix:") && code === EADDRINUSE ? HINTS[code]!.replace("port", "path") : HINTS[code];
-  throw new ConfigError(`listen ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
+  throw new ConfigError(`${option} ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
 }
 
 /** Binds every address, or none: on error the fds opened so far are closed. */
-export function bindListen(addrs: string[], opts: { backlog: number; mode: string }): ListenSocket[] {
+export function bindListen(addrs: string[], opts: BindOpts): ListenSocket[] {
   if (opts.mode !== "" && !/^[0-7]{3,4}$/.test(opts.mode)) {
     throw new ConfigError(`listen-mode ${JSON.stringify(opts.mode)}: must be an octal permission such as 660`);
   }
-  const parsed = addrs.map((a) => [a, parseListen(a)] as const);
+  const parsed = addrs.map((a) => [a, parseListen(a, opts.option)] as const);
   const socks: ListenSocket[] = [];
   try {
     for (const [name, addr] of parsed) socks.push(bindOne(name, addr, opts));
@@ -77,10 +78,18 @@ export function bindListen(addrs: string[], opts: { backlog: number; mode: strin
   return socks;
 }
 
-function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: string }): ListenSocket {
+interface BindOpts {
+  backlog: number;
+  mode: string;
+  /** The option named in errors (default listen). */
+  option?: string;
+}
+
+function bindOne(name: string, addr: ListenAddr, opts: BindOpts): ListenSocket {
+  const fail = (n: string, code: number) => failAs(n, code, opts.option);
   const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
   const sa = addr.kind === "unix" ? unixAddr(addr.path) : inetAddr(family, addr.host, addr.port)!;
-  if (addr.kind === "unix") removeStaleSocket(name, addr.path);
+  if (addr.kind === "unix") removeStaleSocket(name, addr.path, opts.option);
   const fd = libc.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(name, errno());
   try {
@@ -105,14 +114,15 @@ function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: 
  * listener is an error, as is a path that is not a socket (never delete a
  * user's file).
  */
-function removeStaleSocket(name: string, path: string): void {
+function removeStaleSocket(name: string, path: string, option = "listen"): void {
+  const fail = (n: string, code: number) => failAs(n, code, option);
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();
   } catch {
     return; // absent: nothing to replace
   }
-  if (!isSocket) throw new ConfigError(`listen ${name}: ${path} exists and is not a socket; remove it or choose another path`);
+  if (!isSocket) throw new ConfigError(`${option} ${name}: ${path} exists and is not a socket; remove it or choose another path`);
   const probe = libc.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (probe < 0) fail(name, errno());
   const sa = unixAddr(path);

@@ -61,6 +61,11 @@ export function useOutputs(): void {
   }
 }
 
+/** Lines lost so far, by stream (for /metrics). */
+export function droppedLines(): Record<string, number> {
+  return outputs ? { stdout: outputs.stdout.droppedTotal, stderr: outputs.stderr.droppedTotal } : {};
+}
+
 /** At exit: one last non-blocking attempt to write what is queued. */
 export function endOutputs(): void {
   outputs?.stdout.end();

@@ -7,6 +7,7 @@ import type { StatusReport } from "../control/status.ts";
 import type { WorkerHandle } from "../processes/handle.ts";
 import type { ReloadTarget } from "./reload-run.ts";
 import type { MasterSignal } from "./signals.ts";
+import type { StatsAnswer } from "./metrics.ts";
 
 export interface ReloadResult {
   ok: boolean;
@@ -30,7 +31,9 @@ export type Event =
   | { type: "program"; op: "stop" | "start" | "restart"; name: string; reply?: (r: { ok: boolean; message: string }) => void }
   | { type: "stop"; reason: string; now: boolean }
   | { type: "scale"; delta: number; reason: string }
-  | { type: "status"; reply?: (s: StatusReport) => void } // no reply: log the table (USR1)
+  | { type: "status"; reply?: (s: StatusReport) => void; memory?: boolean } // no reply: log the table (USR1); memory false: no /proc reads
+  /** The stats server asks (sources/stats.ts): the readiness verdict, and with `full` the report and counters. */
+  | { type: "stats"; full: boolean; reply: (a: StatsAnswer) => void }
   /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
   | { type: "child" }
   /** A bug in sup's own code, caught outside the loop (a callback): the loop stops the workers and exits 70. */

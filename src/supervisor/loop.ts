@@ -21,6 +21,8 @@ import type { ReloadTarget } from "./reload-run.ts";
 import { Reloads, asPrograms } from "./reloads.ts";
 import { gate } from "./depends.ts";
 import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
+import { Metrics, type StatsAnswer } from "./metrics.ts";
+import { readiness } from "./serving.ts";
 import type { Logger, World } from "./world.ts";
 
 /** EX_SOFTWARE (sysexits.h): the master stopped because of a bug in sup. */
@@ -30,6 +32,10 @@ export class Loop implements ProgramHost {
   readonly queue = new Queue<Event>();
   readonly programs = new Map<string, Program>();
   stopping?: { now: boolean; reason: string };
+  /** TERM with --shutdown-delay: /readyz says 503 and the workers serve on until `until` (ms), then the graceful stop. */
+  draining?: { until: number; reason: string };
+  /** ProgramHost: counters for /metrics. */
+  readonly metrics = new Metrics();
   exitCode = 0;
   readonly startedAt: number;
   readonly lifecycle: Lifecycle;
@@ -123,6 +129,7 @@ export class Loop implements ProgramHost {
         return this[SIGNAL_TABLE[ev.sig] satisfies SignalAction](`signal ${ev.sig.slice(3)}`);
       case "timer":
         for (const p of this.programs.values()) p.onTimer();
+        if (this.draining && this.world.now() >= this.draining.until) this.stop(`${this.draining.reason}, after --shutdown-delay`, false);
         return;
       case "exit":
         return this.programOf(ev.worker)?.reap(ev.worker, ev.code, ev.signal, this.stopping?.now ?? false);
@@ -139,7 +146,9 @@ export class Loop implements ProgramHost {
       case "scale":
         return this.scale(ev.delta, ev.reason);
       case "status":
-        return this.status(ev.reply);
+        return this.status(ev.reply, ev.memory);
+      case "stats":
+        return ev.reply(this.stats(ev.full));
       case "child":
         return this.world.reapOrphans?.((pid) => this.owns(pid));
       case "fault":
@@ -186,8 +195,13 @@ export class Loop implements ProgramHost {
   rollingReload(reason: string) {
     this.requestReload(reason, true, undefined, "changed");
   }
+  /** TERM: with --shutdown-delay, drain first (Kubernetes keeps sending traffic for a moment); a second TERM stops at once. */
   terminate(reason: string) {
-    this.stop(reason, false);
+    const delay = this.programs.values().next().value?.config["shutdown-delay"] ?? 0;
+    if (this.draining || this.stopping || !(delay > 0)) return this.stop(reason, false);
+    this.draining = { until: this.world.now() + delay * 1000, reason };
+    this.lifecycle.stopping(`${reason}: draining for ${delay}s`);
+    this.log.info(`draining (${reason}): /readyz answers 503 and the workers keep serving for ${delay}s (--shutdown-delay), then the graceful stop; TERM again or INT stops now`, { event: "master.draining", reason, seconds: delay });
   }
   interrupt(reason: string) {
     this.stop(reason, !!this.stopping); // Ctrl-C twice: the second one stops at once
@@ -209,7 +223,7 @@ export class Loop implements ProgramHost {
 
   private nextDeadline(): number {
     const now = this.world.now();
-    let at = Infinity;
+    let at = this.draining?.until ?? Infinity;
     for (const p of this.programs.values()) at = Math.min(at, p.nextDeadline(now));
     return at;
   }
@@ -285,6 +299,10 @@ export class Loop implements ProgramHost {
   // --- reloads (reloads.ts) and the programs they add and remove ---
 
   requestReload(reason: string, rolling: boolean, reply?: (r: ReloadResult) => void, targets?: ReloadTarget) {
+    if (this.draining && !this.stopping) {
+      this.log.warn(`reload refused (${reason}): the master is draining before its stop (--shutdown-delay)`, { event: "reload.refused", reason });
+      return reply?.({ ok: false, generation: this.mainGeneration, message: "the master is draining before its stop (--shutdown-delay)" });
+    }
     this.reloads.request(reason, rolling, reply, targets);
   }
 
@@ -336,6 +354,7 @@ export class Loop implements ProgramHost {
     if (this.stopping && (!now || this.stopping.now)) return;
     const first = !this.stopping;
     this.stopping = { now, reason };
+    this.draining = undefined;
     if (first) this.lifecycle.stopping(reason);
     this.log.info(`${now ? "immediate" : "graceful"} stop requested (${reason})`, { event: "master.stopping", reason });
     this.reloads.cancel({ ok: false, generation: this.mainGeneration, message: "the master is stopping" });
@@ -349,14 +368,22 @@ export class Loop implements ProgramHost {
     p?.scale(delta, reason);
   }
 
-  report(): StatusReport {
-    const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running };
+  /** memory: read each worker group's RSS and PSS from /proc (sup status); the stats server reads its own, cached. */
+  report(memory = true): StatusReport {
+    const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running, memory };
     return combineStatus([...this.programs.values()].map((p) => p.report(o)));
   }
 
-  private status(reply?: (s: StatusReport) => void) {
+  /** What /healthz, /readyz, /metrics and /status are answered from: the loop's own state, now. */
+  private stats(full: boolean): StatsAnswer {
+    const serving = readiness(this.programs.values(), { stopping: !!this.stopping, draining: !!this.draining });
+    if (!full) return { serving };
+    return { serving, draining: !!this.draining, report: this.report(false), metrics: this.metrics.snapshot() };
+  }
+
+  private status(reply?: (s: StatusReport) => void, memory = true) {
     this.injectFault();
-    const report = this.report();
+    const report = this.report(memory);
     if (reply) return reply(report);
     for (const line of statusTable(report)) this.log.info(line, { event: "master.status" });
   }

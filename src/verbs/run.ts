@@ -8,7 +8,7 @@ import { ConfigError } from "../config/coerce.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
-import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
+import { droppedLines, endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
 import { libc } from "../native/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
@@ -25,6 +25,7 @@ import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
 import { ProgramTriggers, Triggers } from "../sources/triggers.ts";
+import { startStats } from "../sources/stats.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
@@ -118,6 +119,14 @@ export async function runMaster(cli: Cli): Promise<number> {
   const loop = new Loop(world, loaded);
   // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
   for (const p of loop.programs.values()) sockets.acquire(socketKey(p.name, 1), p.config);
+  // --stats: bound now, so a bad address is exit 2 with nothing started.
+  let stats: { close(): void } | undefined;
+  try {
+    if (config.stats) stats = startStats(config.stats, { queue: loop.queue, version: VERSION, dropped: droppedLines, startTime: (Date.now() - performance.now()) / 1000 });
+  } catch (e) {
+    sockets.closeAll();
+    throw e;
+  }
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
@@ -157,6 +166,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     // process, and the guard kills what is left.
     if (clean) guard?.close();
     control?.close();
+    stats?.close();
     sockets.closeAll();
     endOutputs();
   }
