@@ -9,7 +9,8 @@
 // a second too, so a scraper every 100 ms costs little (BENCHMARKS.md).
 import type { StatusReport } from "../control/status.ts";
 import type { Queue } from "../core/queue.ts";
-import { bindListen, closeListen } from "../net/listen.ts";
+import { rmSync } from "node:fs";
+import { bindListen } from "../net/listen.ts";
 import { ANSWER_TIMEOUT_S, serveHttp, type Response } from "../net/http-server.ts";
 import { OPENMETRICS_TYPE, TEXT_TYPE, renderMetrics, wantsOpenMetrics } from "../output/prometheus.ts";
 import { Usage, selfUsage } from "../processes/usage.ts";
@@ -92,8 +93,8 @@ export function startStats(addr: string, o: StatsOptions): { close(): void; read
 
   return {
     close() {
-      server.close();
-      closeListen([sock!]);
+      server.close(); // Bun closes the fd it listened on
+      if (sock!.path) rmSync(sock!.path, { force: true });
     },
     get rejected() {
       return server.rejected;
