@@ -32,7 +32,10 @@ async function main(): Promise<number> {
       case "start":
       case "restart":
       case "status":
+      case "reopen-logs":
         return await (await import("./verbs/client.ts")).runClientVerb(cli);
+      case "top":
+        return await (await import("./verbs/top.ts")).runTop(cli);
       case "systemd-unit":
         return await (await import("./verbs/systemd-unit.ts")).runSystemdUnit(cli);
       case "config":

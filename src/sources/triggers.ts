@@ -87,6 +87,19 @@ export class ProgramTriggers {
     t.update(cfg);
   }
 
+  /** --touch-logreopen (the master's, relative to where sup started): a touch reopens the --logto file. */
+  logReopen(files: string[], interval: number) {
+    if (files.length === 0) return;
+    let stopped = false;
+    this.stopLogReopen = () => (stopped = true);
+    void import("../watch/touch.ts").then(({ watchTouchFiles }) => {
+      if (stopped) return;
+      const t = watchTouchFiles({ files, chainFiles: [], interval, cwd: this.cwd, option: "touch-logreopen" }, (ev) => this.queue.push({ type: "reopen", reason: `touch: ${ev.file}` }), (msg) => this.log.info(msg, { event: "trigger" }));
+      this.stopLogReopen = () => t.stop();
+    });
+  }
+  private stopLogReopen?: () => void;
+
   /** A program that is gone: its triggers stop. */
   drop(program: string) {
     this.byProgram.get(program)?.stop();
@@ -94,6 +107,7 @@ export class ProgramTriggers {
   }
 
   stop() {
+    this.stopLogReopen?.();
     for (const t of this.byProgram.values()) t.stop();
     this.byProgram.clear();
   }

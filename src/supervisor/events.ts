@@ -34,6 +34,8 @@ export type Event =
   | { type: "status"; reply?: (s: StatusReport) => void; memory?: boolean } // no reply: log the table (USR1); memory false: no /proc reads
   /** The stats server asks (sources/stats.ts): the readiness verdict, and with `full` the report and counters. */
   | { type: "stats"; full: boolean; reply: (a: StatsAnswer) => void }
+  /** USR1, `sup reopen-logs`, --touch-logreopen: open the --logto file again. */
+  | { type: "reopen"; reason: string; reply?: (r: { ok: boolean; message: string }) => void }
   /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
   | { type: "child" }
   /** A bug in sup's own code, caught outside the loop (a callback): the loop stops the workers and exits 70. */

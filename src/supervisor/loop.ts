@@ -149,6 +149,8 @@ export class Loop implements ProgramHost {
         return this.status(ev.reply, ev.memory);
       case "stats":
         return ev.reply(this.stats(ev.full));
+      case "reopen":
+        return this.reopen(ev.reason, ev.reply);
       case "child":
         return this.world.reapOrphans?.((pid) => this.owns(pid));
       case "fault":
@@ -209,7 +211,9 @@ export class Loop implements ProgramHost {
   quit(reason: string) {
     this.stop(reason, true);
   }
-  logStatus() {
+  /** USR1: reopen the log file (what logrotate, gunicorn and nginx mean by it), then log the status table (what uWSGI means) into it. */
+  reopenLogs(reason: string) {
+    this.reopen(reason);
     this.status();
   }
   scaleUp(reason: string) {
@@ -379,6 +383,13 @@ export class Loop implements ProgramHost {
     const serving = readiness(this.programs.values(), { stopping: !!this.stopping, draining: !!this.draining });
     if (!full) return { serving };
     return { serving, draining: !!this.draining, report: this.report(false), metrics: this.metrics.snapshot() };
+  }
+
+  private reopen(reason: string, reply?: (r: { ok: boolean; message: string }) => void) {
+    const r = this.world.reopenLogs?.() ?? { ok: true, message: "no log file to reopen" };
+    if (r.ok) this.log.info(`${r.message} (${reason})`, { event: "log.reopen", reason });
+    else this.log.error(`${r.message} (${reason})`, { event: "log.reopen", reason });
+    reply?.(r);
   }
 
   private status(reply?: (s: StatusReport) => void, memory = true) {

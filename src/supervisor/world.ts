@@ -59,6 +59,8 @@ export interface World {
   guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
   /** A line a worker wrote (stdout or stderr): pass it on (output/log.ts workerLine). */
   line?(stream: "stdout" | "stderr", id: number, generation: number, line: Uint8Array, cut: boolean, cfg: Config, program?: string): void;
+  /** Opens the --logto file again (logrotate moved it); says how it went. */
+  reopenLogs?(): { ok: boolean; message: string };
   /** Test-only fault injection (SUP_TEST_FAULT, ignored by a release build): throw in the loop or in a callback. */
   fault?: "loop" | "callback";
   /** Tests push timer events themselves (with their own clock). */

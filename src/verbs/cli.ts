@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
 import { ConfigError, coerce } from "../config/coerce.ts";
 import { didYouMean } from "../core/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
+export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "reopen-logs" | "top";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -30,7 +30,7 @@ export interface Cli {
   program?: string;
 }
 
-const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit"]);
+const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit", "reopen-logs", "top"]);
 /** Verbs that take a program name (start and restart need one). */
 const PROGRAM_VERBS = new Set<Verb>(["reload", "stop", "start", "restart"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
@@ -107,7 +107,7 @@ export function parseCli(argv: string[]): Cli {
       cli.json = true;
       continue;
     }
-    if (cli.verb === "status" || PROGRAM_VERBS.has(cli.verb)) {
+    if (cli.verb === "status" || cli.verb === "reopen-logs" || cli.verb === "top" || PROGRAM_VERBS.has(cli.verb)) {
       if (name !== "pidfile") throw new UsageError(`sup ${cli.verb}: unknown option ${tok}${didYouMean(name, ["pidfile", ...Object.keys(SWITCHES).filter((k) => SWITCHES[k]!.includes(cli.verb))], "--")}`);
       cli.pidfile = next();
       continue;
@@ -149,6 +149,8 @@ usage:
   sup start   NAME [--pidfile F]                  start a stopped (or finished) program
   sup restart NAME [--pidfile F]                  stop a program's workers, then start it again
   sup status  [--pidfile F] [--json]              list the workers
+  sup top     [--pidfile F]                       the workers live: CPU, memory, restarts (q quits)
+  sup reopen-logs [--pidfile F]                   reopen the --logto file (after logrotate moved it)
   sup config  [options] [--explain KEY] [--json]  effective config and where each value came from
   sup check   [options]                           validate the config, exit 0 or 2
   sup systemd-unit [options] [--] COMMAND         print a systemd unit that runs this master
@@ -159,6 +161,7 @@ options (each is also a config key and a SUP_<NAME> variable):
 ${rows.join("\n")}
 
 signals: HUP reload, USR2 rolling reload, TERM/INT graceful stop, QUIT immediate
-stop, USR1 status in the log, TTIN/TTOU one worker more/fewer. See SIGNALS.md.
+stop, USR1 reopen the log file and log the status, TTIN/TTOU one worker more/fewer.
+See SIGNALS.md.
 `;
 }

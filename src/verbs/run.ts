@@ -8,7 +8,8 @@ import { ConfigError } from "../config/coerce.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
-import { droppedLines, endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
+import { droppedLines, endOutputs, log, reopenLogs, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
+import { LogFile } from "../output/logfile.ts";
 import { libc } from "../native/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
@@ -92,10 +93,12 @@ export async function runMaster(cli: Cli): Promise<number> {
       });
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
-      const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
+      // With --logto its lines come through the master, which reopens the file.
+      const output = cfg["log-format"] === "text" && !cfg["log-prefix"] && !config.logto ? "inherit" : "pipe";
       return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
+    reopenLogs,
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
     guard: {
       get pid() {
@@ -119,11 +122,14 @@ export async function runMaster(cli: Cli): Promise<number> {
   const loop = new Loop(world, loaded);
   // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
   for (const p of loop.programs.values()) sockets.acquire(socketKey(p.name, 1), p.config);
-  // --stats: bound now, so a bad address is exit 2 with nothing started.
+  // --stats and --logto: opened now, so a bad address or file is exit 2 with nothing started.
   let stats: { close(): void } | undefined;
+  let logfile: LogFile | undefined;
   try {
+    if (config.logto) logfile = LogFile.open(resolve(startDir, config.logto), config["log-maxsize"]);
     if (config.stats) stats = startStats(config.stats, { queue: loop.queue, version: VERSION, dropped: droppedLines, startTime: (Date.now() - performance.now()) / 1000 });
   } catch (e) {
+    logfile?.end();
     sockets.closeAll();
     throw e;
   }
@@ -148,11 +154,12 @@ export async function runMaster(cli: Cli): Promise<number> {
   try {
     control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
-    useOutputs();
+    useOutputs(logfile);
     guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
     if (programs.some((p) => p.config.ready === "notify")) notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
     triggers = new ProgramTriggers(loop.queue, startDir, log);
     for (const p of loop.programs.values()) triggers.update(p.name, p.config);
+    triggers.logReopen(config["touch-logreopen"], config["check-interval"]);
     const code = await loop.run();
     clean = true;
     return code;
