@@ -63,10 +63,10 @@ export function serveHttp(fd: number, handler: Handler, onStuck: () => Response)
     if (c.closed) return;
     const bytes = encoder.encode(body);
     const head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\nContent-Type: ${type}\r\nContent-Length: ${bytes.length}\r\nCache-Control: no-store\r\n${c.keep ? "" : "Connection: close\r\n"}\r\n`;
-    const h = encoder.encode(head);
-    const out = new Uint8Array(h.length + (c.head ? 0 : bytes.length));
-    out.set(h, 0);
-    if (!c.head) out.set(bytes, h.length);
+    // One write of head and body: two would meet Nagle's algorithm and the peer's delayed ACK (40 ms).
+    const out = new Uint8Array(head.length + (c.head ? 0 : bytes.length));
+    encoder.encodeInto(head, out);
+    if (!c.head) out.set(bytes, head.length);
     c.out = out;
     flush(s);
   };

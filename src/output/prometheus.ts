@@ -24,14 +24,18 @@ export interface MetricsInput {
   dropped: Record<string, number>;
 }
 
-type Labels = Record<string, string | number>;
+/** Label pairs, or their text already made (`{a="1"}`), which a family of many samples reuses. */
+type Labels = Record<string, string | number> | string;
 type Kind = "counter" | "gauge" | "histogram";
 
-const escape = (v: string | number) => String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-const labelText = (l: Labels) => {
-  const parts = Object.entries(l).map(([k, v]) => `${k}="${escape(v)}"`);
-  return parts.length ? `{${parts.join(",")}}` : "";
-};
+const SPECIAL = /[\\"\n]/;
+const escape = (v: string | number) => (typeof v === "number" || !SPECIAL.test(v) ? String(v) : v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n"));
+export function labelText(l: Labels): string {
+  if (typeof l === "string") return l;
+  let out = "";
+  for (const k in l) out += `${out ? "," : "{"}${k}="${escape(l[k]!)}"`;
+  return out ? `${out}}` : "";
+}
 const num = (v: number) => (Number.isFinite(v) ? String(v) : v > 0 ? "+Inf" : v < 0 ? "-Inf" : "NaN");
 
 class Writer {
@@ -87,11 +91,11 @@ export function renderMetrics(i: MetricsInput, openmetrics: boolean): string {
   w.metric("sup_worker_crash_loops_total", "counter", "Times a worker id entered a crash loop (its 5th exit in a row).", [...i.metrics.crashLoops].map(([k, n]) => [{ program: split(k)[0]!, worker: split(k)[1]! }, n]));
   w.metric("sup_worker_replacements_total", "counter", "Running workers replaced by the master, by reason (ready-timeout).", [...i.metrics.replacements].map(([k, n]) => [{ program: split(k)[0]!, reason: split(k)[1]! }, n]));
 
-  const live = r.workers.filter((x) => i.usage.has(x.pid));
-  const wl = (x: (typeof r.workers)[number]) => ({ program: x.program ?? "", worker: x.id, generation: x.generation });
-  w.metric("sup_worker_resident_memory_bytes", "gauge", "Resident memory of each worker's process group (RSS summed over its processes).", live.map((x) => [wl(x), i.usage.get(x.pid)!.rss]));
-  w.metric("sup_worker_cpu_seconds_total", "counter", "User and system CPU seconds of each worker's process group (its live processes and the children they reaped).", live.map((x) => [wl(x), i.usage.get(x.pid)!.cpu]));
-  w.metric("sup_worker_processes", "gauge", "Processes in each worker's process group.", live.map((x) => [wl(x), i.usage.get(x.pid)!.processes]));
+  // Three families of a sample per worker: each worker's labels made once.
+  const live = r.workers.filter((x) => i.usage.has(x.pid)).map((x) => ({ labels: labelText({ program: x.program ?? "", worker: x.id, generation: x.generation }), u: i.usage.get(x.pid)! }));
+  w.metric("sup_worker_resident_memory_bytes", "gauge", "Resident memory of each worker's process group (RSS summed over its processes).", live.map((x) => [x.labels, x.u.rss]));
+  w.metric("sup_worker_cpu_seconds_total", "counter", "User and system CPU seconds of each worker's process group (its live processes and the children they reaped).", live.map((x) => [x.labels, x.u.cpu]));
+  w.metric("sup_worker_processes", "gauge", "Processes in each worker's process group.", live.map((x) => [x.labels, x.u.processes]));
 
   w.metric("sup_reloads_total", "counter", "Program reloads by what asked (signal, control, touch, autoreload) and how they ended (done, rolled_back, failed, outage, cancelled).", [...i.metrics.reloads].map(([k, n]) => {
     const [program, trigger, result] = split(k);

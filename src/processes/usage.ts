@@ -75,12 +75,15 @@ export class Usage {
   }
 }
 
-/** The master's own process: open descriptors, their limit, RSS and CPU seconds (the standard process_* metrics). */
-export function selfUsage(): { fds: number; maxFds: number; rss: number; cpu: number } {
-  let fds = 0;
-  try {
-    fds = readdirSync("/proc/self/fd").length - 1; // less the one readdir opened
-  } catch {}
+let fdCount = { at: -Infinity, n: 0 };
+/** The master's own process: open descriptors (counted at most once a second), their limit, RSS and CPU seconds (the standard process_* metrics). */
+export function selfUsage(now = performance.now()): { fds: number; maxFds: number; rss: number; cpu: number } {
+  if (now - fdCount.at >= 1000) {
+    try {
+      fdCount = { at: now, n: readdirSync("/proc/self/fd").length - 1 }; // less the one readdir opened
+    } catch {}
+  }
+  const fds = fdCount.n;
   const cpu = process.cpuUsage();
   return { fds, maxFds: maxFds(), rss: process.memoryUsage.rss(), cpu: (cpu.user + cpu.system) / 1e6 };
 }

@@ -81,7 +81,9 @@ export class Loop implements ProgramHost {
       // app (libsystemd's STATUS=, WATCHDOG=1) costs a parse, not a manage().
       // One that made a worker ready is handled here; converge on it.
       while (ev.type === "notify" && !this.notified(ev)) ev = await this.queue.take();
-      if (ev.type === "notify") this.step(() => {});
+      // A scrape or probe (stats) only reads: no convergence after it (a scraper every 100 ms costs its answer only).
+      if (ev.type === "stats") this.answer(ev);
+      else if (ev.type === "notify") this.step(() => {});
       else {
         const e = ev;
         this.step(() => this.handle(e));
@@ -123,7 +125,7 @@ export class Loop implements ProgramHost {
     }
   }
 
-  private handle(ev: Exclude<Event, { type: "notify" }>): void {
+  private handle(ev: Exclude<Event, { type: "notify" | "stats" }>): void {
     switch (ev.type) {
       case "signal":
         return this[SIGNAL_TABLE[ev.sig] satisfies SignalAction](`signal ${ev.sig.slice(3)}`);
@@ -147,8 +149,6 @@ export class Loop implements ProgramHost {
         return this.scale(ev.delta, ev.reason);
       case "status":
         return this.status(ev.reply, ev.memory);
-      case "stats":
-        return ev.reply(this.stats(ev.full));
       case "reopen":
         return this.reopen(ev.reason, ev.reply);
       case "child":
@@ -376,6 +376,14 @@ export class Loop implements ProgramHost {
   report(memory = true): StatusReport {
     const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running, memory };
     return combineStatus([...this.programs.values()].map((p) => p.report(o)));
+  }
+
+  private answer(ev: Extract<Event, { type: "stats" }>) {
+    try {
+      ev.reply(this.stats(ev.full));
+    } catch (e) {
+      this.fault(e);
+    }
   }
 
   /** What /healthz, /readyz, /metrics and /status are answered from: the loop's own state, now. */
