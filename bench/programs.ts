@@ -37,8 +37,8 @@ function config(dir: string, programs: number, chain: boolean): string {
 }
 
 interface Run {
-  rssKb: number;
-  anonKb: number;
+  rssMb: number;
+  anonMb: number;
   cpuPct: number;
   overheadMs: number;
 }
@@ -70,7 +70,7 @@ async function once(programs: number, chain: boolean, idleS: number): Promise<Ru
       await Bun.sleep(idleS * 1000);
       const cpuPct = ((cpuTicks(m.pid) - t0) / CLK_TCK / idleS) * 100;
       const s = procStatus(m.pid);
-      return { rssKb: s.VmRSS!, anonKb: s.RssAnon!, cpuPct, overheadMs };
+      return { rssMb: s.VmRSS!, anonMb: s.RssAnon!, cpuPct, overheadMs };
     } finally {
       await m.stop();
     }
@@ -88,6 +88,5 @@ const cases: [string, number, boolean][] = [
 for (const [name, n, chain] of cases) {
   const runs: Run[] = [];
   for (let r = 0; r < RUNS; r++) runs.push(await once(n, chain, IDLE_S));
-  const mb = (kb: number[]) => spread(kb.map((k) => k / 1024));
-  console.log(`${name}: master RSS ${mb(runs.map((r) => r.rssKb))} MB (anon ${mb(runs.map((r) => r.anonKb))}), idle CPU ${spread(runs.map((r) => r.cpuPct), 3)} % of a core${chain ? `, sup's part of the ordered start ${spread(runs.map((r) => r.overheadMs), 0)} ms over 9 steps (median ${median(runs.map((r) => r.overheadMs))})` : ""}`);
+  console.log(`${name}: master RSS ${spread(runs.map((r) => r.rssMb))} MB (anon ${spread(runs.map((r) => r.anonMb))}), idle CPU ${spread(runs.map((r) => r.cpuPct), 3)} % of a core${chain ? `, sup's part of the ordered start ${spread(runs.map((r) => r.overheadMs), 0)} ms over 9 steps (median ${median(runs.map((r) => r.overheadMs))})` : ""}`);
 }

@@ -25,6 +25,8 @@ function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
 }
 
 export class Workers {
+  /** Workers that run as another user (uid): whose sd_notify datagrams come from that uid. */
+  private readonly uids = new WeakMap<WorkerHandle, number>();
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
   readonly leftovers: Leftovers;
@@ -82,6 +84,7 @@ export class Workers {
       onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
     });
     const w = (box.w = new WorkerHandle(id, generation, pid, now, port, this.named ? this.program : undefined));
+    if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);
     this.list.push(w);
     this.watches.set(w, new ReadyWatch(spec, now, cfg["ready-timeout"] * 1000));
@@ -155,8 +158,8 @@ export class Workers {
   notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
     let w = worker;
     if (!w && pid) {
-      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return false; // another user's process
       w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
+      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return false; // another user's process
     }
     if (!w || w.state === "exited") return false;
     const msg = parseNotify(text);

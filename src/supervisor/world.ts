@@ -23,6 +23,8 @@ export interface Prepared {
   cwd: string;
   notifyPipe: boolean;
   output: "pipe" | "inherit";
+  /** The uid the worker runs as, when the config names one (uid): its sd_notify datagrams come from that uid. */
+  uid?: number;
 }
 
 export interface Orphan {

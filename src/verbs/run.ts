@@ -2,10 +2,11 @@
 // worker starts (exit 2 and nothing started), then set up the pidfile,
 // sockets, notify socket, signals, control socket and triggers around the
 // arbiter loop, and take them down again when it ends.
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { UsageError, type Cli } from "./cli.ts";
 import { ConfigError } from "../config/coerce.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadConfig, type Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
 import { droppedLines, endOutputs, log, reopenLogs, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
@@ -73,7 +74,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     accept(next, generation, program = "") {
       check(next, program);
       sockets.acquire(socketKey(program, generation), next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), loop.queue, log);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(program, next);
     },
@@ -82,7 +83,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     },
     prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
-      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
+      const { argv: command, user } = checkConfig(cfg, startDir);
+      const argv = [...shim, String(masterPid), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
@@ -95,7 +97,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       // With --logto its lines come through the master, which reopens the file.
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] && !config.logto ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     reopenLogs,
@@ -156,7 +158,9 @@ export async function runMaster(cli: Cli): Promise<number> {
     // From here on no write to stdout or stderr may block the master.
     useOutputs(logfile);
     guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
-    if (programs.some((p) => p.config.ready === "notify")) notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
+    const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
+    if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
+    if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
     triggers = new ProgramTriggers(loop.queue, startDir, log);
     for (const p of loop.programs.values()) triggers.update(p.name, p.config);
     triggers.logReopen(config["touch-logreopen"], config["check-interval"]);
@@ -176,6 +180,29 @@ export async function runMaster(cli: Cli): Promise<number> {
     stats?.close();
     sockets.closeAll();
     endOutputs();
+  }
+}
+
+/**
+ * Workers of another user (uid/gid) cannot reach a socket in the master's
+ * private runtime dir (mode 0700): they get an abstract one (unix(7)), which
+ * has no file to guard. The kernel still tells the master each sender's pid
+ * (SO_PASSCRED), so only its workers count; the random name cannot be bound
+ * first by someone else.
+ */
+function notifyName(cfg: Config, dir: string): string {
+  return cfg.uid || cfg.gid ? `@sup-${process.pid}-notify-${randomBytes(8).toString("hex")}` : join(dir, "notify.sock");
+}
+
+/** What sup made of a [uwsgi] section: a summary, the app command, and each line it leaves out (sup check --ini FILE lists them all). */
+function logUwsgi(u: NonNullable<Loaded["uwsgi"]>): void {
+  const keys = u.translation.keys;
+  const n = (v: string) => keys.filter((k) => k.verdict === v).length;
+  log.info(`uwsgi: ${u.name} read as uWSGI reads it: ${keys.length} key lines, ${n("mapped")} mapped, ${n("decide")} to decide, ${n("unsupported")} not yet in sup, ${n("no-op")} no-ops; sup check --ini ${u.name} lists them`, { event: "uwsgi.read", file: u.name });
+  if (u.command) log.info(`uwsgi: runs ${u.command}`, { event: "uwsgi.command" });
+  // The app's own lines are said by the command line above.
+  for (const k of keys.filter((k) => (k.verdict === "decide" && !(k.app && u.command)) || k.verdict === "unsupported")) {
+    log.warn(`uwsgi: ${k.file}:${k.line}: ${k.key}: ${k.verdict === "decide" ? `yours to decide: ${k.message}` : `ignored, ${k.message}`}`, { event: "uwsgi.key", key: k.key, verdict: k.verdict });
   }
 }
 

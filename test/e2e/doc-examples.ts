@@ -12,6 +12,8 @@ export interface DocLine {
 export const DOC_LINES: DocLine[] = [
   { line: "sup --ini sup.ini", test: "test/e2e/programs.test.ts" },
   { line: "sup --procfile Procfile", test: "test/e2e/programs.test.ts" },
+  { line: "sup --ini uwsgi.ini", test: "test/e2e/uwsgi-dropin.test.ts" },
+  { line: "sup migrate uwsgi uwsgi.ini", test: "test/config/uwsgi-corpus.test.ts" },
 ];
 
 /** Example files a doc shows whole, and the test that runs each. */
