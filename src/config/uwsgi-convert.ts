@@ -60,6 +60,11 @@ export function convert(as: Conversion, v: string): Converted {
       if (COMMENT.test(v)) return { error: commentError(v) };
       if (!/^[^=]+=/.test(v)) return { error: `${JSON.stringify(v)}: uWSGI unsets a variable given without "="; sup cannot: unset it before starting sup` };
       return { value: v };
+    case "mib": {
+      // log-maxsize: uWSGI's bytes, sup's MB (MiB).
+      const c = int(v);
+      return { ...c, value: Number(c.value) / 1048576 };
+    }
     case "text":
     case "owner":
     case "user":

@@ -13,7 +13,7 @@
 // (scripts/gen-uwsgi-doc.ts; test/config/uwsgi-doc.test.ts checks it).
 
 export type Verdict = "mapped" | "no-op" | "decide" | "not-yet";
-export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env";
+export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "mib";
 
 export interface UwsgiRule {
   readonly names: readonly string[];
@@ -95,7 +95,8 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["py-autoreload", "py-auto-reload", "python-autoreload", "python-auto-reload"], verdict: "mapped", to: "py-autoreload", as: "int", why: "reload when a source file changes, checked every N seconds (sup watches the files under chdir, not the modules Python loaded)" },
   { names: ["py-auto-reload-ignore"], verdict: "no-op", why: "names Python modules; sup watches files and skips caches and virtualenvs itself (autoreload-ignore takes globs)" },
   { names: ["check-interval"], verdict: "mapped", to: "check-interval", as: "int", why: "seconds between touch-file checks" },
-  { names: ["touch-logreopen", "log-reopen"], verdict: "not-yet", issue: 22, why: "sup writes its log to stderr and does not reopen files yet" },
+  { names: ["touch-logreopen"], verdict: "mapped", to: "touch-logreopen", as: "text", why: "reopen the logto file when this file is touched (logrotate's postrotate)" },
+  { names: ["log-reopen"], verdict: "no-op", why: "sup reopens the logto file on USR1, `sup reopen-logs` and touch-logreopen (what logrotate's postrotate runs), not on a reload" },
   { names: ["master-fifo", "master-as-root"], verdict: "decide", why: "control a running sup with signals or `sup reload|stop|status --pidfile F`" },
   { names: ["reload-on-exception", "catch-exceptions"], verdict: "no-op", why: "gunicorn answers 500 and keeps the worker" },
   // limits and recycling
@@ -105,10 +106,19 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["reload-on-rss", "reload-on-as", "evil-reload-on-rss", "evil-reload-on-as", "limit-post"], verdict: "not-yet", issue: 21, why: "recycling a worker past a memory size is coming to sup; `sup status` shows each worker's RSS" },
   { names: ["memory-report"], verdict: "no-op", why: "`sup status` and USR1 show each worker's RSS" },
   // logs and stats
-  { names: ["logto", "logto2", "daemonize", "daemonize2", "logfile-chown", "logfile-chmod", "log-maxsize", "log-backupname", "log-master", "log-master-bufsize", "log-truncate"], verdict: "not-yet", issue: 22, why: "sup logs to stderr (run it under systemd or redirect it); log files and rotation are coming" },
+  { names: ["logto", "logto2"], verdict: "mapped", to: "logto", as: "text", why: "the master's log and the workers' output go to this file (appended, 0640); sup never drops privileges, so logto2 is logto" },
+  { names: ["log-maxsize"], verdict: "mapped", to: "log-maxsize", as: "mib", why: "rotate the logto file past this size (uWSGI's bytes become sup's MB); the rotated file is FILE.1" },
+  { names: ["daemonize", "daemonize2"], verdict: "decide", blocks: true, why: "sup stays in the foreground: run it under systemd (`sup systemd-unit …` writes a Type=notify unit, docs/systemd.md) or as a container's entrypoint (docs/kubernetes.md); for the log file daemonize named, set logto = FILE" },
+  { names: ["log-master", "log-master-bufsize"], verdict: "no-op", why: "with logto, the master writes every worker's lines itself (through a bounded writer that never blocks)" },
+  { names: ["logfile-chown", "logfile-chmod"], verdict: "decide", why: "sup creates the logto file 0640, owned by the master's user: chown or chmod it once yourself (logrotate's `create MODE OWNER GROUP` does it at each rotation)" },
+  { names: ["log-backupname"], verdict: "decide", why: "with log-maxsize, sup keeps the rotated file as FILE.1; for other names or more files, rotate with logrotate" },
+  { names: ["log-truncate"], verdict: "decide", why: "sup appends to the logto file; truncate it before starting sup if you want it empty" },
   { names: ["disable-logging", "log-4xx", "log-5xx", "log-slow", "log-big", "log-sendfile", "log-x-forwarded-for", "log-format", "logformat", "log-date", "logdate", "logformat-strftime", "log-format-strftime", "req-logger", "logger-req", "log-req-route", "log-req-encoder", "log-ioerror", "log-micros", "log-zero"], verdict: "decide", why: "request logs are the server's: gunicorn --access-logfile - and --access-logformat, or the proxy's access log" },
   { names: ["logger", "log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
-  { names: ["stats", "stats-server", "stats-http", "stats-minified", "stats-push", "carbon", "enable-metrics", "metrics-dir", "metric-dir", "stats-min"], verdict: "not-yet", issue: 22, why: "a stats endpoint is coming; `sup status --json` gives workers, pids, states, restarts and RSS today" },
+  { names: ["stats", "stats-server"], verdict: "mapped", to: "stats", as: "address", why: "sup's stats server: /metrics (Prometheus), /healthz, /readyz and /status (the JSON of sup status --json) over HTTP; uwsgitop does not read it: use `sup top`" },
+  { names: ["stats-http", "stats-minified", "stats-min"], verdict: "no-op", why: "sup's stats server always speaks HTTP, and /status is its own JSON" },
+  { names: ["enable-metrics", "metrics-dir", "metric-dir"], verdict: "no-op", why: "sup's metrics are always kept, and served at /metrics with stats" },
+  { names: ["stats-push", "carbon"], verdict: "decide", why: "sup pushes no metrics: let Prometheus scrape /metrics (stats = ADDR), or a Prometheus agent forward them" },
   // other programs
   { names: ["attach-daemon", "attach-daemon2", "smart-attach-daemon", "smart-attach-daemon2", "attach-control-daemon", "legion-attach-daemon", "legion-smart-attach-daemon"], verdict: "not-yet", issue: 20, why: "more programs beside the workers are coming to sup (issue 20); until then, run it as its own service" },
   { names: ["mule", "mules", "farm"], verdict: "not-yet", issue: 20, why: "background processes beside the workers are coming (issue 20): run the mule's code as its own program" },
