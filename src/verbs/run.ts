@@ -28,6 +28,7 @@ import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
 import { ProgramTriggers, Triggers } from "../sources/triggers.ts";
 import { startStats } from "../sources/stats.ts";
+import { StartOnly } from "./start-only.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
@@ -77,6 +78,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(program, next);
+      startOnly.check(next);
     },
     release(generation, program = "") {
       for (const addr of sockets.release(socketKey(program, generation))) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
@@ -121,6 +123,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     fault: testFault(),
   };
   const several = programs.length > 1 || programs[0]?.name !== "";
+  const startOnly = new StartOnly(config, log);
   const loop = new Loop(world, loaded);
   // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
   for (const p of loop.programs.values()) sockets.acquire(socketKey(p.name, 1), p.config);

@@ -125,3 +125,20 @@ test("slowloris, a huge head and 10,000 connections never keep /healthz from ans
   expect(s.ms).toBeLessThan(12_000);
   await waitUntil(() => fds(m.pid) <= before + 2, 10_000, () => `the master's fds back to ${before}: ${fds(m.pid)}`);
 }, 60_000);
+
+test("a reload whose config moves --stats says it is read at start only, once, and the server stays where it was", async () => {
+  const dir = tempDir();
+  const [a, b] = [await freePort(), await freePort()];
+  const file = `${dir}/sup.toml`;
+  const write = (port: number) => Bun.write(file, `stats = "127.0.0.1:${port}"\ncommand = ["${fixture("sleeper.sh")}"]\nready = "delay:0.1"\nreload-grace = 0\n`);
+  await write(a);
+  const m = new Master([], { cwd: dir });
+  await m.waitFor(/worker 1 pid \d+ gen 1 ready/);
+  await write(b);
+  m.signal("SIGHUP");
+  await m.waitFor(/reload gen 2 done/);
+  m.signal("SIGHUP");
+  await m.waitFor(/reload gen 3 done/);
+  expect(m.count(/reload: stats = "127\.0\.0\.1:\d+": read at start only; the master keeps stats = "127\.0\.0\.1:\d+" until it is restarted/g)).toBe(1);
+  expect((await get(`http://127.0.0.1:${a}/healthz`)).status).toBe(200);
+}, 30_000);
