@@ -1,12 +1,13 @@
 // Config files: finding one, and reading it into (key, value, file:line)
 // entries for the file layer and its environment-section layer. Types are
 // checked later by coerce(), which quotes the file:line given here.
-import { existsSync, readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { basename, extname, relative, resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
-import { ConfigError } from "./coerce.ts";
+import { ConfigError, clip } from "./coerce.ts";
 import { readIni, type IniEntry } from "./ini.ts";
-import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from "./locate.ts";
+import { readConfigText } from "./read.ts";
+import { readStructured, type RawEntry } from "./structured.ts";
 import { SPECS } from "./schema.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { splitWords } from "../core/words.ts";
@@ -34,6 +35,19 @@ const FLAG_FORMAT: Record<string, Format | undefined> = { config: undefined, ini
 /** The options that name the config file. */
 export const FILE_OPTIONS = Object.keys(FLAG_FORMAT);
 
+/**
+ * Whether anything is at path, without following a symlink and without
+ * opening it: a FIFO or a symlink loop counts (readConfigText then says
+ * what it is); an unsearchable directory too (it says permission denied).
+ */
+function present(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
 function formatOf(path: string): Format | undefined {
   if (basename(path) === ".suprc") return "ini"; // key = value lines, like c12's rc files
   const ext = extname(path).toLowerCase();
@@ -47,7 +61,7 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   };
   const given = cli.flags.findLast((f) => f.name in FLAG_FORMAT);
   if (!given) {
-    const name = DEFAULT_FILES.find((n) => existsSync(resolve(cwd, n)));
+    const name = DEFAULT_FILES.find((n) => present(resolve(cwd, n)));
     return name ? { path: resolve(cwd, name), name, format: formatOf(name)! } : undefined;
   }
   // FILE:SECTION, as uWSGI spells it; a file whose own name has a colon wins.
@@ -55,12 +69,12 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   let file = raw;
   let section: string | undefined;
   const colon = raw.lastIndexOf(":");
-  if (colon > 0 && !existsSync(resolve(cwd, raw))) {
+  if (colon > 0 && !present(resolve(cwd, raw))) {
     file = raw.slice(0, colon);
     section = raw.slice(colon + 1) || undefined;
   }
   const path = resolve(cwd, file);
-  if (!existsSync(path)) throw new ConfigError(`${given.flag} ${raw}: config file ${shown(path)} does not exist`);
+  if (!present(path)) throw new ConfigError(`${given.flag} ${raw}: config file ${shown(path)} does not exist`);
   const format = FLAG_FORMAT[given.name] ?? formatOf(path);
   if (!format) throw new ConfigError(`${given.flag} ${raw}: cannot tell the format of ${shown(path)} from its name; use --ini, --toml or --json`);
   return { path, name: shown(path), format, section };
@@ -68,14 +82,7 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
 
 export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<Entry[]> {
   const { name } = found;
-  let text: string;
-  try {
-    text = readFileSync(found.path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory, not a file" : `cannot be read (${code ?? (e as Error).message})`;
-    throw new ConfigError(`${name}: config file ${why}`);
-  }
+  const text = readConfigText(found.path, name);
   let raw: RawEntry[];
   let placeholders = new Set<string>();
   if (found.format === "ini") {
@@ -92,7 +99,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
     const spec = SPECS.get(e.key);
     if (!spec) {
       if (placeholders.has(e.key)) continue; // a uWSGI custom placeholder key
-      throw new ConfigError(`${where}: unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+      throw new ConfigError(`${where}: unknown key "${clip(e.key)}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
     }
     if (spec.flagOnly) throw new ConfigError(`${where}: "${e.key}" is a command-line option, not a config key`);
     let value = e.value;
@@ -108,93 +115,3 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   return entries;
 }
 
-interface RawEntry {
-  key: string;
-  value: unknown;
-  line: number;
-  layer: Entry["layer"];
-}
-
-const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/**
- * TOML, JSON, YAML: top-level keys are the base; a table that is not an
- * option (`[production]`, or c12's `$production` and `$env.production`) is
- * an environment section. FILE:SECTION makes that table the base instead.
- */
-async function readStructured(found: FoundFile, text: string, envName: string): Promise<RawEntry[]> {
-  const { name } = found;
-  let data: unknown;
-  let lines: KeyLines;
-  if (found.format === "json") {
-    // JSON.parse is built in; c12 would route .json through jiti.
-    lines = jsonKeyLines(text, name);
-    data = JSON.parse(text);
-  } else {
-    data = await loadWithC12(found);
-    lines = found.format === "toml" ? tomlKeyLines(text) : yamlKeyLines(text);
-  }
-  if (data === null || data === undefined) data = {}; // an empty YAML file
-  if (!isTable(data)) throw new ConfigError(`${name}:1: expected a table of key = value, got ${Array.isArray(data) ? "a list" : typeof data}`);
-
-  let base = data;
-  let basePath: string[] = [];
-  if (found.section !== undefined) {
-    const t = data[found.section];
-    if (!isTable(t)) throw new ConfigError(`${name}: no "${found.section}" table`);
-    base = t;
-    basePath = [found.section];
-  }
-  const sections = new Map<string, string[]>(); // env name → path of its table
-  const out: RawEntry[] = [];
-  const lineOf = (path: string[]) => lines.get(keyPath(path)) ?? lines.get(keyPath(path.slice(0, -1))) ?? 1;
-  for (const [key, value] of Object.entries(base)) {
-    if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
-    else if (isTable(value) && (key.startsWith("$") || !SPECS.has(key))) sections.set(key.replace(/^\$/, ""), [...basePath, key]);
-    else out.push({ key, value, line: lineOf([...basePath, key]), layer: "file" });
-  }
-  if (envName !== "") {
-    const path = sections.get(envName);
-    if (!path) throw new ConfigError(`${name}: no "${envName}" table for environment "${envName}" (from --env-name or SUP_ENV)`);
-    let table: unknown = data;
-    for (const p of path) table = (table as Record<string, unknown>)[p];
-    for (const [key, value] of Object.entries(table as Record<string, unknown>)) {
-      out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
-    }
-  }
-  return out;
-}
-
-/**
- * TOML and YAML through c12 (confbox parsers), imported here only, so a
- * master without such a file never loads it. c12's own layering is off:
- * sup does the layers itself so every value keeps its source, and c12 would
- * concatenate lists and pick a section from NODE_ENV.
- */
-async function loadWithC12(found: FoundFile): Promise<unknown> {
-  const want = found.format === "toml" ? [".toml"] : [".yaml", ".yml"];
-  if (!want.includes(extname(found.path).toLowerCase())) {
-    throw new ConfigError(`${found.name}: a ${found.format.toUpperCase()} config file must be named *${want[0]} (the parser is chosen by the name)`);
-  }
-  const { loadConfig } = await import("c12");
-  try {
-    const r = await loadConfig({
-      cwd: resolve(found.path, ".."),
-      configFile: found.path,
-      configFileRequired: true,
-      rcFile: false,
-      globalRc: false,
-      dotenv: false,
-      packageJson: false,
-      envName: false,
-      extend: false,
-      giget: false,
-    });
-    return r.config;
-  } catch (e) {
-    const err = e as Error & { line?: number; mark?: { line: number } };
-    const line = err.line ?? (err.mark ? err.mark.line + 1 : undefined);
-    const what = (err.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
-    throw new ConfigError(`${found.name}${line ? `:${line}` : ""}: ${found.format.toUpperCase()} syntax error: ${what}`);
-  }
-}

@@ -37,9 +37,9 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs `sup ARGS` in cwd (after `prefix`, e.g. a user switch); killed after 20 s so a hang fails the test instead of blocking. */
-export async function sup(args: string[], cwd: string, env: Record<string, string> = cleanEnv(), prefix: string[] = []): Promise<Run> {
-  const proc = Bun.spawn([...prefix, process.execPath, MAIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+/** Runs `sup ARGS` in cwd (after `prefix`, e.g. a user switch); killed after `ms` (20 s) so a hang fails the test instead of blocking. */
+export async function sup(args: string[], cwd: string, env: Record<string, string> = cleanEnv(), prefix: string[] = [], ms = 20_000): Promise<Run> {
+  const proc = Bun.spawn([...prefix, process.execPath, MAIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], timeout: ms });
   try {
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     return { code, stdout, stderr };
