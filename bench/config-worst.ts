@@ -2,13 +2,13 @@
 // through `dist/sup check -c FILE`, wall clock from spawn to exit, best of
 // 3: deep nesting, long keys, long lines, huge lists, in every format. What
 // is refused must be refused in time linear in the size; what is valid must
-// load in time linear in the size. Usage: bun bench/config-worst.ts
+// load in time linear in the size. Usage: bun bench/config-worst.ts [path/to/sup]
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, cleanEnv, machine } from "./lib.ts";
 
-const SUP = join(ROOT, "dist/sup");
+const SUP = process.argv[2] ?? join(ROOT, "dist/sup");
 const MiB = 1024 * 1024;
 const N = 4 * MiB - 64; // just under the limit
 const fill = (unit: string, budget = N) => unit.repeat(Math.floor(budget / unit.length));

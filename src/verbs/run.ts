@@ -12,6 +12,7 @@ import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output
 import { libc } from "../native/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
+import { loadInChild } from "./config-child.ts";
 import { checkConfig } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
@@ -31,8 +32,7 @@ export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
-  const load = async () => (await loadConfig(cli, process.env, startDir)).config;
-  const config = await load();
+  const config = (await loadConfig(cli, process.env, startDir)).config;
   setLogFormat(config["log-format"]);
   checkConfig(config, startDir);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
@@ -44,6 +44,11 @@ export async function runMaster(cli: Cli): Promise<number> {
   const sockets = new Sockets();
   sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
+  // A reload loads and checks the config in a child (config-child.ts): Bun
+  // reaps it, so the orphan reaper must leave it alone.
+  const loaders = new Set<number>();
+  const loadArgv = [...shim.slice(0, -1), "__load-config", String(masterPid), startDir, ...process.argv.slice(2)];
+  const notOurs = (owned: (pid: number) => boolean) => (pid: number) => owned(pid) || loaders.has(pid);
   let triggers: Triggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
@@ -55,9 +60,9 @@ export async function runMaster(cli: Cli): Promise<number> {
     now: () => performance.now(),
     log,
     masterPid,
-    loadConfig: load,
+    loadConfig: () => loadInChild({ argv: loadArgv, running: (pid, alive) => void (alive ? loaders.add(pid) : loaders.delete(pid)) }),
     accept(next, generation) {
-      checkConfig(next, startDir);
+      // checkConfig ran in the loader.
       sockets.acquire(generation, next);
       if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
       setLogFormat(next["log-format"]);
@@ -92,10 +97,10 @@ export async function runMaster(cli: Cli): Promise<number> {
       unwatch: (kind, n) => guard?.unwatch(kind, n),
     },
     sessionOf: (pid) => libc.getsid(pid),
-    reapOrphans: (owned) => void reapOrphans(owned),
+    reapOrphans: (owned) => void reapOrphans(notOurs(owned)),
     orphans: (owned) =>
       children()
-        .filter((pid) => !owned(pid))
+        .filter((pid) => !notOurs(owned)(pid))
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
