@@ -37,13 +37,13 @@ function notAFile(name: string, st: Stats): ConfigError {
 }
 
 /** errno of a failed stat/open, in words. */
-function failure(name: string, path: string, e: unknown): ConfigError {
+function failure(name: string, path: string | Buffer, e: unknown): ConfigError {
   const code = (e as NodeJS.ErrnoException).code;
   let why: string;
   if (code === "ENOENT") {
     let target: string | undefined;
     try {
-      target = readlinkSync(path);
+      target = readlinkSync(path, "utf8");
     } catch {}
     why = target === undefined ? "does not exist" : `is a symlink to ${target}, which does not exist`;
   } else if (code === "ELOOP") why = "is a symlink loop (ELOOP: too many levels of symbolic links)";
@@ -55,11 +55,12 @@ function failure(name: string, path: string, e: unknown): ConfigError {
 }
 
 /**
- * The text of the config file at `path` (`name` as shown in messages),
+ * The text of the config file at `path` (bytes, for a name that is not
+ * UTF-8; `name` as shown in messages),
  * without a UTF-8 byte order mark (editors on Windows write one; JSON.parse
  * and the TOML parser reject it). Throws ConfigError naming the file.
  */
-export function readConfigText(path: string, name: string): string {
+export function readConfigText(path: string | Buffer, name: string): string {
   let before: Stats;
   try {
     before = statSync(path);
