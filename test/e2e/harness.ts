@@ -5,6 +5,7 @@ import { chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { onSuiteEnd } from "../preload.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const SUP = join(ROOT, "dist/sup");
@@ -89,7 +90,7 @@ export function forNobody(): { sup: string; fixture: (name: string) => string } 
   chmodSync(d, 0o755);
   cpSync(SUP, join(d, "sup"));
   cpSync(FIXTURES, join(d, "fixtures"), { recursive: true });
-  process.on("exit", () => rmSync(d, { recursive: true, force: true }));
+  onSuiteEnd(() => rmSync(d, { recursive: true, force: true })); // before the check for leftovers (test/preload.ts)
   return (nobodyCopy = { sup: join(d, "sup"), fixture: (name) => join(d, "fixtures", name) });
 }
 
