@@ -55,8 +55,8 @@ export function yamlKeyLines(text: string): KeyLines {
   return lines;
 }
 
-/** Keys deeper than this are never asked for a line (readStructured's deepest: [section, "$env", name, key]). */
-const KEY_LINE_DEPTH = 4;
+/** Keys deeper than this are never asked for a line (readStructured's deepest: [section, "$env", name, "programs", program, key]). */
+const KEY_LINE_DEPTH = 6;
 const JSON_ATOM = /true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.])/y;
 
 /**

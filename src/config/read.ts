@@ -27,13 +27,23 @@ function kindOf(st: Stats): string | undefined {
   return "not a regular file";
 }
 
+/** "NAME: config file WHY"; `why` alone for readers that say it their own way (uwsgi-host.ts). */
+export class ConfigFileError extends ConfigError {
+  constructor(
+    name: string,
+    readonly why: string,
+  ) {
+    super(`${name}: config file ${why}`);
+  }
+}
+
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const tooBig = (name: string, size: number): ConfigError =>
-  new ConfigError(`${name}: config file is ${mib(size)} (${size} bytes); sup reads config files of at most ${mib(MAX_CONFIG_BYTES)}: is this the right file?`);
+  new ConfigFileError(name, `is ${mib(size)} (${size} bytes); sup reads config files of at most ${mib(MAX_CONFIG_BYTES)}: is this the right file?`);
 
 function notAFile(name: string, st: Stats): ConfigError {
   const kind = kindOf(st)!;
-  return new ConfigError(`${name}: config file is ${kind}, not a file${kind === "a directory" ? "" : "; sup reads a config file whole and never waits on one: give the path of a regular file"}`);
+  return new ConfigFileError(name, `is ${kind}, not a file${kind === "a directory" ? "" : "; sup reads a config file whole and never waits on one: give the path of a regular file"}`);
 }
 
 /** errno of a failed stat/open, in words. */
@@ -51,16 +61,23 @@ function failure(name: string, path: string | Buffer, e: unknown): ConfigError {
   else if (code === "ENOTDIR") why = "cannot be read (ENOTDIR: a component of its path is not a directory)";
   else if (code === "ENXIO") why = "is not a file (ENXIO: a socket or a device without a driver)";
   else why = `cannot be read (${code ?? (e as Error).message})`;
-  return new ConfigError(`${name}: config file ${why}`);
+  return new ConfigFileError(name, why);
 }
 
 /**
  * The text of the config file at `path` (bytes, for a name that is not
- * UTF-8; `name` as shown in messages),
- * without a UTF-8 byte order mark (editors on Windows write one; JSON.parse
- * and the TOML parser reject it). Throws ConfigError naming the file.
+ * UTF-8; `name` as shown in messages), without a UTF-8 byte order mark
+ * (editors on Windows write one; JSON.parse and the TOML parser reject it).
+ * Throws ConfigError naming the file.
  */
 export function readConfigText(path: string | Buffer, name: string): string {
+  const bytes = readConfigBytes(path, name);
+  const text = bytes.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** The bytes of the config file at `path`, read as readConfigText reads them (for readers that decode it their own way). */
+export function readConfigBytes(path: string | Buffer, name: string): Buffer {
   let before: Stats;
   try {
     before = statSync(path);
@@ -78,7 +95,7 @@ export function readConfigText(path: string | Buffer, name: string): string {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw notAFile(name, st);
-    if (st.dev !== before.dev || st.ino !== before.ino) throw new ConfigError(`${name}: config file was replaced while sup read it; try again`);
+    if (st.dev !== before.dev || st.ino !== before.ino) throw new ConfigFileError(name, "was replaced while sup read it; try again");
     // Read to the end, not to st.size: the file may grow meanwhile. One
     // byte more than allowed tells a file past the limit.
     let buf = Buffer.allocUnsafe(Math.min(st.size, MAX_CONFIG_BYTES) + 1);
@@ -94,8 +111,7 @@ export function readConfigText(path: string | Buffer, name: string): string {
       if (n === 0) break;
       length += n;
     }
-    const text = buf.toString("utf8", 0, length);
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    return buf.subarray(0, length);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw failure(name, path, e);

@@ -2,7 +2,7 @@
 // base table and of an environment table. Each text is checked for nesting
 // depth before its parser sees it (nesting.ts, locate.ts), so no file makes
 // a parser recurse past MAX_DEPTH or take more than linear time.
-import { ConfigError } from "./coerce.ts";
+import { ConfigError, clip } from "./coerce.ts";
 import type { Entry, FoundFile } from "./file.ts";
 import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from "./locate.ts";
 import { checkTomlNesting, checkYamlNesting, tooDeep } from "./nesting.ts";
@@ -12,7 +12,10 @@ export interface RawEntry {
   key: string;
   value: unknown;
   line: number;
+  /** file:line when it is not the file's own (a [uwsgi] include). */
+  where?: string;
   layer: Entry["layer"];
+  program?: string;
 }
 
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -20,9 +23,10 @@ const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "obje
 /**
  * TOML, JSON, YAML: top-level keys are the base; a table that is not an
  * option (`[production]`, or c12's `$production` and `$env.production`) is
- * an environment section. FILE:SECTION makes that table the base instead.
+ * an environment section; `programs.NAME` tables are programs. FILE:SECTION
+ * makes that table the base instead.
  */
-export async function readStructured(found: FoundFile, text: string, envName: string): Promise<RawEntry[]> {
+export async function readStructured(found: FoundFile, text: string, envName: string): Promise<{ raw: RawEntry[]; programs: { name: string; line: number }[] }> {
   const { name } = found;
   let data: unknown;
   let lines: KeyLines;
@@ -47,9 +51,22 @@ export async function readStructured(found: FoundFile, text: string, envName: st
   }
   const sections = new Map<string, string[]>(); // env name → path of its table
   const out: RawEntry[] = [];
+  const programs: { name: string; line: number }[] = [];
   const lineOf = (path: string[]) => lines.get(keyPath(path)) ?? lines.get(keyPath(path.slice(0, -1))) ?? 1;
+  /** `programs.NAME` tables: each key applies to that program (its section's, at `layer`). */
+  const readPrograms = (table: unknown, path: string[], layer: RawEntry["layer"]) => {
+    if (!isTable(table)) throw new ConfigError(`${name}:${lineOf(path)}: "programs" must be a table of programs ([programs.web], [programs.worker])`);
+    for (const [pname, ptable] of Object.entries(table)) {
+      const at = [...path, pname];
+      if (!isTable(ptable)) throw new ConfigError(`${name}:${lineOf(at)}: program "${clip(pname)}" must be a table of its options ([programs.${clip(pname)}])`);
+      if (!/^[\w.-]+$/.test(pname)) throw new ConfigError(`${name}:${lineOf(at)}: program name ${clip(JSON.stringify(pname))}: use letters, digits, "_", "-" and "."`);
+      if (layer === "file") programs.push({ name: pname, line: lineOf(at) });
+      for (const [key, value] of Object.entries(ptable)) out.push({ key, value, line: lineOf([...at, key]), layer, program: pname });
+    }
+  };
   for (const [key, value] of Object.entries(base)) {
-    if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
+    if (key === "programs") readPrograms(value, [...basePath, key], "file");
+    else if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
     else if (isTable(value) && (key.startsWith("$") || !SPECS.has(key))) sections.set(key.replace(/^\$/, ""), [...basePath, key]);
     else out.push({ key, value, line: lineOf([...basePath, key]), layer: "file" });
   }
@@ -59,10 +76,11 @@ export async function readStructured(found: FoundFile, text: string, envName: st
     let table: unknown = data;
     for (const p of path) table = (table as Record<string, unknown>)[p];
     for (const [key, value] of Object.entries(table as Record<string, unknown>)) {
-      out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
+      if (key === "programs") readPrograms(value, [...path, key], "env-section");
+      else out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
     }
   }
-  return out;
+  return { raw: out, programs };
 }
 
 /**

@@ -7,13 +7,13 @@ import type { Fields } from "../output/log.ts";
 import { parseNotify } from "../net/notify.ts";
 import { expandReady, parseReady, probeOnce } from "../net/probe.ts";
 import { WorkerHandle, parseSignal, signalGroup } from "../processes/handle.ts";
-import type { ArbiterDeps, Orphan } from "./deps.ts";
+import type { World, Orphan } from "./world.ts";
 import type { Event } from "./events.ts";
 import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
 import { ReadyWatch, type ReadyDue } from "./readiness.ts";
 
-export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
+export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, ...(w.program ? { program: w.program } : {}), worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
 
 function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {
@@ -25,15 +25,22 @@ function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
 }
 
 export class Workers {
+  /** Workers that run as another user (uid): whose sd_notify datagrams come from that uid. */
+  private readonly uids = new WeakMap<WorkerHandle, number>();
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
   readonly leftovers: Leftovers;
-  onLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
 
   constructor(
-    private readonly deps: ArbiterDeps,
+    private readonly deps: World,
     private readonly queue: Queue<Event>,
     private readonly configFor: (w: { generation: number }) => Config,
+    /** The program these workers run (for the World: sockets, env, output prefix). */
+    private readonly program?: string,
+    /** Whether a pid is any program's worker (what came back to the master is an orphan only if not). */
+    private readonly anyOwns: (pid: number) => boolean = (pid) => this.owns(pid),
+    /** Log lines name the program (the master runs several). */
+    private readonly named = false,
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
@@ -64,7 +71,7 @@ export class Workers {
   spawn(id: number, generation: number, cfg: Config): WorkerHandle {
     const now = this.deps.now();
     const port = this.portFor(id, cfg) ?? 0;
-    const prepared = this.deps.prepare(cfg, id, generation, port);
+    const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
     const spec = expandReady(parseReady(cfg.ready), { id, port });
     const box: { w?: WorkerHandle } = {};
     const { pid } = this.deps.spawn({
@@ -72,11 +79,12 @@ export class Workers {
       onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
       onLine: (stream, line, cut) => {
         if (stream === "stderr" && box.w) box.w.noteStderr(line);
-        this.onLine?.(stream, id, generation, line, cut);
+        this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
       },
       onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
     });
-    const w = (box.w = new WorkerHandle(id, generation, pid, now, port));
+    const w = (box.w = new WorkerHandle(id, generation, pid, now, port, this.named ? this.program : undefined));
+    if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);
     this.list.push(w);
     this.watches.set(w, new ReadyWatch(spec, now, cfg["ready-timeout"] * 1000));
@@ -99,11 +107,10 @@ export class Workers {
     this.deps.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, fields(w, "worker.ready"));
   }
 
-  /** Kills for a ready timeout: its exit is then a failure (no stop reason). */
-  killNotReady(w: WorkerHandle) {
-    this.watches.delete(w);
-    w.kill();
-    w.stopReason = undefined;
+  /** Stops a worker that was not ready in time (stop signal, SIGKILL after the mercy); its exit then counts as a failure. */
+  retireNotReady(w: WorkerHandle, why: string) {
+    this.retire(w, why);
+    w.failed = true;
   }
 
   /** The timer's work on processes: escalate, SIGKILL leftovers past their mercy; the readiness that is due. */
@@ -151,8 +158,8 @@ export class Workers {
   notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
     let w = worker;
     if (!w && pid) {
-      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return false; // another user's process
       w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
+      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return false; // another user's process
     }
     if (!w || w.state === "exited") return false;
     const msg = parseNotify(text);
@@ -183,10 +190,11 @@ export class Workers {
 
   /** Processes that left w's group and came back to the master when w (or their parent) died. */
   private escapedFrom(w: WorkerHandle): Orphan[] {
-    return (this.deps.orphans?.((pid) => this.owns(pid)) ?? []).filter(
+    return (this.deps.orphans?.(this.anyOwns) ?? []).filter(
       (o) =>
         o.pgid !== w.pid && // its group is stopped as a group
         !this.leftovers.has("pid", o.pid) &&
+        !(o.worker?.program !== undefined && this.named && o.worker.program !== this.program) && // another program's
         !(o.worker && this.list.some((x) => x.id === o.worker!.id && x.generation === o.worker!.generation)), // another worker's, still running
     );
   }

@@ -7,16 +7,18 @@
 // out"), the old config keeps running. Start-up loads in-process (nothing
 // runs yet) through the same reader (src/config/read.ts).
 import { ConfigError } from "../config/coerce.ts";
-import type { Loaded } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import type { Loaded, Source } from "../config/load.ts";
+import { rememberChecked, type Checked } from "./preflight.ts";
 
 /** Loading a 4 MiB config takes 0.06-1.7 s on a loaded 2-core machine (BENCHMARKS.md). */
 export const LOAD_TIMEOUT_MS = 5000;
 /** The JSON of a loaded 4 MiB config is about that size; far more is a bug. */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
-/** What the child prints: the loaded config, or the error that refused it. */
-type Answer = ({ ok: true } & Loaded) | { ok: false; error: string };
+/** What the child prints: the loaded config with each program's preflight result, or the error that refused it. */
+type Answer =
+  | ({ ok: true; checked: Checked[]; programSources: [string, Record<string, Source>][] } & Omit<Loaded, "programSources">)
+  | { ok: false; error: string };
 
 /** In the child: `sup __load-config MASTERPID STARTDIR ARGV...`. */
 export async function runConfigChild(args: string[]): Promise<number> {
@@ -33,10 +35,11 @@ export async function runConfigChild(args: string[]): Promise<number> {
   try {
     const { parseCli } = await import("./cli.ts");
     const { loadConfig } = await import("../config/load.ts");
-    const { checkConfig } = await import("./preflight.ts");
+    const { checkProgram } = await import("./preflight.ts");
     const loaded = await loadConfig(parseCli(argv), process.env, startDir);
-    checkConfig(loaded.config, startDir);
-    answer = { ok: true, ...loaded };
+    // What run.ts checks at start, for every program (exit 2 there; the reload fails here).
+    const checked = loaded.programs.map((p) => checkProgram(p.config, p.name, startDir));
+    answer = { ok: true, ...loaded, programSources: [...loaded.programSources], checked };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e; // main.ts: "internal error" on stderr, exit 1
     answer = { ok: false, error: e.message };
@@ -53,8 +56,8 @@ export interface ChildLoad {
   running?(pid: number, alive: boolean): void;
 }
 
-/** In the master: runs the child and resolves with its config; rejects with the reason the reload fails. */
-export async function loadInChild(opts: ChildLoad): Promise<Config> {
+/** In the master: runs the child and resolves with what it loaded; rejects with the reason the reload fails. */
+export async function loadInChild(opts: ChildLoad): Promise<Loaded> {
   const timeoutMs = opts.timeoutMs ?? LOAD_TIMEOUT_MS;
   let proc: ReturnType<typeof Bun.spawn>;
   try {
@@ -82,7 +85,12 @@ export async function loadInChild(opts: ChildLoad): Promise<Config> {
     try {
       answer = JSON.parse(out) as Answer;
     } catch {}
-    if (answer?.ok) return answer.config;
+    if (answer?.ok) {
+      const { checked, programSources, ok: _, ...loaded } = answer;
+      // The master's own checkConfig of these configs (accept, prepare) finds the child's result.
+      loaded.programs.forEach((p, i) => rememberChecked(p.config, checked[i]!));
+      return { ...loaded, programSources: new Map(programSources) };
+    }
     if (answer) throw new ConfigError(answer.error);
     const said = err.trim().split("\n")[0]?.replace(/^sup: /, "") || "no answer";
     throw new ConfigError(`the config loader (pid ${proc.pid}) exited ${proc.signalCode ?? `code ${code}`}: ${said}`);

@@ -2,10 +2,11 @@
 // worker starts (exit 2 and nothing started), then set up the pidfile,
 // sockets, notify socket, signals, control socket and triggers around the
 // arbiter loop, and take them down again when it ends.
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { UsageError, type Cli } from "./cli.ts";
 import { ConfigError } from "../config/coerce.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadConfig, type Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
 import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
@@ -13,17 +14,19 @@ import { libc } from "../native/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
 import { loadInChild } from "./config-child.ts";
-import { checkConfig } from "./preflight.ts";
+import { checkConfig, checkProgram } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
-import { Arbiter } from "../supervisor/arbiter.ts";
+import { setFaultSink } from "../core/fault.ts";
+import { Loop } from "../supervisor/loop.ts";
+import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
-import { Triggers } from "../sources/triggers.ts";
+import { ProgramTriggers, Triggers } from "../sources/triggers.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
@@ -32,9 +35,12 @@ export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
-  const config = (await loadConfig(cli, process.env, startDir)).config;
+  const loaded = await loadConfig(cli, process.env, startDir);
+  const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
-  checkConfig(config, startDir);
+  // Every program is checked before anything starts (exit 2, naming the program).
+  const check = (cfg: Config, program: string) => checkProgram(cfg, program, startDir);
+  for (const p of programs) check(p.config, p.name);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
 
@@ -42,42 +48,43 @@ export async function runMaster(cli: Cli): Promise<number> {
   // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
   let control: Control | undefined;
   const sockets = new Sockets();
-  sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
   // A reload loads and checks the config in a child (config-child.ts): Bun
   // reaps it, so the orphan reaper must leave it alone.
   const loaders = new Set<number>();
   const loadArgv = [...shim.slice(0, -1), "__load-config", String(masterPid), startDir, ...process.argv.slice(2)];
   const notOurs = (owned: (pid: number) => boolean) => (pid: number) => owned(pid) || loaders.has(pid);
-  let triggers: Triggers | undefined;
+  let triggers: ProgramTriggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
 
-  const arb: Arbiter = new Arbiter(config, {
+  // The World: all the I/O the supervisor does (src/supervisor/world.ts).
+  const world: World = {
     spawn: spawnProcess,
     now: () => performance.now(),
     log,
     masterPid,
     loadConfig: () => loadInChild({ argv: loadArgv, running: (pid, alive) => void (alive ? loaders.add(pid) : loaders.delete(pid)) }),
-    accept(next, generation) {
-      // checkConfig ran in the loader.
-      sockets.acquire(generation, next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
+    accept(next, generation, program = "") {
+      check(next, program); // a config from the loader was checked there: this finds its result
+      sockets.acquire(socketKey(program, generation), next);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
-      triggers?.update(next);
+      triggers?.update(program, next);
     },
-    release(generation) {
-      for (const addr of sockets.release(generation)) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
+    release(generation, program = "") {
+      for (const addr of sockets.release(socketKey(program, generation))) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
     },
-    prepare(cfg, id, generation, port) {
+    prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
-      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
+      const { argv: command, user } = checkConfig(cfg, startDir);
+      const argv = [...shim, String(masterPid), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
-        id, generation, masterPid, port,
+        id, generation, masterPid, port, program: several ? program : undefined,
         listenFds: listen.length, listenFdNames: listenFdNames(listen),
         notifySocket: wantsNotify ? notify?.path : undefined,
         notifyFd: wantsNotify ? 3 + listen.length : undefined,
@@ -85,7 +92,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
@@ -104,41 +111,94 @@ export async function runMaster(cli: Cli): Promise<number> {
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
-  });
-  arb.workers.onLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
+    line: (stream, id, gen, line, cut, cfg, program) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"], several ? program : undefined),
+    fault: testFault(),
+  };
+  const several = programs.length > 1 || programs[0]?.name !== "";
+  const loop = new Loop(world, loaded);
+  // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
+  for (const p of loop.programs.values()) sockets.acquire(socketKey(p.name, 1), p.config);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
   let childQueued = false;
-  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => arb.queue.push({ type: "signal", sig })]);
+  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => loop.queue.push({ type: "signal", sig })]);
   handlers.push(["SIGCHLD", () => {
     if (childQueued) return;
     childQueued = true;
     queueMicrotask(() => {
       childQueued = false;
-      arb.queue.push({ type: "child" });
+      loop.queue.push({ type: "child" });
     });
   }]);
   for (const [sig, h] of handlers) process.on(sig as NodeJS.Signals, h);
 
+  // A throw in a callback is a bug like one in the loop: the loop stops the workers and exits 70.
+  setFaultSink((error) => loop.queue.push({ type: "fault", error }));
+  let clean = false;
   try {
-    control = openControl(masterPid, pidfile, arb.queue, VERSION);
+    control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
     guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
-    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
-    triggers = new Triggers(arb.queue, startDir, log);
-    triggers.update(config);
-    return await arb.run();
+    const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
+    if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
+    if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
+    triggers = new ProgramTriggers(loop.queue, startDir, log);
+    for (const p of loop.programs.values()) triggers.update(p.name, p.config);
+    const code = await loop.run();
+    clean = true;
+    return code;
   } finally {
+    setFaultSink(undefined);
     triggers?.stop();
     for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
     notify?.close();
-    guard?.close();
+    // "bye" tells the guard all is well: only after the loop ended with every
+    // worker gone. A loop that threw leaves the pipe to close with the
+    // process, and the guard kills what is left.
+    if (clean) guard?.close();
     control?.close();
     sockets.closeAll();
     endOutputs();
   }
 }
 
+/**
+ * Workers of another user (uid/gid) cannot reach a socket in the master's
+ * private runtime dir (mode 0700): they get an abstract one (unix(7)), which
+ * has no file to guard. The kernel still tells the master each sender's pid
+ * (SO_PASSCRED), so only its workers count; the random name cannot be bound
+ * first by someone else.
+ */
+function notifyName(cfg: Config, dir: string): string {
+  return cfg.uid || cfg.gid ? `@sup-${process.pid}-notify-${randomBytes(8).toString("hex")}` : join(dir, "notify.sock");
+}
+
+/** What sup made of a [uwsgi] section: a summary, the app command, and each line it leaves out (sup check --ini FILE lists them all). */
+function logUwsgi(u: NonNullable<Loaded["uwsgi"]>): void {
+  const keys = u.translation.keys;
+  const n = (v: string) => keys.filter((k) => k.verdict === v).length;
+  log.info(`uwsgi: ${u.name} read as uWSGI reads it: ${keys.length} key lines, ${n("mapped")} mapped, ${n("decide")} to decide, ${n("unsupported")} not yet in sup, ${n("no-op")} no-ops; sup check --ini ${u.name} lists them`, { event: "uwsgi.read", file: u.name });
+  if (u.command) log.info(`uwsgi: runs ${u.command}`, { event: "uwsgi.command" });
+  // The app's own lines are said by the command line above.
+  for (const k of keys.filter((k) => (k.verdict === "decide" && !(k.app && u.command)) || k.verdict === "unsupported")) {
+    log.warn(`uwsgi: ${k.file}:${k.line}: ${k.key}: ${k.verdict === "decide" ? `yours to decide: ${k.message}` : `ignored, ${k.message}`}`, { event: "uwsgi.key", key: k.key, verdict: k.verdict });
+  }
+}
+
 export { ConfigError, type Config };
+
+/**
+ * SUP_TEST_FAULT=loop|callback makes the loop throw (on USR1), to test that a
+ * bug in sup stops the workers and exits 70. A release build (SUP_VERSION
+ * defined) ignores it: only the tests' source runs honour it.
+ */
+function testFault(): World["fault"] {
+  if (typeof SUP_VERSION === "string") return undefined;
+  const f = process.env.SUP_TEST_FAULT;
+  return f === "loop" || f === "callback" ? f : undefined;
+}
+
+/** Sockets are held per program and generation. */
+const socketKey = (program: string, generation: number) => `${program}\0${generation}`;

@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadInChild } from "../../src/verbs/config-child.ts";
+import { checkConfig } from "../../src/verbs/preflight.ts";
 import { dirWith } from "../config/helpers.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
@@ -20,10 +21,17 @@ const isAlive = (pid: number) => {
 test("a good config comes back as the master would have loaded it, preflight included", async () => {
   const dir = dirWith({ "sup.toml": 'processes = 3\ncommand = ["sh", "-c", "sleep 1"]\n' });
   const pids: [number, boolean][] = [];
-  const config = await loadInChild({ argv: loader(dir, "--ready", "delay:0.5"), running: (pid, alive) => pids.push([pid, alive]) });
+  const { config, sources, programs, programSources } = await loadInChild({ argv: loader(dir, "--ready", "delay:0.5"), running: (pid, alive) => pids.push([pid, alive]) });
   expect(config.processes).toBe(3);
   expect(config.ready).toBe("delay:0.5");
   expect(config.command).toEqual(["sh", "-c", "sleep 1"]);
+  expect(sources.processes).toEqual({ layer: "file", where: "sup.toml:1" });
+  expect(programs.map((p) => p.config.processes)).toEqual([3]);
+  expect(programSources).toBeInstanceOf(Map);
+  // The master's checkConfig of it finds the loader's result (no lookups on its loop): from a start dir where nothing resolves, the same argv.
+  const { argv } = checkConfig(programs[0]!.config, "/nonexistent");
+  expect(argv[0]).toMatch(/\/sh$/);
+  expect(argv.slice(1)).toEqual(["-c", "sleep 1"]);
   expect(pids).toHaveLength(2);
   expect(pids.map(([, a]) => a)).toEqual([true, false]);
   expect(pids[0]![0]).toBe(pids[1]![0]);
