@@ -95,6 +95,18 @@ describe("sup check and sup config refuse them, exit 2", async () => {
     expect(r.code).toBe(2);
   });
 
+  test("included by a uwsgi.ini (ini = FILE): a FIFO, /dev/zero, a symlink loop are named at their include line", async () => {
+    const d = dirWith({ "uwsgi.ini": "[uwsgi]\nprocesses = 2\nini = fifo.ini\nini = zero.ini\nini = loop.ini\n" });
+    Bun.spawnSync(["mkfifo", join(d, "fifo.ini")]);
+    symlinkSync("/dev/zero", join(d, "zero.ini"));
+    symlinkSync("loop.ini", join(d, "loop.ini"));
+    const r = await sup(["check", "--ini", "uwsgi.ini"], d, cleanEnv(), [], 5000);
+    expect(r.stderr).toContain("uwsgi.ini:3: fifo.ini is a FIFO (named pipe), not a file");
+    expect(r.stderr).toContain("uwsgi.ini:4: zero.ini is a character device, not a file");
+    expect(r.stderr).toContain("uwsgi.ini:5: loop.ini is a symlink loop");
+    expect(r.code).toBe(2);
+  });
+
   test("a symlink loop found by the search says so", async () => {
     const d = dirWith({});
     symlinkSync("sup.toml", join(d, "sup.toml"));
