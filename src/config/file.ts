@@ -13,7 +13,7 @@ import { didYouMean } from "../core/suggest.ts";
 import { splitWords } from "../core/words.ts";
 import { iniDialect, readUwsgi } from "./uwsgi-load.ts";
 import type { Problem } from "./uwsgi-report.ts";
-import type { Translation } from "./uwsgi-translate.ts";
+import type { Daemon, Translation } from "./uwsgi-translate.ts";
 
 export type Format = "ini" | "toml" | "json" | "yaml";
 
@@ -40,6 +40,8 @@ export interface FileRead {
   programs: { name: string; where: string }[];
   problems: Problem[];
   uwsgi?: Translation;
+  /** The program the top level's own command runs as, beside the declared ones (a uwsgi.ini's app beside its attached daemons). */
+  topProgram?: string;
 }
 
 /** Found in the working directory when no file is named, in this order (DESIGN.md §2). */
@@ -106,6 +108,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   if (dialect?.dialect === "uwsgi") {
     uwsgi = readUwsgi({ path: found.path, name, section: dialect.section }, envName, env, cwd);
     raw = uwsgi.entries.map((e) => ({ key: e.key, value: e.value, line: 0, where: e.where, layer: e.layer }));
+    for (const d of uwsgi.daemons) raw.push(...daemonEntries(d));
   } else if (found.format === "ini") {
     const ini = readIni(text, { path: found.path, name, env }, found.section, envName);
     const at = (layer: Entry["layer"], program?: string) => (e: IniEntry): RawEntry => ({ ...e, layer, program });
@@ -145,7 +148,24 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
     }
     entries.push({ key: e.key, value, where, layer: e.layer, program: e.program });
   }
-  return { entries, programs: programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` })), problems, uwsgi };
+  const declared = programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` }));
+  // A uwsgi.ini's attached daemons are programs; its app is one too, "app", first.
+  if (uwsgi?.daemons.length) return { entries, programs: [{ name: "app", where: uwsgi.app.where ?? name }, ...uwsgi.daemons.map((d) => ({ name: d.name, where: d.where }))], problems, uwsgi, topProgram: "app" };
+  return { entries, programs: declared, problems, uwsgi };
+}
+
+/**
+ * An attached daemon's program: its command through /bin/sh -c (as uWSGI
+ * runs it), one worker, and none of the app's settings that would make no
+ * sense for it (the app's sockets, readiness, triggers).
+ */
+function daemonEntries(d: Daemon): RawEntry[] {
+  const own: [string, unknown][] = [
+    ["command", [d.command]], ["shell", true], ["processes", 1], ["listen", []], ["ready", "delay:1"], ["port-base", 0],
+    ["touch-reload", []], ["touch-chain-reload", []], ["autoreload", 0], ["py-autoreload", 0], ["reload-strategy", "start-first"],
+    ...(d.control ? [["on-exit", "stop-all"] as [string, unknown]] : []),
+  ];
+  return own.map(([key, value]) => ({ key, value, line: 0, where: d.where, layer: "file", program: d.name }));
 }
 
 

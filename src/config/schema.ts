@@ -128,6 +128,8 @@ export interface ProgramConfig {
   config: Config;
   /** Where it was declared ("sup.toml:12", "Procfile:2"), for messages; "" for the implicit one. */
   where: string;
+  /** The config's own program (no [programs] declared, or a uwsgi.ini's app): a HUP always reloads it, as uWSGI's does. */
+  main?: boolean;
 }
 
 export const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

@@ -303,7 +303,7 @@ export class Loop implements ProgramHost {
   }
 
   private createProgram(name: string, pc: ProgramConfig): Program {
-    const p = new Program(name, pc.config, this.world, this, pc.name === "");
+    const p = new Program(name, pc.config, this.world, this, pc.main ?? pc.name === "");
     this.programs.set(name, p);
     return p;
   }
