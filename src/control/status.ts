@@ -15,8 +15,15 @@ export interface WorkerStatus {
   status?: string; // its sd_notify STATUS=
 }
 
+/** How the master stops a worker's whole tree, and its guard (processes/cgroup.ts, processes/guard.ts). */
+export interface Containment {
+  /** "cgroup /sys/fs/cgroup/…/sup-PID" or "process groups + subreaper". */
+  killMode: string;
+  guard?: { pid: number; kind: string };
+}
+
 export interface StatusReport {
-  master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload };
+  master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload } & Partial<Containment>;
   workers: WorkerStatus[];
   crashing: { id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
 }
@@ -52,6 +59,7 @@ export interface StatusInput {
   lastReload?: LastReload;
   workers: { id: number; pid: number; generation: number; state: string; uptime: number; status?: string }[];
   slots: Slot[];
+  containment?: Containment;
 }
 
 const tenths = (s: number) => Math.round(s * 10) / 10;
@@ -75,7 +83,7 @@ export function buildStatus(s: StatusInput): StatusReport {
     .filter((x) => x.failures >= CRASH_LOOP_AFTER)
     .map((x) => ({ id: x.id, failures: x.failures, lastExit: x.lastExit, lastStderr: x.lastStderr, waitingForChange: x.respawnAt === Infinity }));
   return {
-    master: { pid: s.masterPid, uptime: tenths(s.uptime), generation: s.generation, target: s.target, stopping: s.stopping, reloading: s.reloading, lastReload: s.lastReload },
+    master: { pid: s.masterPid, uptime: tenths(s.uptime), generation: s.generation, target: s.target, stopping: s.stopping, reloading: s.reloading, lastReload: s.lastReload, ...s.containment },
     workers,
     crashing,
   };
@@ -87,6 +95,7 @@ const mb = (b: number) => (b ? `${(b / 1048576).toFixed(1)}M` : "-");
 export function statusTable(r: StatusReport): string[] {
   const m = r.master;
   const lines = [`master pid ${m.pid} up ${m.uptime}s gen ${m.generation} workers ${r.workers.length}/${m.target}${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
+  if (m.killMode) lines.push(`kill mode: ${m.killMode}${m.guard ? `; guard pid ${m.guard.pid} (${m.guard.kind})` : ""}`);
   if (m.lastReload) lines.push(`last reload ${new Date(m.lastReload.at).toISOString()} (${m.lastReload.reason}): ${m.lastReload.ok ? "ok" : "failed"}: ${m.lastReload.message.split("\n")[0]}`);
   lines.push(`${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"RSS".padEnd(8)}STATUS`);
   for (const w of r.workers) lines.push(`${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss).padEnd(8)}${w.status ?? ""}`.trimEnd());

@@ -24,6 +24,8 @@ export const SCM_CREDENTIALS = 2;
 export const POLLOUT = 4;
 export const O_CLOEXEC = 0o2000000;
 export const F_SETFD = 2;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
 export const FD_CLOEXEC = 1;
 export const CLOCK_MONOTONIC = 1;
 

@@ -42,6 +42,8 @@ export class WorkerHandle {
   private readonly tail: Uint8Array[] = [];
   /** Why the arbiter is stopping it ("replaced by gen 3", "rollback", "stop", …). */
   stopReason?: string;
+  /** cgroup mode: its own cgroup, which holds its whole tree. */
+  cgroup?: string;
 
   constructor(
     readonly id: number,

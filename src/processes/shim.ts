@@ -1,12 +1,12 @@
-// The exec shim between the master and each worker: `sup __exec MASTERPID --
-// /abs/cmd arg...`. Bun.spawn has no pre-exec hook (DESIGN.md §4, §7), so the
+// The exec shim between the master and each worker: `sup __exec MASTERPID
+// [--cgroup DIR] -- /abs/cmd arg...`. Bun.spawn has no pre-exec hook (DESIGN.md §4, §7), so the
 // sup binary itself runs here first, does what a C supervisor would do
 // between fork and exec, and replaces itself with the command. Imports stay
 // minimal: this runs once per worker start.
 import { dlopen, ptr, read } from "bun:ffi";
 import { openLibc } from "../native/libc-name.ts";
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, isAbsolute, resolve } from "node:path";
+import { accessSync, constants, statSync, writeFileSync } from "node:fs";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 
 /** The argv prefix that runs the shim: the compiled binary, or bun on src/main.ts. */
 export function shimArgv(): string[] {
@@ -44,11 +44,13 @@ const LAST_SIGNAL = 64;
 
 /** Runs the shim; returns only when it could not exec (the exit code then). */
 export function runShim(args: string[]): number {
-  const [masterPid, sep, path, ...rest] = args;
-  if (sep !== "--" || !path || !isAbsolute(path) || !/^\d+$/.test(masterPid ?? "")) {
-    console.error("sup: __exec is internal: sup __exec MASTERPID -- /abs/path/to/cmd [arg...]");
+  const cgroup = args[1] === "--cgroup" ? args[2] : undefined;
+  const [masterPid, sep, path, ...rest] = cgroup === undefined ? args : [...args.slice(0, 1), ...args.slice(3)];
+  if (sep !== "--" || !path || !isAbsolute(path) || !/^\d+$/.test(masterPid ?? "") || cgroup === "") {
+    console.error("sup: __exec is internal: sup __exec MASTERPID [--cgroup DIR] -- /abs/path/to/cmd [arg...]");
     return 2;
   }
+  if (cgroup !== undefined && !joinCgroup(cgroup)) return 1;
   const libc = openLibc((name) => dlopen(name, {
     prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
     getppid: { args: [], returns: "i32" },
@@ -92,6 +94,23 @@ export function runShim(args: string[]): number {
   const code = read.i32(libc.__errno_location()!, 0);
   console.error(`sup: cannot exec ${path}: ${String(libc.strerror(code))}`);
   return 127;
+}
+
+/**
+ * Moves this process into the worker's cgroup (cgroup.kill then reaches
+ * all it will ever fork) before anything else runs: before the command is
+ * exec'd, and before any change of user, which could take away the right to
+ * write there. A worker that cannot join would escape cgroup.kill: refuse.
+ */
+function joinCgroup(dir: string): boolean {
+  try {
+    writeFileSync(join(dir, "cgroup.procs"), String(process.pid), { flag: "r+" });
+    return true;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    console.error(`sup: cannot move the worker into its cgroup ${dir}: ${err.message}`);
+    return false;
+  }
 }
 
 function cstring(s: string): Buffer {

@@ -436,6 +436,10 @@ export class Arbiter {
       lastReload: this.lastReload,
       workers: this.workers.list.map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: this.isCandidate(w) ? `${w.state} (new)` : w.state, uptime: (now - w.startedAt) / 1000, status: w.statusText })),
       slots: [...this.slots.values()],
+      containment: this.deps.killMode && {
+        killMode: this.deps.killMode(),
+        guard: this.deps.guard && this.deps.guard.pid > 0 ? { pid: this.deps.guard.pid, kind: this.deps.guard.kind ?? "" } : undefined,
+      },
     });
   }
 

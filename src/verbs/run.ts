@@ -19,6 +19,7 @@ import { Arbiter } from "../supervisor/arbiter.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
+import { WorkerCgroups, setupCgroups } from "../processes/cgroup.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
@@ -49,6 +50,10 @@ export async function runMaster(cli: Cli): Promise<number> {
   let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
+  // Each worker's tree in a cgroup of its own where sup may make them (processes/cgroup.ts).
+  const cg = setupCgroups(masterPid);
+  const cgroups = "place" in cg ? new WorkerCgroups(cg.place) : undefined;
+  const killMode = cgroups?.describe ?? "process groups + subreaper";
 
   const arb: Arbiter = new Arbiter(config, {
     spawn: spawnProcess,
@@ -68,7 +73,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     },
     prepare(cfg, id, generation, port) {
       const cwd = resolve(startDir, cfg.chdir || ".");
-      const argv = [...shim, String(masterPid), "--", ...checkConfig(cfg, startDir)];
+      const command = checkConfig(cfg, startDir);
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
@@ -80,7 +85,9 @@ export async function runMaster(cli: Cli): Promise<number> {
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output };
+      const cgroup = cgroups?.create(id, generation);
+      const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), "--", ...command];
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, cgroup };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
@@ -88,11 +95,19 @@ export async function runMaster(cli: Cli): Promise<number> {
       get pid() {
         return guard?.pid ?? -1;
       },
+      get kind() {
+        return guard?.kind;
+      },
       watch: (kind, n) => guard?.watch(kind, n),
       unwatch: (kind, n) => guard?.unwatch(kind, n),
     },
+    cgroups,
+    killMode: () => killMode,
     sessionOf: (pid) => libc.getsid(pid),
-    reapOrphans: (owned) => void reapOrphans(owned),
+    reapOrphans: (owned) => {
+      guard?.reap(); // the native guard is a child Bun does not wait for
+      reapOrphans(owned);
+    },
     orphans: (owned) =>
       children()
         .filter((pid) => !owned(pid))
@@ -120,7 +135,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     control = openControl(masterPid, pidfile, arb.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
-    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
+    log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
+    guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
     if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
     triggers = new Triggers(arb.queue, startDir, log);
     triggers.update(config);
@@ -130,6 +146,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
     notify?.close();
     guard?.close();
+    cgroups?.close(masterPid);
     control?.close();
     sockets.closeAll();
     endOutputs();
