@@ -1,6 +1,8 @@
 // Entry point. Kept tiny on purpose: every verb's code is imported only when
 // that verb runs, so the exec shim and `sup --version` start fast and the
 // master does not carry modules it never uses.
+import { reportFault } from "./core/fault.ts";
+
 declare const SUP_VERSION: string;
 
 const argv = process.argv.slice(2);
@@ -57,13 +59,16 @@ async function main(): Promise<number> {
 }
 
 /**
- * An error nobody expected: one line, never a stack (of a minified bundle it
- * says nothing to a user). Exit 1: sup gave up.
+ * An error nobody expected is a bug in sup (exit 70, EX_SOFTWARE). While a
+ * master runs, its loop takes it, stops the workers and exits 70 itself;
+ * anywhere else: one line, never a stack (of a minified bundle it says
+ * nothing to a user).
  */
-function fatal(e: unknown): never {
+function fatal(e: unknown): void {
+  if (reportFault(e)) return;
   const what = e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
-  console.error(`sup: internal error: ${what.split("\n")[0]}; please report it with the command that caused it`);
-  process.exit(1);
+  console.error(`sup: internal error: ${what.split("\n")[0]}; this is a bug in sup, please report it with the command that caused it`);
+  process.exit(70);
 }
 process.on("uncaughtException", fatal);
 process.on("unhandledRejection", fatal);

@@ -1,6 +1,6 @@
 // Turns a raw value from any layer (flag text, SUP_* variable, file value)
 // into the option's type, or throws a ConfigError naming where it came from.
-import type { OptionSpec } from "./schema.ts";
+import { DEPENDS_ON, type DependsOn, type OptionSpec } from "./schema.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -43,5 +43,33 @@ export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
       if (Array.isArray(raw) && raw.every((x) => typeof x === "string" || typeof x === "number")) return raw.map(String);
       if (typeof raw === "string") return [raw];
       return bad("must be a list of strings");
+    case "deps":
+      return dependsOn(raw, bad);
   }
+}
+
+/**
+ * depends-on in its three spellings: a table { migrate = "completed" }, a
+ * list of names (each must be ready), or INI's "migrate:completed db" (and
+ * each of a repeated key's values spelled so).
+ */
+function dependsOn(raw: unknown, bad: (what: string) => never): Record<string, DependsOn> {
+  const out: Record<string, DependsOn> = {};
+  const add = (name: string, cond: unknown) => {
+    if (!/^[\w.-]+$/.test(name)) bad(`names a program ${JSON.stringify(name)}, which is not a program name`);
+    if (typeof cond !== "string" || !DEPENDS_ON.includes(cond as DependsOn)) bad(`: ${name} must be one of ${DEPENDS_ON.join(", ")}`);
+    out[name] = cond as DependsOn;
+  };
+  const words = (s: string) => {
+    for (const w of s.split(/[\s,]+/).filter(Boolean)) {
+      const colon = w.lastIndexOf(":");
+      if (colon > 0) add(w.slice(0, colon), w.slice(colon + 1));
+      else add(w, "ready");
+    }
+  };
+  if (typeof raw === "string") words(raw);
+  else if (Array.isArray(raw) && raw.every((x) => typeof x === "string")) raw.forEach((x) => words(x as string));
+  else if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) for (const [k, v] of Object.entries(raw)) add(k, v);
+  else bad("must be a table of program = condition, a list of programs, or \"name:condition ...\"");
+  return out;
 }

@@ -25,6 +25,14 @@ export interface Entry {
   value: unknown;
   where: string; // file:line
   layer: "file" | "env-section";
+  /** Set for a key of a program's table or section: it applies to that program only. */
+  program?: string;
+}
+
+export interface FileRead {
+  entries: Entry[];
+  /** The programs the file declares, in file order, with where each starts. */
+  programs: { name: string; where: string }[];
 }
 
 /** Found in the working directory when no file is named, in this order (DESIGN.md §2). */
@@ -66,7 +74,7 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   return { path, name: shown(path), format, section };
 }
 
-export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<Entry[]> {
+export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<FileRead> {
   const { name } = found;
   let text: string;
   try {
@@ -78,13 +86,15 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   }
   let raw: RawEntry[];
   let placeholders = new Set<string>();
+  let programs: { name: string; line: number }[] = [];
   if (found.format === "ini") {
     const ini = readIni(text, { path: found.path, name, env }, found.section, envName);
-    const at = (layer: Entry["layer"]) => (e: IniEntry): RawEntry => ({ ...e, layer });
-    raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section"))];
+    const at = (layer: Entry["layer"], program?: string) => (e: IniEntry): RawEntry => ({ ...e, layer, program });
+    raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section")), ...ini.programs.flatMap((p) => p.entries.map(at("file", p.name)))];
+    programs = ini.programs;
     placeholders = ini.placeholders;
   } else {
-    raw = await readStructured(found, text, envName);
+    ({ raw, programs } = await readStructured(found, text, envName));
   }
   const entries: Entry[] = [];
   for (const e of raw) {
@@ -95,6 +105,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
       throw new ConfigError(`${where}: unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
     }
     if (spec.flagOnly) throw new ConfigError(`${where}: "${e.key}" is a command-line option, not a config key`);
+    if (e.program !== undefined && spec.scope === "master") throw new ConfigError(`${where}: "${e.key}" is set for the whole master, not per program: move it out of program ${e.program} to the top level`);
     let value = e.value;
     if (e.key === "command" && typeof value === "string") {
       try {
@@ -103,9 +114,9 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
         throw new ConfigError(`${where}: command: ${(err as Error).message}`);
       }
     }
-    entries.push({ key: e.key, value, where, layer: e.layer });
+    entries.push({ key: e.key, value, where, layer: e.layer, program: e.program });
   }
-  return entries;
+  return { entries, programs: programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` })) };
 }
 
 interface RawEntry {
@@ -113,6 +124,7 @@ interface RawEntry {
   value: unknown;
   line: number;
   layer: Entry["layer"];
+  program?: string;
 }
 
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -122,7 +134,7 @@ const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "obje
  * option (`[production]`, or c12's `$production` and `$env.production`) is
  * an environment section. FILE:SECTION makes that table the base instead.
  */
-async function readStructured(found: FoundFile, text: string, envName: string): Promise<RawEntry[]> {
+async function readStructured(found: FoundFile, text: string, envName: string): Promise<{ raw: RawEntry[]; programs: { name: string; line: number }[] }> {
   const { name } = found;
   let data: unknown;
   let lines: KeyLines;
@@ -147,9 +159,22 @@ async function readStructured(found: FoundFile, text: string, envName: string): 
   }
   const sections = new Map<string, string[]>(); // env name → path of its table
   const out: RawEntry[] = [];
+  const programs: { name: string; line: number }[] = [];
   const lineOf = (path: string[]) => lines.get(keyPath(path)) ?? lines.get(keyPath(path.slice(0, -1))) ?? 1;
+  /** `programs.NAME` tables: each key applies to that program (its section's, at `layer`). */
+  const readPrograms = (table: unknown, path: string[], layer: RawEntry["layer"]) => {
+    if (!isTable(table)) throw new ConfigError(`${name}:${lineOf(path)}: "programs" must be a table of programs ([programs.web], [programs.worker])`);
+    for (const [pname, ptable] of Object.entries(table)) {
+      const at = [...path, pname];
+      if (!isTable(ptable)) throw new ConfigError(`${name}:${lineOf(at)}: program "${pname}" must be a table of its options ([programs.${pname}])`);
+      if (!/^[\w.-]+$/.test(pname)) throw new ConfigError(`${name}:${lineOf(at)}: program name ${JSON.stringify(pname)}: use letters, digits, "_", "-" and "."`);
+      if (layer === "file") programs.push({ name: pname, line: lineOf(at) });
+      for (const [key, value] of Object.entries(ptable)) out.push({ key, value, line: lineOf([...at, key]), layer, program: pname });
+    }
+  };
   for (const [key, value] of Object.entries(base)) {
-    if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
+    if (key === "programs") readPrograms(value, [...basePath, key], "file");
+    else if (key === "$env" && isTable(value)) for (const n of Object.keys(value)) sections.set(n, [...basePath, key, n]);
     else if (isTable(value) && (key.startsWith("$") || !SPECS.has(key))) sections.set(key.replace(/^\$/, ""), [...basePath, key]);
     else out.push({ key, value, line: lineOf([...basePath, key]), layer: "file" });
   }
@@ -159,10 +184,11 @@ async function readStructured(found: FoundFile, text: string, envName: string): 
     let table: unknown = data;
     for (const p of path) table = (table as Record<string, unknown>)[p];
     for (const [key, value] of Object.entries(table as Record<string, unknown>)) {
-      out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
+      if (key === "programs") readPrograms(value, [...path, key], "env-section");
+      else out.push({ key, value, line: lineOf([...path, key]), layer: "env-section" });
     }
   }
-  return out;
+  return { raw: out, programs };
 }
 
 /**

@@ -25,6 +25,8 @@ export interface IniEntry {
 export interface IniRead {
   base: IniEntry[];
   envSection: IniEntry[];
+  /** `[program:NAME]` sections (supervisord's spelling), in file order. */
+  programs: { name: string; line: number; entries: IniEntry[] }[];
   /** Keys used as %(key): they may be custom (non-option) keys, as in uWSGI. */
   placeholders: Set<string>;
 }
@@ -38,8 +40,12 @@ export interface IniSource {
 const KEY = /^[\w.-]+$/;
 
 /** Sections in file order; keys before the first header go under "". */
+/** The line of each section's (first) header, for messages. */
+const headerLines = new Map<string, number>();
+
 export function parseIni(text: string, name: string): Map<string, IniLine[]> {
   const sections = new Map<string, IniLine[]>();
+  headerLines.clear();
   let current: IniLine[] | undefined;
   text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((raw, n) => {
     const line = n + 1;
@@ -55,6 +61,7 @@ export function parseIni(text: string, name: string): Map<string, IniLine[]> {
       if (section === "") fail("empty section name []");
       current = sections.get(section) ?? [];
       sections.set(section, current);
+      headerLines.set(section, headerLines.get(section) ?? line);
       return;
     }
     const eq = s.indexOf("=");
@@ -84,14 +91,20 @@ export function readIni(text: string, src: IniSource, section: string | undefine
     baseName = "";
   } else {
     baseName = sections.has("sup") ? "sup" : sections.has("uwsgi") ? "uwsgi" : "";
-    if (baseName === "") throw new ConfigError(`${src.name}: no [sup] or [uwsgi] section; name one with ${src.name}:SECTION`);
+    if (baseName === "" && !headers.some((h) => h.startsWith("program:"))) throw new ConfigError(`${src.name}: no [sup] or [uwsgi] section (nor [program:NAME] sections); name one with ${src.name}:SECTION`);
   }
-  const stray = baseName !== "" && sections.get("")?.[0];
-  if (stray) throw new ConfigError(`${src.name}:${stray.line}: key "${stray.key}" is outside any section; move it under [${baseName}]`);
+  const stray = headers.length > 0 && sections.get("")?.[0];
+  if (stray) throw new ConfigError(`${src.name}:${stray.line}: key "${stray.key}" is outside any section; move it under [${baseName || "sup"}]`);
 
   const placeholders = new Set<string>();
   const base = sections.get(baseName) ?? [];
-  const result: IniRead = { base: group(expandAll(base, [base], baseName, src, placeholders)), envSection: [], placeholders };
+  const result: IniRead = { base: group(expandAll(base, [base], baseName, src, placeholders)), envSection: [], programs: [], placeholders };
+  for (const [header, lines] of sections) {
+    if (!header.startsWith("program:") || section !== undefined) continue;
+    const name = header.slice("program:".length).trim();
+    if (!/^[\w.-]+$/.test(name)) throw new ConfigError(`${src.name}:${headerLines.get(header)}: [${header}]: a program name is letters, digits, "_", "-" and "."`);
+    result.programs.push({ name, line: headerLines.get(header) ?? 1, entries: group(expandAll(lines, [lines, base], header, src, placeholders)) });
+  }
   if (envName !== "") {
     const envSectionName = `${baseName || "sup"}:${envName}`;
     const lines = sections.get(envSectionName);

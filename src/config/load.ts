@@ -3,7 +3,8 @@
 // `sup config --explain`. Lists replace, never concatenate, across layers.
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
-import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec } from "./schema.ts";
+import type { FileRead } from "./file.ts";
+import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec, type ProgramConfig } from "./schema.ts";
 import { splitWords } from "../core/words.ts";
 
 /** autoreload-settle when the events engine is on and nobody set it. */
@@ -15,12 +16,21 @@ export interface Source {
 }
 
 export interface Loaded {
+  /** The top level: the master's options, and every program's defaults. */
   config: Config;
   sources: Record<string, Source>;
   file?: string; // the config file read, if any
+  /**
+   * What runs: the programs the file declares ([programs.NAME], [program:NAME])
+   * or a Procfile's, each with the top level under its own keys; without
+   * any, one program of the top level (name "": named after its command).
+   */
+  programs: ProgramConfig[];
+  /** Where each program's own keys came from (name → key → source). */
+  programSources: Map<string, Record<string, Source>>;
 }
 
-function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
+export function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
   const key = spec.aliasOf ?? spec.name;
   cfg[key] = value;
   sources[key] = src;
@@ -45,9 +55,12 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   if (!found && envName !== "") {
     throw new ConfigError(`environment "${envName}" (${envFlag ? envFlag.flag : envVar}) needs a config file with that section, and there is none (sup.toml, sup.ini, sup.json, .suprc, or -c FILE)`);
   }
+  let read: FileRead | undefined;
   if (found) {
     file = found.path;
-    for (const entry of await readConfigFile(found, envName, env)) {
+    read = await readConfigFile(found, envName, env);
+    for (const entry of read.entries) {
+      if (entry.program !== undefined) continue; // applied to its program below
       const spec = SPECS.get(entry.key)!;
       setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
     }
@@ -56,7 +69,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   // Layer 4: SUP_* variables. An unknown SUP_ variable is an error too: a
   // typo there would otherwise be silently ignored.
   const known = new Map(OPTIONS.map((o) => [envVarName(o.name), o as OptionSpec]));
-  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_NOTIFY_FD", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR"]);
+  const IGNORED = new Set(["SUP_ENV", "SUP_WORKER_ID", "SUP_GENERATION", "SUP_MASTER_PID", "SUP_NOTIFY_FD", "SUP_DOWNLOAD_URL", "SUP_VERSION", "SUP_INSTALL_DIR", "SUP_TEST_FAULT", "SUP_PROGRAM"]);
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith("SUP_") || raw === undefined || IGNORED.has(name)) continue;
     const spec = known.get(name);
@@ -102,5 +115,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     cfg["autoreload-settle"] = EVENTS_SETTLE;
     sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };
   }
-  return { config: cfg as unknown as Config, sources, file };
+  const config = cfg as unknown as Config;
+  const { programsOf } = await import("./programs.ts");
+  return { config, sources, file, ...programsOf({ cli, cwd, env, config, sources, read }) };
 }

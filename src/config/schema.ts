@@ -1,7 +1,7 @@
 // The one table of sup's options. Flags, config keys, SUP_* variables and
 // docs/config.md are all derived from it, so a key exists everywhere or nowhere.
 
-export type OptionType = "int" | "number" | "string" | "boolean" | "list" | "enum";
+export type OptionType = "int" | "number" | "string" | "boolean" | "list" | "enum" | "deps";
 
 export interface OptionSpec {
   readonly name: string;
@@ -12,6 +12,8 @@ export interface OptionSpec {
   readonly values?: readonly string[]; // for enum
   readonly aliasOf?: string; // uWSGI spelling that sets another key
   readonly flagOnly?: boolean; // meaningful only on the command line
+  /** "master": one value for the whole master, not per program (pidfile, log format); default: per program. */
+  readonly scope?: "master";
   readonly help: string;
 }
 
@@ -27,10 +29,10 @@ export const OPTIONS = [
   opt({ name: "stop-signal", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
   opt({ name: "worker-reload-mercy", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
   opt({ name: "backoff-max", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
-  opt({ name: "pidfile", type: "string", default: "", help: "Write the master's pid here; `sup reload|stop|status` read it." }),
-  opt({ name: "log-format", type: "enum", default: "text", values: ["text", "json"], help: "Master log lines as text or one JSON object per line." }),
+  opt({ name: "pidfile", type: "string", default: "", scope: "master", help: "Write the master's pid here; `sup reload|stop|status` read it." }),
+  opt({ name: "log-format", type: "enum", default: "text", scope: "master", values: ["text", "json"], help: "Master log lines as text or one JSON object per line." }),
   opt({ name: "log-prefix", type: "boolean", default: true, help: "Prefix worker output lines with the worker id." }),
-  opt({ name: "master", type: "boolean", default: true, help: "Accepted for uWSGI compatibility; sup always runs a master." }),
+  opt({ name: "master", type: "boolean", default: true, scope: "master", help: "Accepted for uWSGI compatibility; sup always runs a master." }),
   opt({ name: "touch-reload", type: "list", default: [], help: "Graceful reload when this file's mtime changes, or it appears or disappears; repeatable." }),
   opt({ name: "touch-chain-reload", type: "list", default: [], help: "Rolling (one at a time) reload on touch; repeatable." }),
   opt({ name: "check-interval", type: "number", default: 1, min: 0.01, help: "Seconds between touch-file checks." }),
@@ -50,10 +52,14 @@ export const OPTIONS = [
   opt({ name: "reload-grace", type: "number", default: 3, min: 0, help: "Seconds a new worker must stay up after it is ready before the old one is retired; a new worker that dies sooner rolls the reload back (0: trust ready at once)." }),
   opt({ name: "reload-strategy", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
   opt({ name: "give-up-after", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
+  opt({ name: "restart", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
+  opt({ name: "on-exit", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
+  opt({ name: "depends-on", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
   opt({ name: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
   opt({ name: "ini", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
   opt({ name: "toml", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
   opt({ name: "json", type: "string", default: "", flagOnly: true, help: "JSON config file, FILE[:SECTION]." }),
+  opt({ name: "procfile", type: "string", default: "", flagOnly: true, help: "Run each `name: command` line of this Procfile as a program of one worker (foreman's PORT and .env). Without -c or a command, a Procfile in the working directory is read." }),
   opt({ name: "env-name", type: "string", default: "", flagOnly: true, help: "Config environment section to apply ([sup:NAME]; NAME table); also SUP_ENV." }),
 ] as const satisfies readonly OptionSpec[];
 
@@ -92,6 +98,26 @@ export interface Config {
   "reload-grace": number;
   "reload-strategy": "start-first" | "stop-first";
   "give-up-after": number;
+  restart: "always" | "on-failure" | "never";
+  "on-exit": "restart" | "stop-all";
+  /** program name → what it must have done before this program starts. */
+  "depends-on": Record<string, DependsOn>;
+}
+
+/** What a config load gives the master: the programs to run (config/load.ts's Loaded is one). */
+export interface Setup {
+  programs: ProgramConfig[];
+}
+
+export type DependsOn = "started" | "ready" | "completed";
+export const DEPENDS_ON: readonly DependsOn[] = ["started", "ready", "completed"];
+
+/** A named program of the config: its own Config (the top-level values are its defaults). */
+export interface ProgramConfig {
+  name: string;
+  config: Config;
+  /** Where it was declared ("sup.toml:12", "Procfile:2"), for messages; "" for the implicit one. */
+  where: string;
 }
 
 export const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));
@@ -100,7 +126,7 @@ export function defaults(): Config {
   const c: Record<string, unknown> = {};
   for (const o of OPTIONS) {
     if ("aliasOf" in o || ("flagOnly" in o && o.flagOnly)) continue;
-    c[o.name] = Array.isArray(o.default) ? [...o.default] : o.default;
+    c[o.name] = Array.isArray(o.default) ? [...o.default] : typeof o.default === "object" && o.default !== null ? { ...o.default } : o.default;
   }
   return c as unknown as Config;
 }

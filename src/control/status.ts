@@ -1,16 +1,23 @@
 // The status report: what `sup status`, `sup status --json` and USR1 show.
-import { readFileSync } from "node:fs";
-import type { Slot } from "../supervisor/slots.ts";
+// Each program reports itself (buildStatus); combineStatus makes one report
+// of them, grouped by program. Memory is the worker's whole process group
+// (processes/memory.ts): RSS, and PSS where /proc lets us read it.
 import { CRASH_LOOP_AFTER } from "../core/backoff.ts";
+import { groupMemory } from "../processes/memory.ts";
+import type { Slot } from "../supervisor/slots.ts";
 
 export interface WorkerStatus {
+  program?: string;
   id: number;
   pid: number;
   generation: number;
   state: string; // starting | ready | stopping | crashloop | waiting
   uptime: number; // seconds
   restarts: number;
-  rss: number; // bytes, 0 when unknown
+  /** Resident memory of the worker's process group, bytes (0 when unknown). */
+  rss: number;
+  /** Proportional set size of the group, bytes, when readable. */
+  pss?: number;
   lastExit?: string;
   status?: string; // its sd_notify STATUS=
 }
@@ -22,10 +29,26 @@ export interface Containment {
   guard?: { pid: number; kind: string };
 }
 
+export interface ProgramStatus {
+  name: string;
+  /** ready, starting, reloading, waiting, blocked, stopped, completed, failed */
+  state: string;
+  /** Why it waits, is blocked or stopped. */
+  hold?: string;
+  restart: string;
+  generation: number;
+  target: number;
+  ready: number;
+  lastReload?: LastReload;
+  /** One-shot workers that finished. */
+  done: { id: number; exit: string; ok: boolean }[];
+}
+
 export interface StatusReport {
   master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload } & Partial<Containment>;
   workers: WorkerStatus[];
-  crashing: { id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
+  crashing: { program?: string; id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
+  programs: ProgramStatus[];
 }
 
 /** The last reload, as status shows it. */
@@ -37,18 +60,7 @@ export interface LastReload {
   message: string;
 }
 
-const PAGE = 4096;
-
-/** Resident memory of a pid from /proc (Linux), 0 elsewhere. */
-export function rssOf(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE;
-  } catch {
-    return 0;
-  }
-}
-
-/** What the arbiter knows, as plain data (the status module does not know the arbiter). */
+/** What a program knows, as plain data (the status module does not know the supervisor). */
 export interface StatusInput {
   masterPid: number;
   uptime: number; // s
@@ -57,50 +69,92 @@ export interface StatusInput {
   stopping: boolean;
   reloading: boolean;
   lastReload?: LastReload;
+  program?: { name: string; state: string; hold?: string; restart: string };
   workers: { id: number; pid: number; generation: number; state: string; uptime: number; status?: string }[];
   slots: Slot[];
-  containment?: Containment;
 }
 
 const tenths = (s: number) => Math.round(s * 10) / 10;
 
 export function buildStatus(s: StatusInput): StatusReport {
   const slot = new Map(s.slots.map((x) => [x.id, x]));
+  const memory = groupMemory(s.workers.map((w) => w.pid));
+  const name = s.program?.name;
   const workers = s.workers
     .map((w) => ({
+      program: name,
       id: w.id,
       pid: w.pid,
       generation: w.generation,
       state: w.state,
       uptime: tenths(w.uptime),
       restarts: slot.get(w.id)?.restarts ?? 0,
-      rss: rssOf(w.pid),
+      rss: memory.get(w.pid)?.rss ?? 0,
+      pss: memory.get(w.pid)?.pss,
       lastExit: slot.get(w.id)?.lastExit,
       status: w.status,
     }))
     .sort((a, b) => a.id - b.id || a.generation - b.generation);
   const crashing = s.slots
     .filter((x) => x.failures >= CRASH_LOOP_AFTER)
-    .map((x) => ({ id: x.id, failures: x.failures, lastExit: x.lastExit, lastStderr: x.lastStderr, waitingForChange: x.respawnAt === Infinity }));
+    .map((x) => ({ program: name, id: x.id, failures: x.failures, lastExit: x.lastExit, lastStderr: x.lastStderr, waitingForChange: x.respawnAt === Infinity }));
+  const ready = s.workers.filter((w) => w.state === "ready" && slot.get(w.id)?.generation === w.generation).length;
+  const programs: ProgramStatus[] = [{
+    name: name ?? "",
+    state: s.program?.state ?? (ready === s.target ? "ready" : "starting"),
+    hold: s.program?.hold,
+    restart: s.program?.restart ?? "always",
+    generation: s.generation,
+    target: s.target,
+    ready,
+    lastReload: s.lastReload,
+    done: s.slots.filter((x) => x.done).map((x) => ({ id: x.id, exit: x.done!.exit, ok: x.done!.ok })),
+  }];
   return {
-    master: { pid: s.masterPid, uptime: tenths(s.uptime), generation: s.generation, target: s.target, stopping: s.stopping, reloading: s.reloading, lastReload: s.lastReload, ...s.containment },
+    master: { pid: s.masterPid, uptime: tenths(s.uptime), generation: s.generation, target: s.target, stopping: s.stopping, reloading: s.reloading, lastReload: s.lastReload },
     workers,
     crashing,
+    programs,
   };
 }
 
-const mb = (b: number) => (b ? `${(b / 1048576).toFixed(1)}M` : "-");
+/** One report of several programs' (the first program's generation, target and last reload stand for the master's). */
+export function combineStatus(reports: StatusReport[]): StatusReport {
+  const first = reports[0]!;
+  if (reports.length === 1) return first;
+  return {
+    master: { ...first.master, target: reports.reduce((n, r) => n + r.master.target, 0) },
+    workers: reports.flatMap((r) => r.workers),
+    crashing: reports.flatMap((r) => r.crashing),
+    programs: reports.flatMap((r) => r.programs),
+  };
+}
 
-/** Human table, one line per worker (also what USR1 logs). */
+const mb = (b: number | undefined) => (b ? `${(b / 1048576).toFixed(1)}M` : "-");
+
+/** Human table, one line per worker, grouped by program when there are several (also what USR1 logs). */
 export function statusTable(r: StatusReport): string[] {
   const m = r.master;
-  const lines = [`master pid ${m.pid} up ${m.uptime}s gen ${m.generation} workers ${r.workers.length}/${m.target}${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
+  const several = r.programs.length > 1;
+  const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
+  const reloadLine = (l: LastReload) => `last reload ${new Date(l.at).toISOString()} (${l.reason}): ${l.ok ? "ok" : "failed"}: ${l.message.split("\n")[0]}`;
   if (m.killMode) lines.push(`kill mode: ${m.killMode}${m.guard ? `; guard pid ${m.guard.pid} (${m.guard.kind})` : ""}`);
-  if (m.lastReload) lines.push(`last reload ${new Date(m.lastReload.at).toISOString()} (${m.lastReload.reason}): ${m.lastReload.ok ? "ok" : "failed"}: ${m.lastReload.message.split("\n")[0]}`);
-  lines.push(`${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"RSS".padEnd(8)}STATUS`);
-  for (const w of r.workers) lines.push(`${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss).padEnd(8)}${w.status ?? ""}`.trimEnd());
+  if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));
+  const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
+  const row = (w: WorkerStatus) =>
+    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${w.status ?? ""}`.trimEnd();
+  for (const p of r.programs) {
+    if (several) {
+      lines.push(`program ${p.name}: ${p.state}${p.hold ? ` (${p.hold})` : ""}, gen ${p.generation}, ${p.ready}/${p.target} ready${p.restart !== "always" ? `, restart ${p.restart}` : ""}`);
+      if (p.lastReload) lines.push(`  ${reloadLine(p.lastReload)}`);
+    }
+    const ws = r.workers.filter((w) => !several || w.program === p.name);
+    if (!several || ws.length) lines.push(head);
+    for (const w of ws) lines.push(row(w));
+    for (const d of p.done) lines.push(`worker ${several ? `${p.name}.` : ""}${d.id}: ${d.ok ? "done" : "failed"}, ${d.exit}`);
+  }
   for (const c of r.crashing) {
-    lines.push(`worker ${c.id}: crash loop, ${c.failures} exits in a row, last ${c.lastExit ?? "?"}${c.waitingForChange ? ", waiting for changes" : ""}`);
+    lines.push(`worker ${several ? `${c.program}.` : ""}${c.id}: crash loop, ${c.failures} exits in a row, last ${c.lastExit ?? "?"}${c.waitingForChange ? ", waiting for changes" : ""}`);
     for (const l of c.lastStderr.slice(-5)) lines.push(`    ${l}`);
   }
   return lines;

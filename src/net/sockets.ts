@@ -11,12 +11,12 @@ import type { Config } from "../config/schema.ts";
 import { bindListen, closeListen, inheritedListen, type ListenSocket } from "./listen.ts";
 
 export class Sockets {
-  private readonly bound = new Map<string, { sock: ListenSocket; gens: Set<number> }>();
+  private readonly bound = new Map<string, { sock: ListenSocket; gens: Set<string> }>();
   // Taken once: LISTEN_PID names this process only at start.
   private readonly inherited = inheritedListen(process.env);
 
-  /** Binds what generation `gen` of `cfg` needs and is not bound yet; all or nothing (ConfigError). */
-  acquire(gen: number, cfg: Config) {
+  /** Binds what generation `gen` (a program's, as one key) of `cfg` needs and is not bound yet; all or nothing (ConfigError). */
+  acquire(gen: string, cfg: Config) {
     const fresh = cfg.listen.filter((a) => !this.bound.has(a));
     const socks = fresh.length > 0 ? bindListen(fresh, { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] }) : [];
     for (const s of socks) this.bound.set(s.name, { sock: s, gens: new Set() });
@@ -24,7 +24,7 @@ export class Sockets {
   }
 
   /** Generation `gen` is gone: close what no other generation uses. Returns the addresses closed. */
-  release(gen: number): string[] {
+  release(gen: string): string[] {
     const closed: string[] = [];
     for (const [addr, b] of this.bound) {
       if (!b.gens.delete(gen) || b.gens.size > 0) continue;

@@ -67,24 +67,49 @@ export function endOutputs(): void {
 
 const CUT = encoder.encode(" [line cut at 64 KiB]");
 
-const tags = new Map<number, Uint8Array>();
+const tags = new Map<string, Uint8Array>();
+/** foreman's and overmind's palette: a stable colour per program on a terminal. */
+const COLOURS = [36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94];
+const colour = (() => {
+  const on = process.stdout.isTTY === true && process.env.NO_COLOR === undefined && process.env.TERM !== "dumb";
+  return (program: string, text: string) => {
+    if (!on) return text;
+    let h = 0;
+    for (const c of program) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    return `\x1b[${COLOURS[h % COLOURS.length]}m${text}\x1b[0m`;
+  };
+})();
 
-/** One line a worker wrote: prefixed with its id (or as JSON), through the bounded writer. */
-export function workerLine(stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean, prefix: boolean): void {
+/**
+ * The prefix of a worker's line: "[2 g3] " (worker 2 of generation 3), or
+ * with several programs "web.2 g3 | " in the program's colour on a terminal,
+ * so the old and the new generation's lines tell apart during a reload.
+ */
+function tagOf(program: string | undefined, id: number, gen: number): Uint8Array {
+  const key = `${program ?? ""}\0${id}\0${gen}`;
+  let tag = tags.get(key);
+  if (!tag) {
+    if (tags.size > 4096) tags.clear(); // generations come and go: keep the cache bounded
+    tags.set(key, (tag = encoder.encode(program === undefined ? `[${id} g${gen}] ` : `${colour(program, `${program}.${id} g${gen} |`)} `)));
+  }
+  return tag;
+}
+
+/** One line a worker wrote: prefixed with its program, id and generation (or as JSON), through the bounded writer. */
+export function workerLine(stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean, prefix: boolean, program?: string): void {
   const out = outputs?.[stream];
   if (!out) return;
   // A flood into a full queue: count the line without building it.
   if (out.full(line.length + 16)) return out.skip();
   if (format === "json") {
     const text = decoder.decode(line) + (cut ? decoder.decode(CUT) : "");
-    out.write(encoder.encode(JSON.stringify({ time: new Date().toISOString(), stream, worker: id, gen, line: text }) + "\n"));
+    out.write(encoder.encode(JSON.stringify({ time: new Date().toISOString(), stream, ...(program === undefined ? {} : { program }), worker: id, gen, line: text }) + "\n"));
     return;
   }
-  let tag = tags.get(id);
-  if (!tag) tags.set(id, (tag = encoder.encode(`[${id}] `)));
-  const head = prefix ? tag.length : 0;
+  const tag = prefix ? tagOf(program, id, gen) : undefined;
+  const head = tag ? tag.length : 0;
   const bytes = new Uint8Array(head + line.length + (cut ? CUT.length : 0) + 1);
-  if (prefix) bytes.set(tag, 0);
+  if (tag) bytes.set(tag, 0);
   bytes.set(line, head);
   if (cut) bytes.set(CUT, head + line.length);
   bytes[bytes.length - 1] = 10;

@@ -36,6 +36,8 @@ export interface WorkerIdentity {
   notifyFd?: number;
   /** $PORT with --port-base (chosen by the arbiter: it alternates between two per id). */
   port?: number;
+  /** The program it belongs to ($SUP_PROGRAM). */
+  program?: string;
 }
 
 export function workerEnv(base: Record<string, string | undefined>, cfg: Config, who: WorkerIdentity): Record<string, string> {
@@ -45,6 +47,7 @@ export function workerEnv(base: Record<string, string | undefined>, cfg: Config,
   env.SUP_WORKER_ID = String(who.id);
   env.SUP_GENERATION = String(who.generation);
   env.SUP_MASTER_PID = String(who.masterPid);
+  if (who.program) env.SUP_PROGRAM = who.program;
   if (who.port) env.PORT = String(who.port);
   if (who.listenFds > 0) {
     // LISTEN_PID is set by the exec shim to the worker's own pid (sd_listen_fds(3)).

@@ -1,5 +1,6 @@
 // Starting a worker process. The arbiter calls a SpawnFn, so unit tests can
 // swap in a fake and run the loop without processes.
+import { closeSync } from "node:fs";
 import { LineSplitter, type LineFn } from "../output/lines.ts";
 
 export interface SpawnSpec {
@@ -74,10 +75,20 @@ export const spawnProcess: SpawnFn = (spec) => {
     void pump(proc.stderr as ReadableStream<Uint8Array>, (l, cut) => spec.onLine("stderr", l, cut));
   }
   if (spec.notifyPipe) {
-    // Bun gives the read end of an extra "pipe" as a plain fd; a file stream
-    // over it ends (and closes it) when every writer has closed its end.
+    // Bun gives the read end of an extra "pipe" (a socketpair) as a plain fd.
+    // A file stream over it ends when every writer has closed its end, but
+    // does not close it (Bun 1.4.5): one descriptor leaked per worker that
+    // ever ran, until EMFILE (issue 18). It is ours to close once read out.
     const fd = proc.stdio[3 + spec.fds.length] as unknown as number;
-    void pump(Bun.file(fd).stream(), (l) => spec.onNotify(decoder.decode(l)));
+    void pump(Bun.file(fd).stream(), (l) => spec.onNotify(decoder.decode(l))).finally(() => closeFd(fd));
   }
   return { pid: proc.pid };
 };
+
+function closeFd(fd: number) {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}

@@ -5,7 +5,7 @@
 // thread can be made, the socket is drained on a short timer instead.
 import { watchReadable, watchUnavailable, type FdWatch } from "../native/fdwatch.ts";
 import { NotifyServer } from "../net/notify.ts";
-import type { Logger } from "../supervisor/deps.ts";
+import type { Logger } from "../supervisor/world.ts";
 import type { Event } from "../supervisor/events.ts";
 import type { Queue } from "../core/queue.ts";
 

@@ -7,7 +7,7 @@
 // (--chdir, resolved against the directory sup started in), not sup's own.
 import { resolve } from "node:path";
 import { autoreloadMode, type Config } from "../config/schema.ts";
-import type { Logger } from "../supervisor/deps.ts";
+import type { Logger } from "../supervisor/world.ts";
 import type { Event } from "../supervisor/events.ts";
 import type { Queue } from "../core/queue.ts";
 
@@ -21,7 +21,13 @@ export class Triggers {
     private queue: Queue<Event>,
     private cwd: string,
     private log: Logger,
+    /** The program whose files these are: its reload only. */
+    private program?: string,
   ) {}
+
+  private get targets(): string[] | undefined {
+    return this.program === undefined ? undefined : [this.program];
+  }
 
   static enabled(cfg: Config): boolean {
     return cfg["touch-reload"].length > 0 || cfg["touch-chain-reload"].length > 0 || autoreloadMode(cfg) !== null;
@@ -41,7 +47,7 @@ export class Triggers {
     if (cfg["touch-reload"].length > 0 || cfg["touch-chain-reload"].length > 0) {
       const { watchTouchFiles } = await import("../watch/touch.ts");
       if (this.key !== key) return; // replaced while loading
-      const t = watchTouchFiles({ files: cfg["touch-reload"], chainFiles: cfg["touch-chain-reload"], interval: cfg["check-interval"], cwd: workDir }, (ev) => this.queue.push({ type: "reload", reason: `touch: ${ev.file}${ev.why === "modified" ? "" : ` ${ev.why}`}`, rolling: ev.rolling }), note);
+      const t = watchTouchFiles({ files: cfg["touch-reload"], chainFiles: cfg["touch-chain-reload"], interval: cfg["check-interval"], cwd: workDir }, (ev) => this.queue.push({ type: "reload", reason: `touch: ${ev.file}${ev.why === "modified" ? "" : ` ${ev.why}`}`, rolling: ev.rolling, targets: this.targets }), note);
       this.stops.push(() => t.stop());
     }
     const mode = autoreloadMode(cfg);
@@ -52,7 +58,7 @@ export class Triggers {
       const ownFiles = cfg.pidfile ? [resolve(this.cwd, cfg.pidfile)] : [];
       const t = watchTree(
         { ...mode, watch: cfg["autoreload-watch"], include: cfg["autoreload-include"], ignore: cfg["autoreload-ignore"], settle: cfg["autoreload-settle"], cwd: workDir, ownFiles },
-        (ev) => this.queue.push({ type: "reload", reason: `autoreload: ${ev.files[0] ?? "?"}${ev.count > 1 ? ` and ${(ev.count - 1).toLocaleString("en-US")} more` : ""}`, rolling: false }),
+        (ev) => this.queue.push({ type: "reload", reason: `autoreload: ${ev.files[0] ?? "?"}${ev.count > 1 ? ` and ${(ev.count - 1).toLocaleString("en-US")} more` : ""}`, rolling: false, targets: this.targets }),
         note,
       );
       this.stops.push(() => t.stop());
@@ -62,5 +68,33 @@ export class Triggers {
   stop() {
     this.key = "";
     for (const s of this.stops.splice(0)) s();
+  }
+}
+
+/** Each program's file triggers, restarted when its config's trigger settings change. */
+export class ProgramTriggers {
+  private readonly byProgram = new Map<string, Triggers>();
+
+  constructor(
+    private queue: Queue<Event>,
+    private cwd: string,
+    private log: Logger,
+  ) {}
+
+  update(program: string, cfg: Config) {
+    let t = this.byProgram.get(program);
+    if (!t) this.byProgram.set(program, (t = new Triggers(this.queue, this.cwd, this.log, program)));
+    t.update(cfg);
+  }
+
+  /** A program that is gone: its triggers stop. */
+  drop(program: string) {
+    this.byProgram.get(program)?.stop();
+    this.byProgram.delete(program);
+  }
+
+  stop() {
+    for (const t of this.byProgram.values()) t.stop();
+    this.byProgram.clear();
   }
 }

@@ -2,9 +2,10 @@
 // handlers, the deadline timer, worker exits and output, the notify socket,
 // probes, config loads, the control socket, file triggers) push these; only
 // the arbiter loop acts on them.
-import type { Config } from "../config/schema.ts";
+import type { Config, Setup } from "../config/schema.ts";
 import type { StatusReport } from "../control/status.ts";
 import type { WorkerHandle } from "../processes/handle.ts";
+import type { ReloadTarget } from "./reload-run.ts";
 import type { MasterSignal } from "./signals.ts";
 
 export interface ReloadResult {
@@ -20,10 +21,15 @@ export type Event =
   /** sd_notify text from the notify socket (sender pid and uid) or a worker's notify pipe. */
   | { type: "notify"; text: string; worker?: WorkerHandle; pid?: number; uid?: number }
   | { type: "probe"; worker: WorkerHandle; ok: boolean }
-  | { type: "config"; seq: number; config?: Config; error?: string }
-  | { type: "reload"; reason: string; rolling: boolean; reply?: (r: ReloadResult) => void }
+  | { type: "config"; seq: number; config?: Config | Setup; error?: string }
+  /** targets: every program ("all", the default), those whose config changed ("changed"), or these names. */
+  | { type: "reload"; reason: string; rolling: boolean; reply?: (r: ReloadResult) => void; targets?: ReloadTarget }
+  /** sup stop|start|restart NAME. */
+  | { type: "program"; op: "stop" | "start" | "restart"; name: string; reply?: (r: { ok: boolean; message: string }) => void }
   | { type: "stop"; reason: string; now: boolean }
   | { type: "scale"; delta: number; reason: string }
   | { type: "status"; reply?: (s: StatusReport) => void } // no reply: log the table (USR1)
   /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
-  | { type: "child" };
+  | { type: "child" }
+  /** A bug in sup's own code, caught outside the loop (a callback): the loop stops the workers and exits 70. */
+  | { type: "fault"; error: unknown };

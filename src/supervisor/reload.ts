@@ -95,17 +95,18 @@ export class Reload {
   /**
    * What the candidates' states make due: ids to switch now (rolling), or
    * the whole commit, and the next time to look again (a grace ending).
+   * Pure: the Loop's deadline query asks this without changing anything.
    */
-  decide(candidates: CandidateView[], now: number): { switchIds: number[]; commit: boolean; recheckAt: number } {
-    if (!this.starting) return { switchIds: [], commit: false, recheckAt: Infinity };
+  peek(candidates: CandidateView[], now: number): { switchIds: number[]; commit: boolean; recheckAt: number; inGrace: Set<number> } {
+    const inGrace = new Set<number>();
+    if (!this.starting) return { switchIds: [], commit: false, recheckAt: Infinity, inGrace };
     let recheckAt = Infinity;
     const ready = new Set<number>();
-    this.inGrace = new Set();
     for (const c of candidates) {
       if (c.generation !== this.to || c.state !== "ready" || this.switched.has(c.id)) continue;
       if (this.proven(c, now)) ready.add(c.id);
       else {
-        this.inGrace.add(c.id);
+        inGrace.add(c.id);
         recheckAt = Math.min(recheckAt, c.readyAt! + this.graceMs);
       }
     }
@@ -119,6 +120,13 @@ export class Reload {
     // Something is due now: a decision asked for a moment later (by the
     // timer's arming) must find the timer armed for it, not Infinity.
     if (commit || switchIds.length > 0) recheckAt = now;
-    return { switchIds, commit, recheckAt };
+    return { switchIds, commit, recheckAt, inGrace };
+  }
+
+  /** peek(), acted on: remembers which new workers are in their grace (replacing() lets the next rolling id start then). */
+  decide(candidates: CandidateView[], now: number): { switchIds: number[]; commit: boolean; recheckAt: number } {
+    const { inGrace, ...d } = this.peek(candidates, now);
+    this.inGrace = inGrace;
+    return d;
   }
 }

@@ -11,6 +11,8 @@ export interface Slot {
   respawnAt?: number; // ms; undefined = now; Infinity = waiting for a change
   lastExit?: string;
   lastStderr: string[];
+  /** A worker of a one-shot program (restart never / on-failure) finished: nothing respawns it. */
+  done?: { ok: boolean; exit: string };
 }
 
 export const newSlot = (id: number, generation: number): Slot => ({ id, generation, failures: 0, restarts: 0, lastStderr: [] });

@@ -7,7 +7,7 @@ import type { Fields } from "../output/log.ts";
 import { parseNotify } from "../net/notify.ts";
 import { expandReady, parseReady, probeOnce } from "../net/probe.ts";
 import { WorkerHandle, parseSignal, signalGroup } from "../processes/handle.ts";
-import type { ArbiterDeps, Orphan } from "./deps.ts";
+import type { World, Orphan } from "./world.ts";
 import type { Event } from "./events.ts";
 import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
@@ -28,12 +28,13 @@ export class Workers {
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
   readonly leftovers: Leftovers;
-  onLine?: (stream: "stdout" | "stderr", id: number, gen: number, line: Uint8Array, cut: boolean) => void;
 
   constructor(
-    private readonly deps: ArbiterDeps,
+    private readonly deps: World,
     private readonly queue: Queue<Event>,
     private readonly configFor: (w: { generation: number }) => Config,
+    /** The program these workers run (for the World: sockets, env, output prefix). */
+    private readonly program?: string,
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t as number, sig) : kind === "pid" ? signalPid(t as number, sig) : (deps.cgroups?.signal(t as string, sig) ?? false)),
@@ -67,7 +68,7 @@ export class Workers {
   spawn(id: number, generation: number, cfg: Config): WorkerHandle {
     const now = this.deps.now();
     const port = this.portFor(id, cfg) ?? 0;
-    const prepared = this.deps.prepare(cfg, id, generation, port);
+    const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
     const spec = expandReady(parseReady(cfg.ready), { id, port });
     const box: { w?: WorkerHandle } = {};
     let pid: number;
@@ -77,7 +78,7 @@ export class Workers {
         onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
         onLine: (stream, line, cut) => {
           if (stream === "stderr" && box.w) box.w.noteStderr(line);
-          this.onLine?.(stream, id, generation, line, cut);
+          this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
         },
         onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
       }));

@@ -15,7 +15,9 @@ import { workerEnv } from "../processes/env.ts";
 import { checkConfig } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
-import { Arbiter } from "../supervisor/arbiter.ts";
+import { setFaultSink } from "../core/fault.ts";
+import { Loop } from "../supervisor/loop.ts";
+import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
@@ -23,7 +25,7 @@ import { WorkerCgroups, setupCgroups } from "../processes/cgroup.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
-import { Triggers } from "../sources/triggers.ts";
+import { ProgramTriggers, Triggers } from "../sources/triggers.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
@@ -32,10 +34,20 @@ export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
-  const load = async () => (await loadConfig(cli, process.env, startDir)).config;
-  const config = await load();
+  const load = async () => await loadConfig(cli, process.env, startDir);
+  const loaded = await load();
+  const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
-  checkConfig(config, startDir);
+  // Every program is checked before anything starts (exit 2, naming the program).
+  const check = (cfg: Config, program: string) => {
+    try {
+      return checkConfig(cfg, startDir);
+    } catch (e) {
+      if (!program || !(e instanceof ConfigError)) throw e;
+      throw new UsageError(`program ${program}: ${e.message}`);
+    }
+  };
+  for (const p of programs) check(p.config, p.name);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
 
@@ -43,9 +55,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   // Runtime dir (where notify sockets go), control socket, pidfile: src/control/open.ts.
   let control: Control | undefined;
   const sockets = new Sockets();
-  sockets.acquire(1, config); // binds --listen (or takes systemd's sockets); ConfigError → exit 2
   const shim = shimArgv();
-  let triggers: Triggers | undefined;
+  let triggers: ProgramTriggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
@@ -55,29 +66,30 @@ export async function runMaster(cli: Cli): Promise<number> {
   const cgroups = "place" in cg ? new WorkerCgroups(cg.place) : undefined;
   const killMode = cgroups?.describe ?? "process groups + subreaper";
 
-  const arb: Arbiter = new Arbiter(config, {
+  // The World: all the I/O the supervisor does (src/supervisor/world.ts).
+  const world: World = {
     spawn: spawnProcess,
     now: () => performance.now(),
     log,
     masterPid,
     loadConfig: load,
-    accept(next, generation) {
-      checkConfig(next, startDir);
-      sockets.acquire(generation, next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), arb.queue, log);
+    accept(next, generation, program = "") {
+      check(next, program);
+      sockets.acquire(socketKey(program, generation), next);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), loop.queue, log);
       setLogFormat(next["log-format"]);
-      triggers?.update(next);
+      triggers?.update(program, next);
     },
-    release(generation) {
-      for (const addr of sockets.release(generation)) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
+    release(generation, program = "") {
+      for (const addr of sockets.release(socketKey(program, generation))) log.info(`listen ${addr}: closed (no generation uses it any more)`, { event: "listen.close", addr });
     },
-    prepare(cfg, id, generation, port) {
+    prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const command = checkConfig(cfg, startDir);
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
-        id, generation, masterPid, port,
+        id, generation, masterPid, port, program: several ? program : undefined,
         listenFds: listen.length, listenFdNames: listenFdNames(listen),
         notifySocket: wantsNotify ? notify?.path : undefined,
         notifyFd: wantsNotify ? 3 + listen.length : undefined,
@@ -114,39 +126,55 @@ export async function runMaster(cli: Cli): Promise<number> {
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
-  });
-  arb.workers.onLine = (stream, id, gen, line, cut) => workerLine(stream, id, gen, line, cut, arb.configFor({ generation: gen })["log-prefix"]);
+    line: (stream, id, gen, line, cut, cfg, program) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"], several ? program : undefined),
+    fault: testFault(),
+  };
+  const several = programs.length > 1 || programs[0]?.name !== "";
+  const loop = new Loop(world, loaded);
+  // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
+  for (const p of loop.programs.values()) sockets.acquire(socketKey(p.name, 1), p.config);
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
   let childQueued = false;
-  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => arb.queue.push({ type: "signal", sig })]);
+  const handlers: [string, () => void][] = MASTER_SIGNALS.map((sig) => [sig, () => loop.queue.push({ type: "signal", sig })]);
   handlers.push(["SIGCHLD", () => {
     if (childQueued) return;
     childQueued = true;
     queueMicrotask(() => {
       childQueued = false;
-      arb.queue.push({ type: "child" });
+      loop.queue.push({ type: "child" });
     });
   }]);
   for (const [sig, h] of handlers) process.on(sig as NodeJS.Signals, h);
 
+  // A throw in a callback is a bug like one in the loop: the loop stops the workers and exits 70.
+  setFaultSink((error) => loop.queue.push({ type: "fault", error }));
+  let clean = false;
   try {
-    control = openControl(masterPid, pidfile, arb.queue, VERSION);
+    control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
     log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
     guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
-    if (config.ready === "notify") notify = NotifyChannel.open(join(control.dir, "notify.sock"), arb.queue, log);
-    triggers = new Triggers(arb.queue, startDir, log);
-    triggers.update(config);
-    return await arb.run();
+    if (programs.some((p) => p.config.ready === "notify")) notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
+    triggers = new ProgramTriggers(loop.queue, startDir, log);
+    for (const p of loop.programs.values()) triggers.update(p.name, p.config);
+    const code = await loop.run();
+    clean = true;
+    return code;
   } finally {
+    setFaultSink(undefined);
     triggers?.stop();
     for (const [sig, h] of handlers) process.off(sig as NodeJS.Signals, h);
     notify?.close();
-    guard?.close();
-    cgroups?.close(masterPid);
+    // "bye" tells the guard all is well: only after the loop ended with every
+    // worker gone. A loop that threw leaves the pipe to close with the
+    // process, and the guard kills what is left (and removes the cgroups).
+    if (clean) {
+      guard?.close();
+      cgroups?.close(masterPid);
+    }
     control?.close();
     sockets.closeAll();
     endOutputs();
@@ -154,3 +182,17 @@ export async function runMaster(cli: Cli): Promise<number> {
 }
 
 export { ConfigError, type Config };
+
+/**
+ * SUP_TEST_FAULT=loop|callback makes the loop throw (on USR1), to test that a
+ * bug in sup stops the workers and exits 70. A release build (SUP_VERSION
+ * defined) ignores it: only the tests' source runs honour it.
+ */
+function testFault(): World["fault"] {
+  if (typeof SUP_VERSION === "string") return undefined;
+  const f = process.env.SUP_TEST_FAULT;
+  return f === "loop" || f === "callback" ? f : undefined;
+}
+
+/** Sockets are held per program and generation. */
+const socketKey = (program: string, generation: number) => `${program}\0${generation}`;

@@ -97,7 +97,7 @@ describe("sup master", () => {
     await m.waitFor(/ENV id=2 gen=1/);
     expect(Number(a[1])).toBe(m.pid);
     expect(a[2]).toBe(dir);
-    expect(m.out).toMatch(/^\[1\] ENV id=1/m);
+    expect(m.out).toMatch(/^\[1 g1\] ENV id=1/m);
   });
 
   test("USR1 logs a status table", async () => {
@@ -261,7 +261,7 @@ describe("logs and shell", () => {
 
   test("--shell runs the command through /bin/sh -c; without it nothing is re-split", async () => {
     const m = new Master(["--shell", "--", "echo shell-$((6*7)); exec sleep 30"]);
-    await m.waitFor(/\[1\] shell-42/);
+    await m.waitFor(/\[1 g1\] shell-42/);
     const r = await runSup(["--", "echo hello"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('command not found: "echo hello"');

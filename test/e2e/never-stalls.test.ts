@@ -147,8 +147,8 @@ test("a Node worker says READY=1 on its notify pipe, without native code; one th
 
 test("a progress bar drawn with \\r passes through as lines", async () => {
   const m = new Master(["--", "sh", "-c", "printf 'step 1\\rstep 2\\rstep 3\\r\\ndone\\n'; exec sleep 30"]);
-  await m.waitFor(/\[1\] done/);
-  expect(m.out).toMatch(/\[1\] step 1\n\[1\] step 2\n\[1\] step 3\n\[1\] done/);
+  await m.waitFor(/\[1 g1\] done/);
+  expect(m.out).toMatch(/\[1 g1\] step 1\n\[1 g1\] step 2\n\[1 g1\] step 3\n\[1 g1\] done/);
 });
 
 test("a reload whose new listen address is in use fails with the address and errno named; the old workers keep serving", async () => {

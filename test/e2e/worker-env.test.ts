@@ -20,8 +20,8 @@ test("a worker gets SUP_WORKER_ID, SUP_GENERATION, SUP_MASTER_PID and env, not t
     SUP_WORKER_RELOAD_MERCY: "2",
   };
   const m = new Master(["--env", "SUP_INNER=set-on-purpose"], { cwd: dir, env });
-  await m.waitFor(/\[1\] env-done/);
-  const seen = [...m.out.matchAll(/^\[1\] (SUP_[A-Z_]+)=(.*)$/gm)].map((x) => `${x[1]}=${x[2]}`);
+  await m.waitFor(/\[1 g1\] env-done/);
+  const seen = [...m.out.matchAll(/^\[1 g1\] (SUP_[A-Z_]+)=(.*)$/gm)].map((x) => `${x[1]}=${x[2]}`);
   expect(seen).toEqual(["SUP_GENERATION=1", "SUP_INNER=set-on-purpose", `SUP_MASTER_PID=${m.pid}`, "SUP_WORKER_ID=1"]);
   // The config, its section and the SUP_* were all in effect for the master.
   await m.waitFor(/ready \(alive 0\.1s\)/);

@@ -1,6 +1,9 @@
-// What the arbiter needs from the world, injected so that unit tests can
-// run the loop with a fake spawn and clock (run.ts gives the real ones).
-import type { Config } from "../config/schema.ts";
+// The World: every piece of I/O the supervisor does, injected, so a unit
+// test builds a whole master from fakes (a spawn that makes no process, a
+// clock it moves by hand) and verbs/run.ts gives the real ones. The Loop and
+// its Programs reach processes, sockets, files, systemd and the guard only
+// through this.
+import type { Config, Setup } from "../config/schema.ts";
 import type { Fields } from "../output/log.ts";
 import type { ReadySpec } from "../net/probe.ts";
 import type { SpawnFn } from "../processes/spawn.ts";
@@ -32,18 +35,18 @@ export interface Orphan {
   worker?: { id: number; generation: number };
 }
 
-export interface ArbiterDeps {
+export interface World {
   spawn: SpawnFn;
   now(): number; // ms, monotonic
   log: Logger;
   masterPid: number;
-  /** Re-reads every config layer; rejects (ConfigError) to keep the old one. */
-  loadConfig(): Promise<Config>;
-  /** Takes a loaded config into use for a new generation (checks, binds its sockets); throws to refuse it. */
-  accept?(next: Config, generation: number): void;
-  /** A generation nothing runs or wants any more: release what it held (sockets). */
-  release?(generation: number): void;
-  prepare(cfg: Config, id: number, generation: number, port: number): Prepared;
+  /** Re-reads every config layer (off the loop): the programs, or one Config; rejects (ConfigError) to keep the old one. */
+  loadConfig(): Promise<Config | Setup>;
+  /** Takes a loaded config into use for a program's new generation (checks, binds its sockets); throws to refuse it. */
+  accept?(next: Config, generation: number, program?: string): void;
+  /** A program's generation nothing runs or wants any more: release what it held (sockets). */
+  release?(generation: number, program?: string): void;
+  prepare(cfg: Config, id: number, generation: number, port: number, program?: string): Prepared;
   lifecycle?: NotifyFn;
   /** True when file triggers are on: a crash loop then waits for a change. */
   hasFileTriggers?(cfg: Config): boolean;
@@ -67,6 +70,10 @@ export interface ArbiterDeps {
   };
   /** How a worker's tree is stopped, for sup status ("cgroup …", "process groups + subreaper"). */
   killMode?(): string;
+  /** A line a worker wrote (stdout or stderr): pass it on (output/log.ts workerLine). */
+  line?(stream: "stdout" | "stderr", id: number, generation: number, line: Uint8Array, cut: boolean, cfg: Config, program?: string): void;
+  /** Test-only fault injection (SUP_TEST_FAULT, ignored by a release build): throw in the loop or in a callback. */
+  fault?: "loop" | "callback";
   /** Tests push timer events themselves (with their own clock). */
   manualTicks?: boolean;
 }

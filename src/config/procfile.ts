@@ -1,0 +1,38 @@
+// A Procfile (foreman, honcho, Heroku): one `name: command` line per process
+// type. Each becomes a program of one worker, run through /bin/sh -c as
+// foreman runs it, with foreman's PORT: 5000 for the first type, then 100
+// more for each next one (foreman's --port default and its spacing). The
+// app binds that port itself, so a reload stops the old process first
+// (--reload-strategy stop-first); for reloads without a pause, let sup hold
+// the socket (`listen`) in a sup.toml instead.
+import { ConfigError } from "./coerce.ts";
+
+export interface ProcfileEntry {
+  name: string;
+  command: string;
+  line: number;
+}
+
+/** foreman's default base port; each process type gets 100 more. */
+export const PROCFILE_PORT = 5000;
+export const PROCFILE_PORT_STEP = 100;
+
+const LINE = /^([A-Za-z0-9_-]+)[ \t]*:[ \t]*(.*)$/;
+
+/** Parses a Procfile; every malformed line is reported at once (file:line each). */
+export function parseProcfile(text: string, name: string): ProcfileEntry[] {
+  const out: ProcfileEntry[] = [];
+  const problems: string[] = [];
+  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((raw, i) => {
+    const s = raw.trim();
+    if (s === "" || s.startsWith("#")) return;
+    const m = LINE.exec(s);
+    if (!m) return void problems.push(`${name}:${i + 1}: expected "name: command", got ${JSON.stringify(s.slice(0, 80))}`);
+    if (m[2]!.trim() === "") return void problems.push(`${name}:${i + 1}: process type "${m[1]}" has no command`);
+    if (out.some((e) => e.name === m[1])) return void problems.push(`${name}:${i + 1}: process type "${m[1]}" is defined twice`);
+    out.push({ name: m[1]!, command: m[2]!.trim(), line: i + 1 });
+  });
+  if (out.length === 0 && problems.length === 0) problems.push(`${name}: no process types (expected lines like "web: gunicorn app:app")`);
+  if (problems.length) throw new ConfigError(problems.join("\n"));
+  return out;
+}

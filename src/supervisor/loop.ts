@@ -1,0 +1,371 @@
+// The master loop (gunicorn's arbiter, thin): it takes events one at a time
+// and is the only code that changes the master's state. Signal handlers, the
+// deadline timer, worker exits, notify datagrams, probe results, config
+// loads, the control socket and file triggers only push events. Each event
+// goes to the Program it concerns (or to the Loop's own verbs: signals,
+// reloads, stop, status); then every Program converges to its desired
+// state, and one timer is armed for the earliest deadline any Program has
+// (Puma's @next_check): an idle master with nothing due has no timer at all.
+//
+// A bug in sup's own code, thrown anywhere on the loop, is logged once with
+// its stack and stops the workers gracefully; the master then exits 70
+// (EX_SOFTWARE). It never leaves workers without a master.
+import type { Config, ProgramConfig, Setup } from "../config/schema.ts";
+import { combineStatus, statusTable, type StatusReport } from "../control/status.ts";
+import { Queue } from "../core/queue.ts";
+import type { WorkerHandle } from "../processes/handle.ts";
+import type { Event, ReloadResult } from "./events.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { Program, type ProgramHost } from "./program.ts";
+import type { ReloadTarget } from "./reload-run.ts";
+import { Reloads, asPrograms } from "./reloads.ts";
+import { gate } from "./depends.ts";
+import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
+import type { Logger, World } from "./world.ts";
+
+/** EX_SOFTWARE (sysexits.h): the master stopped because of a bug in sup. */
+export const EXIT_BUG = 70;
+
+export class Loop implements ProgramHost {
+  readonly queue = new Queue<Event>();
+  readonly programs = new Map<string, Program>();
+  stopping?: { now: boolean; reason: string };
+  exitCode = 0;
+  readonly startedAt: number;
+  readonly lifecycle: Lifecycle;
+  readonly reloads: Reloads = new Reloads(this);
+  /** Programs removed from the config, dropped once their workers are gone. */
+  private readonly removed = new Set<Program>();
+  /** Set once the first programs exist: a program added later is checked and bound by the World first. */
+  private booted = false;
+  private faults = 0;
+  private timer?: ReturnType<typeof setTimeout>;
+  private timerAt = Infinity;
+
+  constructor(
+    readonly world: World,
+    setup: Config[] | ProgramConfig[] | Setup,
+  ) {
+    this.startedAt = world.now();
+    this.lifecycle = new Lifecycle(world.lifecycle);
+    const isProgram = (x: Config | ProgramConfig): x is ProgramConfig => "config" in x && "name" in x;
+    const pcs = Array.isArray(setup) ? setup.map((x: Config | ProgramConfig) => (isProgram(x) ? x : asPrograms(x)[0]!)) : setup.programs;
+    for (const pc of pcs) this.addProgram(pc);
+    this.booted = true;
+  }
+
+  get log(): Logger {
+    return this.world.log;
+  }
+
+  /** Runs until every worker is gone after a stop. Returns the exit code. */
+  async run(): Promise<number> {
+    const first = [...this.programs.values()][0];
+    const n = [...this.programs.values()].reduce((sum, p) => sum + p.slots.size, 0);
+    this.log.info(`master started pid ${this.world.masterPid}, ${n} worker${n === 1 ? "" : "s"} of: ${first?.config.command.join(" ") ?? "nothing"}`, { event: "master.start" });
+    this.step(() => {});
+    while (!(this.stopping && this.empty)) {
+      this.arm();
+      let ev = await this.queue.take();
+      // A STATUS= datagram changes nothing to converge on or time: a chatty
+      // app (libsystemd's STATUS=, WATCHDOG=1) costs a parse, not a manage().
+      // One that made a worker ready is handled here; converge on it.
+      while (ev.type === "notify" && !this.notified(ev)) ev = await this.queue.take();
+      if (ev.type === "notify") this.step(() => {});
+      else {
+        const e = ev;
+        this.step(() => this.handle(e));
+      }
+    }
+    clearTimeout(this.timer);
+    this.log.info(`master stopped (${this.stopping.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
+    return this.exitCode;
+  }
+
+  /** One event's work and the convergence after it; a throw is a bug in sup. */
+  private step(work: () => void) {
+    try {
+      work();
+      this.converge();
+    } catch (e) {
+      this.fault(e);
+    }
+  }
+
+  /**
+   * A bug in sup's own code (here, or in a callback that reported it with a
+   * "fault" event): log it once with its stack, stop the workers gracefully
+   * within the mercy, exit 70. A second fault while stopping stops them at
+   * once; a third leaves it to the guard (the caller sees the throw).
+   */
+  fault(e: unknown) {
+    this.faults++;
+    if (this.faults === 1) {
+      const stack = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
+      this.log.error(`internal error: this is a bug in sup, please report it; stopping the workers (exit ${EXIT_BUG})\n  ${stack.split("\n").join("\n  ")}`, { event: "master.bug" });
+    }
+    this.exitCode = EXIT_BUG;
+    if (this.faults > 2) throw e;
+    try {
+      this.stop("internal error", this.faults > 1);
+    } catch (again) {
+      this.fault(again);
+    }
+  }
+
+  private handle(ev: Exclude<Event, { type: "notify" }>): void {
+    switch (ev.type) {
+      case "signal":
+        return this[SIGNAL_TABLE[ev.sig] satisfies SignalAction](`signal ${ev.sig.slice(3)}`);
+      case "timer":
+        for (const p of this.programs.values()) p.onTimer();
+        return;
+      case "exit":
+        return this.programOf(ev.worker)?.reap(ev.worker, ev.code, ev.signal, this.stopping?.now ?? false);
+      case "probe":
+        return this.programOf(ev.worker)?.workers.probed(ev.worker, ev.ok);
+      case "config":
+        return this.reloads.loaded(ev.seq, ev.config, ev.error);
+      case "reload":
+        return this.requestReload(ev.reason, ev.rolling, ev.reply, ev.targets);
+      case "program":
+        return this.control(ev.op, ev.name, ev.reply);
+      case "stop":
+        return this.stop(ev.reason, ev.now);
+      case "scale":
+        return this.scale(ev.delta, ev.reason);
+      case "status":
+        return this.status(ev.reply);
+      case "child":
+        return this.world.reapOrphans?.((pid) => this.owns(pid));
+      case "fault":
+        return this.fault(ev.error);
+    }
+  }
+
+  /** SUP_TEST_FAULT (tests only, never in a release build): a bug in the loop, or in a callback. */
+  private injectFault() {
+    if (this.world.fault === "loop") throw new Error("injected fault in the loop (SUP_TEST_FAULT=loop)");
+    if (this.world.fault === "callback") {
+      setTimeout(() => {
+        throw new Error("injected fault in a callback (SUP_TEST_FAULT=callback)");
+      }, 0);
+    }
+  }
+
+  private programOf(w: WorkerHandle): Program | undefined {
+    for (const p of this.programs.values()) if (p.workers.list.includes(w)) return p;
+    return undefined;
+  }
+
+  /** A sd_notify message: true when it made a worker ready (only that needs a convergence). */
+  private notified(ev: Extract<Event, { type: "notify" }>): boolean {
+    if (ev.worker) return this.programOf(ev.worker)?.workers.notified(ev.text, ev.worker) ?? false;
+    for (const p of this.programs.values()) if (p.workers.notified(ev.text, undefined, ev.pid, ev.uid)) return true;
+    return false;
+  }
+
+  /** Children Bun waits for itself: every worker, and the guard. */
+  private owns(pid: number): boolean {
+    return [...this.programs.values()].some((p) => p.workers.owns(pid));
+  }
+
+  private get empty(): boolean {
+    return [...this.programs.values()].every((p) => p.workers.empty);
+  }
+
+  // --- signals (SIGNAL_TABLE names these) ---
+
+  gracefulReload(reason: string) {
+    this.requestReload(reason, false, undefined, "changed");
+  }
+  rollingReload(reason: string) {
+    this.requestReload(reason, true, undefined, "changed");
+  }
+  terminate(reason: string) {
+    this.stop(reason, false);
+  }
+  interrupt(reason: string) {
+    this.stop(reason, !!this.stopping); // Ctrl-C twice: the second one stops at once
+  }
+  quit(reason: string) {
+    this.stop(reason, true);
+  }
+  logStatus() {
+    this.status();
+  }
+  scaleUp(reason: string) {
+    this.scale(1, reason);
+  }
+  scaleDown(reason: string) {
+    this.scale(-1, reason);
+  }
+
+  // --- the one timer ---
+
+  private nextDeadline(): number {
+    const now = this.world.now();
+    let at = Infinity;
+    for (const p of this.programs.values()) at = Math.min(at, p.nextDeadline(now));
+    return at;
+  }
+
+  private arm() {
+    if (this.world.manualTicks) return;
+    const at = this.nextDeadline();
+    if (at === this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = undefined;
+    if (at === Infinity) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.queue.push({ type: "timer" });
+    }, Math.max(0, at - this.world.now()));
+  }
+
+  private converge() {
+    // A program's reload that ends starts the next program's, and a program
+    // that becomes ready or completes lets those that depend on it start:
+    // converge those too, in the same step.
+    for (let pass = 0; pass < 4; pass++) {
+      const before = this.reloads.current;
+      gate(this.programs);
+      const waiting = this.waitingCount();
+      for (const p of this.programs.values()) p.converge();
+      gate(this.programs);
+      if (this.reloads.current === before && this.waitingCount() === waiting) break;
+    }
+    for (const p of this.removed) {
+      if (!p.workers.empty) continue;
+      this.removed.delete(p);
+      this.programs.delete(p.name);
+      for (const gen of p.configs.keys()) this.world.release?.(gen, p.name);
+      this.log.info(`program ${p.name} removed`, { event: "program.remove", program: p.name });
+    }
+    if (this.stopping) return;
+    const all = [...this.programs.values()];
+    if (all.length > 0 && all.every((p) => p.final)) {
+      // Every program is done (one-shot tasks): the master's work is over.
+      const failed = all.filter((p) => !p.finished?.ok).map((p) => p.name);
+      this.exitCode = failed.length ? 1 : 0;
+      return this.stop(failed.length ? `every program has finished; failed: ${failed.join(", ")}` : "every program has completed", false);
+    }
+    if (!this.reloads.running && all.every((p) => p.allReady || p.final || p.hold?.kind === "stopped")) {
+      const n = all.reduce((sum, p) => sum + p.slots.size, 0);
+      this.lifecycle.ready(`${n} worker${n === 1 ? "" : "s"} ready`);
+    }
+  }
+
+  private waitingCount(): number {
+    let n = 0;
+    for (const p of this.programs.values()) if (p.hold?.kind === "waiting") n++;
+    return n;
+  }
+
+  // --- sup stop|start|restart NAME ---
+
+  private control(op: "stop" | "start" | "restart", name: string, reply?: (r: { ok: boolean; message: string }) => void) {
+    const p = this.programs.get(name);
+    if (!p || this.removed.has(p)) return reply?.({ ok: false, message: `no program ${JSON.stringify(name)} (programs: ${[...this.programs.keys()].join(", ")})` });
+    if (this.stopping) return reply?.({ ok: false, message: "the master is stopping" });
+    const why = `control: sup ${op} ${name}`;
+    if (op === "stop") p.halt(why);
+    else if (op === "restart") p.restart(why);
+    else if (p.hold?.kind === "stopped" || p.final) p.start(why);
+    else return reply?.({ ok: true, message: `program ${name} is ${p.state}` });
+    reply?.({ ok: true, message: `program ${name}: ${op} requested` });
+  }
+
+  // --- reloads (reloads.ts) and the programs they add and remove ---
+
+  requestReload(reason: string, rolling: boolean, reply?: (r: ReloadResult) => void, targets?: ReloadTarget) {
+    this.reloads.request(reason, rolling, reply, targets);
+  }
+
+  /** ReloadsHost: a program the config now has starts (its sockets bound and checked first). */
+  addProgram(pc: ProgramConfig): Program | undefined {
+    const name = pc.name || programName(pc.config, this.programs);
+    if (!this.booted) return this.createProgram(name, pc);
+    try {
+      this.world.accept?.(pc.config, 1, name);
+    } catch (e) {
+      this.log.error(`program ${name} cannot start: ${(e as Error).message}`, { event: "program.error", program: name });
+      return undefined;
+    }
+    this.log.info(`program ${name} added (${pc.where || "config"})`, { event: "program.add", program: name });
+    return this.createProgram(name, pc);
+  }
+
+  private createProgram(name: string, pc: ProgramConfig): Program {
+    const p = new Program(name, pc.config, this.world, this, pc.name === "");
+    this.programs.set(name, p);
+    return p;
+  }
+
+  /** ReloadsHost: a program the config no longer has stops, and goes once its workers are gone. */
+  removeProgram(p: Program, why: string) {
+    p.halt(why);
+    this.removed.add(p);
+  }
+
+  /** ProgramHost: a program's reload ended. */
+  reloadEnded(p: Program, result: ReloadResult) {
+    this.reloads.ended(p, result);
+  }
+
+  /** The generation of the first program (what a one-program master reports). */
+  get mainGeneration(): number {
+    return [...this.programs.values()][0]?.generation ?? 1;
+  }
+
+  // --- stop, scale, status ---
+
+  /** ProgramHost: stop the whole master with this exit code. */
+  giveUp(reason: string, code: number) {
+    this.exitCode = code;
+    this.stop(reason, false);
+  }
+
+  stop(reason: string, now: boolean) {
+    if (this.stopping && (!now || this.stopping.now)) return;
+    const first = !this.stopping;
+    this.stopping = { now, reason };
+    if (first) this.lifecycle.stopping(reason);
+    this.log.info(`${now ? "immediate" : "graceful"} stop requested (${reason})`, { event: "master.stopping", reason });
+    this.reloads.cancel({ ok: false, generation: this.mainGeneration, message: "the master is stopping" });
+    for (const p of this.programs.values()) p.stop(now);
+  }
+
+  /** TTIN/TTOU: the first long-running program (the web program, in the usual order) gets one worker more or fewer. */
+  private scale(delta: number, reason: string) {
+    if (this.stopping) return;
+    const p = [...this.programs.values()].find((x) => x.config.restart === "always" && !x.hold) ?? [...this.programs.values()][0];
+    p?.scale(delta, reason);
+  }
+
+  report(): StatusReport {
+    const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running };
+    const r = combineStatus([...this.programs.values()].map((p) => p.report(o)));
+    // How a worker's tree is stopped, and by whom if the master dies (processes/cgroup.ts, guard.ts).
+    const g = this.world.guard;
+    if (this.world.killMode) r.master = { ...r.master, killMode: this.world.killMode(), guard: g && g.pid > 0 ? { pid: g.pid, kind: g.kind ?? "" } : undefined };
+    return r;
+  }
+
+  private status(reply?: (s: StatusReport) => void) {
+    this.injectFault();
+    const report = this.report();
+    if (reply) return reply(report);
+    for (const line of statusTable(report)) this.log.info(line, { event: "master.status" });
+  }
+}
+
+/** A program's name: its command's base name, made unique. */
+function programName(cfg: Config, taken: ReadonlyMap<string, unknown>): string {
+  const base = (cfg.command[0] ?? "program").split("/").pop() || "program";
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
+  return name;
+}
