@@ -6,7 +6,8 @@
 //
 // The layout, under the cgroup the master started in (HOME):
 //   HOME/sup-PID/master                the master itself (a leaf)
-//   HOME/sup-PID/worker-ID-GEN-N       one per worker process
+//   HOME/sup-PID/worker-ID-GEN-N       one per worker process (PROGRAM-ID-GEN-N
+//                                      with several programs)
 // The master leaves HOME so that HOME and sup-PID hold no process: the
 // "no internal processes" rule then never stands in the way of enabling a
 // controller there (cgroup-v2.rst, "No Internal Process Constraint"); sup
@@ -20,7 +21,7 @@
 // subreaper (reaper.ts), with the guard watching what the master adopts.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { procInfo, type ProcInfo } from "./reaper.ts";
+import { children, procInfo, type ProcInfo } from "./reaper.ts";
 
 export interface CgroupPlace {
   /** The cgroup the master started in. */
@@ -163,8 +164,8 @@ export class WorkerCgroups {
   }
 
   /** A fresh cgroup for a worker about to start (its shim moves itself in); throws with the reason. */
-  create(id: number, generation: number): string {
-    const dir = join(this.place.root, `worker-${id}-${generation}-${++this.seq}`);
+  create(id: number, generation: number, program = "worker"): string {
+    const dir = join(this.place.root, `${program}-${id}-${generation}-${++this.seq}`);
     try {
       mkdirSync(dir, { mode: 0o755 });
     } catch (e) {
@@ -173,11 +174,16 @@ export class WorkerCgroups {
     return dir;
   }
 
-  /** Signal 0: is anything left in it. SIGKILL: cgroup.kill. Any other: to each process. False when it is empty. */
+  /**
+   * Signal 0: is anything left in it. SIGKILL: cgroup.kill. Any other: to
+   * each process. False when it is empty and what died in it is reaped: a
+   * process leaves its cgroup as it exits, before its parent (often the
+   * master, its subreaper) has reaped it.
+   */
   signal(dir: string, sig: NodeJS.Signals | 0): boolean {
     if (sig === "SIGKILL") killCgroup(dir, this.place.killFile);
     else if (sig !== 0) for (const p of procsOf(dir)) signalPid(p, sig);
-    return populated(dir);
+    return populated(dir) || children().some((p) => procInfo(p)?.state === "Z");
   }
 
   /** The live processes in it (zombies waiting for the master's reaper are not). */

@@ -97,7 +97,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      const cgroup = cgroups?.create(id, generation);
+      const cgroup = cgroups?.create(id, generation, several ? program : undefined);
       const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), "--", ...command];
       return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, cgroup };
     },
