@@ -77,7 +77,7 @@ function removeStale(home: string, self: number) {
     return;
   }
   for (const name of names) {
-    const pid = Number(/^sup-(\d+)$/.exec(name)?.[1] ?? 0);
+    const pid = Number(/^sup-(\d+)(?:-\d+)?$/.exec(name)?.[1] ?? 0);
     if (!pid || pid === self || procInfo(pid)) continue; // its master still runs
     removeTree(join(home, name)); // rmdir(2) refuses a populated cgroup: what runs is left alone
   }
@@ -96,6 +96,28 @@ export function removeTree(dir: string): boolean {
 }
 
 /**
+ * HOME/sup-PID, or sup-PID-N when that is taken: pids repeat across pid
+ * namespaces (every container's PID 1 is a sup-1), and an empty one left by
+ * a master with our pid is removed first. mkdir(2) is the exclusive create.
+ */
+export function makeRoot(home: string, pid: number): string {
+  let retried = false;
+  for (let n = 1; ; n++) {
+    const root = join(home, n === 1 ? `sup-${pid}` : `sup-${pid}-${n}`);
+    try {
+      mkdirSync(root, { mode: 0o755 });
+      return root;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || n === 100) throw e;
+      if (n === 1 && !retried && removeTree(root)) {
+        retried = true; // empty: left by a master with our pid before (an earlier PID 1); take it
+        n = 0;
+      }
+    }
+  }
+}
+
+/**
  * Sets up sup's subtree and moves the master into its leaf; on any failure
  * undoes what it did and says why (the caller falls back to process groups).
  */
@@ -111,14 +133,14 @@ export function setupCgroups(pid: number): { place: CgroupPlace } | { why: strin
   }
   if (typeof dir !== "string") return dir;
   const home = dir;
-  const root = join(home, `sup-${pid}`);
-  const leaf = join(root, "master");
   removeStale(home, pid);
+  let root = "";
   try {
-    mkdirSync(root, { mode: 0o755 });
+    root = makeRoot(home, pid);
   } catch (e) {
     return { why: `cannot create a cgroup in ${home} (${why(e)})` };
   }
+  const leaf = join(root, "master");
   try {
     mkdirSync(leaf, { mode: 0o755 });
     // Moving needs write access to cgroup.procs of the common ancestor, HOME

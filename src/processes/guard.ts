@@ -18,6 +18,7 @@
 import { F_SETFL, O_CLOEXEC, O_NONBLOCK, EAGAIN, errno, libc } from "../native/libc.ts";
 import { JSON_LOG, TREE, forkNativeGuard } from "../native/guard.ts";
 import type { CgroupPlace } from "./cgroup.ts";
+import { constants } from "node:os";
 
 type Kind = "g" | "p" | "c"; // a process group, one process, a worker cgroup
 
@@ -44,8 +45,12 @@ export interface GuardOpts {
   log(level: "info" | "warn", msg: string, event: string): void;
 }
 
-/** A native guard that dies this soon after its start is not started again: the Bun guard takes over. */
-const TOO_SOON_MS = 1000;
+/**
+ * A native guard that dies this soon after its start is not started again:
+ * the Bun guard takes over. Long enough to see one that fails on the lines
+ * replayed to it at once; short enough that one killed by a hand is not.
+ */
+const TOO_SOON_MS = 300;
 
 /** Starts the guard, and starts it again (with what it watched) if it ever dies while the master runs. */
 export function startGuard(o: GuardOpts): GuardLink {
@@ -87,7 +92,8 @@ export function startGuard(o: GuardOpts): GuardLink {
       if (watched.delete(line("+", kind, what))) cur.send(line("-", kind, what));
     },
     reap() {
-      if (!closed && cur.kind === "native" && cur.exited()) restart(`the guard pid ${cur.pid} exited; starting another`);
+      const how = !closed && cur.kind === "native" ? cur.exited() : undefined;
+      if (how) restart(`the guard pid ${cur.pid} ${how}; starting another`);
     },
     close() {
       closed = true;
@@ -114,8 +120,8 @@ interface Running {
   kind: "native" | "bun";
   startedAt: number;
   send(line: string): void;
-  /** True once it has exited (and is reaped). */
-  exited(): boolean;
+  /** How it ended ("exited code 1", "was killed by SIGKILL") once it has (and is reaped). */
+  exited(): string | undefined;
   end(): void;
 }
 
@@ -148,7 +154,7 @@ function startNative(o: GuardOpts): Running | { why: string } {
   let pending = "";
   let retry: ReturnType<typeof setTimeout> | undefined;
   let open = true;
-  let gone = false;
+  let gone: string | undefined;
   const flush = () => {
     retry = undefined;
     while (open && pending) {
@@ -172,7 +178,7 @@ function startNative(o: GuardOpts): Running | { why: string } {
       flush();
     },
     exited() {
-      if (!gone) gone = reapPid(pid);
+      gone ??= reapPid(pid);
       return gone;
     },
     end() {
@@ -185,10 +191,15 @@ function startNative(o: GuardOpts): Running | { why: string } {
 }
 
 const siginfo = new Int32Array(new ArrayBuffer(128));
-/** waitid(P_PID, pid, WEXITED|WNOHANG): true when it had exited (and is now reaped). */
-function reapPid(pid: number): boolean {
+const CLD_EXITED = 1;
+/** waitid(P_PID, pid, WEXITED|WNOHANG): how it ended once it has (now reaped); undefined while it runs. */
+function reapPid(pid: number): string | undefined {
   siginfo.fill(0);
-  return libc.waitid(1, pid, siginfo, 4 | 1) === 0 && siginfo[4] === pid;
+  // siginfo_t for SIGCHLD: si_code at int 2, si_pid at 4, si_status at 6 (sigaction(2)).
+  if (libc.waitid(1, pid, siginfo, 4 | 1) !== 0 || siginfo[4] !== pid) return undefined;
+  const status = siginfo[6]!;
+  if (siginfo[2] === CLD_EXITED) return `exited code ${status}`;
+  return `was killed by ${Object.entries(constants.signals).find(([, n]) => n === status)?.[0] ?? `signal ${status}`}`;
 }
 
 function startBun(o: GuardOpts, onExit: (pid: number, code: number | null, signal: string | null) => void): Running {
@@ -213,7 +224,7 @@ function startBun(o: GuardOpts, onExit: (pid: number, code: number | null, signa
         // the guard is gone; its onExit starts another
       }
     },
-    exited: () => p.exitCode !== null || p.signalCode !== null,
+    exited: () => (p.exitCode !== null ? `exited code ${p.exitCode}` : p.signalCode !== null ? `was killed by ${p.signalCode}` : undefined),
     end() {
       try {
         void p.stdin.end();

@@ -171,10 +171,9 @@ export async function runMaster(cli: Cli): Promise<number> {
     // "bye" tells the guard all is well: only after the loop ended with every
     // worker gone. A loop that threw leaves the pipe to close with the
     // process, and the guard kills what is left (and removes the cgroups).
-    if (clean) {
-      guard?.close();
-      cgroups?.close(masterPid);
-    }
+    if (clean) guard?.close();
+    // Without a guard (a start that failed early), nobody else will.
+    if (clean || !guard) cgroups?.close(masterPid);
     control?.close();
     sockets.closeAll();
     endOutputs();

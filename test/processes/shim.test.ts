@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bindListen, closeListen, type ListenSocket } from "../../src/net/listen.ts";
 import { resolveCommand, shimArgv } from "../../src/processes/shim.ts";
+import { running } from "../e2e/harness.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 let python = "";
@@ -40,14 +41,6 @@ async function runShim(cmd: string[], opts: { env?: Record<string, string>; fds?
   return { pid: proc.pid, stdout, stderr, code };
 }
 
-/** Alive and not a zombie waiting for a reaper. */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 describe("shimArgv", () => {
   test("runs src/main.ts under bun when not compiled", () => {
