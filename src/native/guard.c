@@ -219,17 +219,19 @@ static int children_of(struct state *s, int pid, int *out, int n, int cap) {
   return n;
 }
 
-/* Subreaper mode: every process below the master now (breadth first), with its start time. True when it changed. */
+/* Subreaper mode: every process below the master now (breadth first), with
+   its start time. True when a new one is outside every watched group and
+   session: a worker forking in its own group (a shell's loop) is no news,
+   the group kill reaches all of it; one that left is what must be seen. */
 static int read_tree(struct state *s) {
-  int n = children_of(s, s->master, s->next, 0, MAX_IDS), changed;
+  int n = children_of(s, s->master, s->next, 0, MAX_IDS), changed = 0;
   for (int i = 0; i < n; i++) n = children_of(s, s->next[i], s->next, n, MAX_IDS);
-  changed = n != s->ntree;
   for (int i = 0; i < n; i++) {
-    int j, pg, sid;
+    int j, pg = 0, sid = 0;
     for (j = 0; j < s->ntree && s->tree[j] != s->next[i]; j++) ;
     if (j < s->ntree) { s->next_start[i] = s->tree_start[j]; continue; }
-    changed = 1;
-    if (stat_of(s, s->next[i], &pg, &sid, &s->next_start[i]) != 0) s->next_start[i] = 0;
+    if (stat_of(s, s->next[i], &pg, &sid, &s->next_start[i]) != 0) { s->next_start[i] = 0; continue; }
+    if (!has(s->groups, s->ngroups, pg) && !has(s->groups, s->ngroups, sid)) changed = 1;
   }
   for (int i = 0; i < n; i++) { s->tree[i] = s->next[i]; s->tree_start[i] = s->next_start[i]; }
   s->ntree = n;

@@ -101,7 +101,12 @@ export async function runGuard(args: string[]): Promise<number> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const look = () => {
     const next = tree(masterPid, process.pid, below);
-    const changed = next.size !== below.size || [...next.keys()].some((p) => !below.has(p));
+    // News is a new process outside every watched group and session (guard.c, read_tree).
+    const outside = (p: number) => {
+      const info = procInfo(p);
+      return info !== undefined && !groups.has(info.pgid) && !groups.has(info.sid);
+    };
+    const changed = [...next.keys()].some((p) => !below.has(p) && outside(p));
     below = next;
     interval = changed ? FAST_MS : Math.min(interval * 2, SLOW_MS);
     timer = setTimeout(look, interval);
