@@ -67,6 +67,8 @@ export const libc = openLibc((name) => dlopen(name, {
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   inet_pton: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
+  // getxattr(path, name, value, size): systemd marks the cgroups it delegates (processes/cgroup.ts).
+  getxattr: { args: ["ptr", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
   strerror: { args: ["i32"], returns: "cstring" },
   __errno_location: { args: [], returns: "ptr" },
 })).symbols;

@@ -17,10 +17,15 @@
 // Usable where the master may create directories in its own cgroup and move
 // processes there: root with a writable cgroup2 mount, a systemd unit with
 // Delegate=yes, a container with its own cgroup namespace mounted read-write.
-// Elsewhere setupCgroups says why, and sup uses process groups and the
-// subreaper (reaper.ts), with the guard watching what the master adopts.
+// A systemd unit's cgroup without Delegate=yes is systemd's alone, even to
+// root (systemd.io/CGROUP_DELEGATION): systemd marks the ones it delegates
+// with the xattr trusted.delegate (user.delegate from a user manager; since
+// systemd 251), and sup uses no other. Elsewhere setupCgroups says why, and
+// sup uses process groups and the subreaper (reaper.ts), with the guard
+// reading the master's process tree.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cstr, libc } from "../native/libc.ts";
 import { children, procInfo, type ProcInfo } from "./reaper.ts";
 
 export interface CgroupPlace {
@@ -67,6 +72,23 @@ const why = (e: unknown) => {
   const words = /^[A-Z]+: ([^,]+)/.exec(err.message ?? "")?.[1];
   return err.code && err.syscall ? `${err.syscall}${err.path ? ` ${err.path}` : ""}: ${words ?? err.code} (${err.code})` : String(e);
 };
+
+/** The systemd unit a cgroup path belongs to (its last `.service` or `.scope` part), as a path; undefined outside systemd's units. */
+export function unitOf(path: string): string | undefined {
+  const parts = path.split("/");
+  for (let i = parts.length - 1; i > 0; i--) if (/\.(service|scope)$/.test(parts[i]!)) return parts.slice(0, i + 1).join("/");
+  return undefined;
+}
+
+/** systemd's mark on a cgroup it delegated (Delegate=yes). */
+function delegated(dir: string): boolean {
+  const value = new Uint8Array(8);
+  for (const name of ["trusted.delegate", "user.delegate"]) {
+    const n = Number(libc.getxattr(cstr(dir), cstr(name), value, value.length));
+    if (n === 1 && value[0] === 0x31) return true; // "1"
+  }
+  return false;
+}
 
 /** Empty sup-PID subtrees of masters that are gone (both it and its guard killed, or a reboot of the pid space). */
 function removeStale(home: string, self: number) {
@@ -133,6 +155,11 @@ export function setupCgroups(pid: number): { place: CgroupPlace } | { why: strin
   }
   if (typeof dir !== "string") return dir;
   const home = dir;
+  const unit = unitOf(path);
+  if (unit) {
+    const unitDir = home.slice(0, home.length - (path.length - unit.length));
+    if (!delegated(unitDir)) return { why: `${unitDir} is the cgroup of a systemd unit without Delegate=yes, which only systemd may change` };
+  }
   removeStale(home, pid);
   let root = "";
   try {

@@ -85,6 +85,25 @@ test("cgroup mode in a delegated cgroup seen through a cgroup namespace (a conta
   await waitUntil(() => readdirSync(home).every((f) => !f.startsWith("sup-")), 3000, () => `nothing left in ${home}: ${readdirSync(home).filter((f) => f.startsWith("sup-"))}`);
 });
 
+test("a systemd unit's cgroup is used only when systemd delegated it (Delegate=yes: the xattr trusted.delegate)", async () => {
+  const unit = join(CGROUP2, `sup-test-${process.pid}-${Date.now()}.service`);
+  mkdirSync(unit);
+  made.push(unit);
+  const inUnit = { wrap: (argv: string[]) => ["sh", "-c", `echo $$ > ${unit}/cgroup.procs && exec "$0" "$@"`, ...argv] };
+  const plain = new Master(["--ready", "delay:0.1", "--", fixture("sleeper.sh")], inUnit);
+  await plain.waitFor(/kill mode: .*\n/);
+  expect(plain.out).toContain(`kill mode: process groups + subreaper (no cgroup of its own: ${unit} is the cgroup of a systemd unit without Delegate=yes, which only systemd may change)`);
+  plain.signal("SIGTERM");
+  expect(await plain.exitCode()).toBe(0);
+  const set = Bun.spawnSync(["/usr/bin/python3", "-c", "import os, sys; os.setxattr(sys.argv[1], 'trusted.delegate', b'1')", unit]);
+  expect(set.exitCode, set.stderr.toString()).toBe(0);
+  const delegated = new Master(["--ready", "delay:0.1", "--", fixture("sleeper.sh")], inUnit);
+  await delegated.waitFor(new RegExp(`kill mode: cgroup ${unit}/sup-\\d+\\n`));
+  delegated.signal("SIGTERM");
+  expect(await delegated.exitCode()).toBe(0);
+  await waitUntil(() => readdirSync(unit).every((f) => !f.startsWith("sup-")), 3000, "sup's cgroups removed from the unit's");
+});
+
 test("subreaper mode as root (the cgroup2 mount read-only, as in a container): kill -9 of the master, and nothing the worker left runs 1 s later", async () => {
   const ro = `mount -o remount,bind,ro ${CGROUP2} && exec "$0" "$@"`;
   const m = new Master(["-p", "2", "--ready", "delay:0.1", "--", fixture("daemonizer.sh")], { wrap: (argv) => ["unshare", "--mount", "sh", "-c", ro, ...argv] });

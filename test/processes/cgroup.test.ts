@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { WorkerCgroups, cgroup2Mounts, cgroupDir, killCgroup, makeRoot, populated, procsOf, removeTree, unifiedPath } from "../../src/processes/cgroup.ts";
+import { WorkerCgroups, cgroup2Mounts, cgroupDir, killCgroup, makeRoot, populated, procsOf, removeTree, unifiedPath, unitOf } from "../../src/processes/cgroup.ts";
 import { running, waitUntil } from "../e2e/harness.ts";
 
 describe("where the master's cgroup is", () => {
@@ -19,6 +19,14 @@ describe("where the master's cgroup is", () => {
     "59 49 0:37 /.. /sys/fs/cgroup/old rw,relatime - cgroup2 cgroup2 rw",
     "61 49 0:38 /system.slice/x.service /mnt/my\\040cg ro,relatime - cgroup2 none rw",
   ].join("\n");
+
+  test("the systemd unit a cgroup belongs to: its last .service or .scope part", () => {
+    expect(unitOf("/system.slice/app.service")).toBe("/system.slice/app.service");
+    expect(unitOf("/system.slice/app.service/supervisor")).toBe("/system.slice/app.service");
+    expect(unitOf("/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope")).toBe("/user.slice/user-1000.slice/user@1000.service/app.slice/run-r1.scope");
+    expect(unitOf("/")).toBeUndefined();
+    expect(unitOf("/docker/4f2a")).toBeUndefined();
+  });
 
   test("cgroup2 mounts from mountinfo: root, place (octal escapes undone), read-only or not", () => {
     expect(cgroup2Mounts(info)).toEqual([
