@@ -17,7 +17,7 @@
 // which runs.
 import { F_SETFL, O_CLOEXEC, O_NONBLOCK, EAGAIN, errno, libc } from "../native/libc.ts";
 import { JSON_LOG, TREE, forkNativeGuard } from "../native/guard.ts";
-import type { CgroupPlace } from "./cgroup.ts";
+import type { CgroupPlace } from "./cgroup-place.ts";
 import { constants } from "node:os";
 
 type Kind = "g" | "p" | "c"; // a process group, one process, a worker cgroup

@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { WorkerCgroups, cgroup2Mounts, cgroupDir, killCgroup, makeRoot, populated, procsOf, removeTree, unifiedPath, unitOf } from "../../src/processes/cgroup.ts";
+import { WorkerCgroups, killCgroup, populated, procsOf, removeTree } from "../../src/processes/cgroup.ts";
+import { cgroup2Mounts, cgroupDir, makeRoot, unifiedPath, unitOf } from "../../src/processes/cgroup-place.ts";
 import { running, waitUntil } from "../e2e/harness.ts";
 
 describe("where the master's cgroup is", () => {
