@@ -66,6 +66,14 @@ async function sha256(path: string): Promise<string> {
 async function release(): Promise<number> {
   const built: string[] = [];
   const failed: string[] = [];
+  // The release location is one setting (package.json config.releases): what
+  // users are told to curl must be where these files go.
+  const { RELEASES, disagreements } = await import("./scripts/release-url.ts");
+  const stale = disagreements();
+  if (stale.length > 0) {
+    console.error(`${stale.join(", ")} do not name the release location ${RELEASES} (package.json config.releases): run bun scripts/release-url.ts`);
+    return 1;
+  }
   for (const target of RELEASE_TARGETS) {
     const out = `dist/sup-${target.slice("bun-".length)}`;
     const t0 = performance.now();

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs sup, one self-contained binary, for this machine.
 #
-#   curl -fsSL <url>/install.sh | sh
+#   curl -fsSL https://github.com/OWNER/sup/releases/latest/download/install.sh | sh
 #   sh install.sh --from-source       (inside a checkout: build and install it)
 #
 # Environment:
@@ -17,8 +17,9 @@
 set -eu
 
 # Release downloads: <repo>/releases/latest/download/FILE and
-# <repo>/releases/download/vX.Y.Z/FILE. OWNER is filled in when the project
-# publishes its first release; until then SUP_DOWNLOAD_URL or --from-source.
+# <repo>/releases/download/vX.Y.Z/FILE. The location is package.json's
+# config.releases, written here by scripts/release-url.ts; while it names
+# OWNER, use SUP_DOWNLOAD_URL or --from-source.
 RELEASES="https://github.com/OWNER/sup/releases"
 
 say() { printf 'sup-install: %s\n' "$*" >&2; }
@@ -26,9 +27,10 @@ die() { say "error: $*"; exit 1; }
 usage() {
   cat >&2 <<'EOF'
 usage: install.sh [--from-source] [--help]
-  curl -fsSL <url>/install.sh | sh                   install the latest release
-  curl -fsSL <url>/install.sh | SUP_VERSION=0.1.0 sh install one version
-  sh install.sh --from-source                        build this checkout and install it
+  curl -fsSL https://github.com/OWNER/sup/releases/latest/download/install.sh | sh
+      install the latest release (SUP_VERSION=0.1.0 after the pipe: one version)
+  sh install.sh --from-source
+      build this checkout and install it
 environment: SUP_INSTALL_DIR, SUP_VERSION, SUP_DOWNLOAD_URL, SUP_OS, SUP_ARCH, SUP_LIBC
 EOF
 }

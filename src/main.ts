@@ -16,21 +16,34 @@ async function main(): Promise<number> {
     console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : (await import("../package.json")).version}`);
     return 0;
   }
-  const { parseCli, helpText, UsageError } = await import("./verbs/cli.ts");
+  const { parseCli, UsageError } = await import("./verbs/cli.ts");
+  const help = async (verb?: string) => (await import("./verbs/help.ts")).helpText(verb);
   const { ConfigError } = await import("./config/coerce.ts");
   try {
     const cli = parseCli(argv);
+    if (cli.help) {
+      process.stdout.write(await help(cli.verb === "run" || cli.verb === "version" ? undefined : cli.verb));
+      return 0;
+    }
     switch (cli.verb) {
-      case "help":
-        process.stdout.write(helpText());
+      case "help": {
+        const verb = cli.args[0];
+        const { VERBS } = await import("./verbs/help.ts");
+        if (verb !== undefined && !(verb in VERBS)) throw new UsageError(`sup help: no verb ${JSON.stringify(verb)}; the verbs are ${Object.keys(VERBS).join(", ")}`);
+        process.stdout.write(await help(verb));
         return 0;
+      }
       case "version":
         console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : "dev"}`);
         return 0;
       case "reload":
       case "stop":
+      case "start":
+      case "restart":
       case "status":
         return await (await import("./verbs/client.ts")).runClientVerb(cli);
+      case "migrate":
+        return (await import("./verbs/migrate.ts")).runMigrate(cli);
       case "systemd-unit":
         return await (await import("./verbs/systemd-unit.ts")).runSystemdUnit(cli);
       case "config":
@@ -43,7 +56,7 @@ async function main(): Promise<number> {
           // A bare `sup` runs the command of a config file found here; with
           // none, it shows how to use it.
           if (argv.length === 0 && e instanceof UsageError && e.message.startsWith("no command")) {
-            process.stdout.write(helpText());
+            process.stdout.write(await help());
             return 2;
           }
           throw e;

@@ -10,6 +10,9 @@ import { jsonKeyLines, keyPath, tomlKeyLines, yamlKeyLines, type KeyLines } from
 import { SPECS } from "./schema.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { splitWords } from "../core/words.ts";
+import { iniDialect, readUwsgi } from "./uwsgi-load.ts";
+import type { Problem } from "./uwsgi-report.ts";
+import type { Translation } from "./uwsgi-translate.ts";
 
 export type Format = "ini" | "toml" | "json" | "yaml";
 
@@ -29,10 +32,13 @@ export interface Entry {
   program?: string;
 }
 
+/** A file's entries and programs, the problems of single entries (all of them, for one report), and for a [uwsgi] section what sup made of every key. */
 export interface FileRead {
   entries: Entry[];
   /** The programs the file declares, in file order, with where each starts. */
   programs: { name: string; where: string }[];
+  problems: Problem[];
+  uwsgi?: Translation;
 }
 
 /** Found in the working directory when no file is named, in this order (DESIGN.md §2). */
@@ -74,7 +80,7 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   return { path, name: shown(path), format, section };
 }
 
-export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>): Promise<FileRead> {
+export async function readConfigFile(found: FoundFile, envName: string, env: Record<string, string | undefined>, cwd: string): Promise<FileRead> {
   const { name } = found;
   let text: string;
   try {
@@ -87,7 +93,13 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   let raw: RawEntry[];
   let placeholders = new Set<string>();
   let programs: { name: string; line: number }[] = [];
-  if (found.format === "ini") {
+  let uwsgi: Translation | undefined;
+  const dialect = found.format === "ini" ? iniDialect(text, found.section) : undefined;
+  if (dialect && "error" in dialect) throw new ConfigError(`${name}: ${dialect.error}; name one with ${name}:SECTION`);
+  if (dialect?.dialect === "uwsgi") {
+    uwsgi = readUwsgi({ path: found.path, name, section: dialect.section }, envName, env, cwd);
+    raw = uwsgi.entries.map((e) => ({ key: e.key, value: e.value, line: 0, where: e.where, layer: e.layer }));
+  } else if (found.format === "ini") {
     const ini = readIni(text, { path: found.path, name, env }, found.section, envName);
     const at = (layer: Entry["layer"], program?: string) => (e: IniEntry): RawEntry => ({ ...e, layer, program });
     raw = [...ini.base.map(at("file")), ...ini.envSection.map(at("env-section")), ...ini.programs.flatMap((p) => p.entries.map(at("file", p.name)))];
@@ -96,33 +108,45 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   } else {
     ({ raw, programs } = await readStructured(found, text, envName));
   }
+  // Every entry is checked, and every problem kept: one run shows them all.
   const entries: Entry[] = [];
+  const problems: Problem[] = [];
   for (const e of raw) {
-    const where = `${name}:${e.line}`;
+    const where = e.where ?? `${name}:${e.line}`;
     const spec = SPECS.get(e.key);
+    const problem = (message: string) => problems.push({ where, message });
     if (!spec) {
-      if (placeholders.has(e.key)) continue; // a uWSGI custom placeholder key
-      throw new ConfigError(`${where}: unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+      if (!placeholders.has(e.key)) problem(`unknown key "${e.key}"${didYouMean(e.key, [...SPECS.keys()].filter((k) => !SPECS.get(k)!.flagOnly))}`);
+      continue; // a uWSGI custom placeholder key is not an option
     }
-    if (spec.flagOnly) throw new ConfigError(`${where}: "${e.key}" is a command-line option, not a config key`);
-    if (e.program !== undefined && spec.scope === "master") throw new ConfigError(`${where}: "${e.key}" is set for the whole master, not per program: move it out of program ${e.program} to the top level`);
+    if (spec.flagOnly) {
+      problem(`"${e.key}" is a command-line option, not a config key`);
+      continue;
+    }
+    if (e.program !== undefined && spec.scope === "master") {
+      problem(`"${e.key}" is set for the whole master, not per program: move it out of program ${e.program} to the top level`);
+      continue;
+    }
     let value = e.value;
     if (e.key === "command" && typeof value === "string") {
       try {
         value = splitWords(value);
       } catch (err) {
-        throw new ConfigError(`${where}: command: ${(err as Error).message}`);
+        problem(`command: ${(err as Error).message}`);
+        continue;
       }
     }
     entries.push({ key: e.key, value, where, layer: e.layer, program: e.program });
   }
-  return { entries, programs: programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` })) };
+  return { entries, programs: programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` })), problems, uwsgi };
 }
 
 interface RawEntry {
   key: string;
   value: unknown;
   line: number;
+  /** file:line when it is not the file's own (a [uwsgi] include). */
+  where?: string;
   layer: Entry["layer"];
   program?: string;
 }

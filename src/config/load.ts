@@ -1,11 +1,14 @@
 // The config layers, lowest first: defaults < file < its environment section
 // < SUP_* variables < flags. Every value remembers the layer that set it, for
 // `sup config --explain`. Lists replace, never concatenate, across layers.
+import { resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce, splitList } from "./coerce.ts";
 import type { FileRead } from "./file.ts";
 import { OPTIONS, SPECS, autoreloadMode, defaults, envVarName, type Config, type OptionSpec, type ProgramConfig } from "./schema.ts";
 import { splitWords } from "../core/words.ts";
+import type { Problem } from "./uwsgi-report.ts";
+import type { Translation } from "./uwsgi-translate.ts";
 
 /** autoreload-settle when the events engine is on and nobody set it. */
 export const EVENTS_SETTLE = 0.01;
@@ -28,6 +31,8 @@ export interface Loaded {
   programs: ProgramConfig[];
   /** Where each program's own keys came from (name → key → source). */
   programSources: Map<string, Record<string, Source>>;
+  /** A [uwsgi] section: what sup made of each key, and the app command it built (one line for the log). */
+  uwsgi?: { name: string; translation: Translation; command?: string };
 }
 
 export function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
@@ -47,7 +52,9 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
   const { findConfigFile, readConfigFile, FILE_OPTIONS } = await import("./file.ts");
   const fileVar = FILE_OPTIONS.map(envVarName).find((v) => env[v] !== undefined);
   const fromVar = fileVar && !cli.flags.some((f) => FILE_OPTIONS.includes(f.name));
-  const found = findConfigFile(fromVar ? { ...cli, flags: [{ name: fileVar.slice(4).toLowerCase(), value: env[fileVar], flag: fileVar }] } : cli, cwd);
+  // --procfile names what runs: a config file then comes only from -c (or SUP_CONFIG), never from the search.
+  const procfileOnly = cli.flags.some((f) => f.name === "procfile") && !fromVar && !cli.flags.some((f) => FILE_OPTIONS.includes(f.name));
+  const found = procfileOnly ? undefined : findConfigFile(fromVar ? { ...cli, flags: [{ name: fileVar.slice(4).toLowerCase(), value: env[fileVar], flag: fileVar }] } : cli, cwd);
   const envFlag = cli.flags.findLast((f) => f.name === "env-name");
   const envVar = env.SUP_ENV_NAME !== undefined ? "SUP_ENV_NAME" : "SUP_ENV";
   const envName = String(envFlag?.value ?? env[envVar] ?? "");
@@ -56,13 +63,22 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     throw new ConfigError(`environment "${envName}" (${envFlag ? envFlag.flag : envVar}) needs a config file with that section, and there is none (sup.toml, sup.ini, sup.json, .suprc, or -c FILE)`);
   }
   let read: FileRead | undefined;
+  // Every problem of the file is kept, to be reported together.
+  const problems: Problem[] = [];
   if (found) {
     file = found.path;
-    read = await readConfigFile(found, envName, env);
+    read = await readConfigFile(found, envName, env, cwd);
+    problems.push(...read.problems);
     for (const entry of read.entries) {
       if (entry.program !== undefined) continue; // applied to its program below
       const spec = SPECS.get(entry.key)!;
-      setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
+      try {
+        setValue(cfg, sources, spec, coerce(spec, entry.value, entry.where), { layer: entry.layer, where: entry.where });
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        const [where, ...rest] = e.message.split(": ");
+        problems.push({ where: where!, message: rest.join(": ") });
+      }
     }
   }
 
@@ -116,6 +132,39 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     sources["autoreload-settle"] = { layer: "default", where: "default with the events engine" };
   }
   const config = cfg as unknown as Config;
+  const uwsgi = read?.uwsgi ? { name: found!.name, translation: read.uwsgi, command: undefined as string | undefined } : undefined;
+  if (uwsgi) await uwsgiApp(uwsgi, config, sources, env, cwd, problems);
+  else if (problems.length > 0) {
+    const list = problems.map((p) => `${p.where}: ${p.message}`);
+    throw new ConfigError(list.length === 1 ? list[0]! : `${list.length} problems in ${found!.name}:\n  ${list.join("\n  ")}`);
+  }
   const { programsOf } = await import("./programs.ts");
-  return { config, sources, file, ...programsOf({ cli, cwd, env, config, sources, read }) };
+  return { config, sources, file, ...programsOf({ cli, cwd, env, config, sources, read }), uwsgi };
+}
+
+/**
+ * The app a [uwsgi] section names, as the worker command, when no layer gave
+ * one (src/config/uwsgi-app.ts); then every problem of the file in one report.
+ */
+async function uwsgiApp(uwsgi: NonNullable<Loaded["uwsgi"]>, cfg: Config, sources: Record<string, Source>, env: Record<string, string | undefined>, cwd: string, problems: Problem[]): Promise<void> {
+  const { uwsgiAppCommand } = await import("./uwsgi-load.ts");
+  const { uwsgiErrors, uwsgiReport } = await import("./uwsgi-report.ts");
+  const t = uwsgi.translation;
+  if (cfg.command.length === 0) {
+    const PATH = cfg.env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? env.PATH ?? "";
+    const app = uwsgiAppCommand(t, cfg.processes, resolve(cwd, cfg.chdir || "."), PATH);
+    const where = t.app.where ?? uwsgi.name;
+    if (app && "error" in app) problems.push({ where, message: app.error });
+    else if (app) {
+      cfg.command = app.argv;
+      sources.command = { layer: "file", where: `${where} (the app command sup built)` };
+      cfg.processes = app.processes;
+      if (sources.ready?.layer === "default") {
+        cfg.ready = "notify";
+        sources.ready = { layer: "file", where: `${where} (the app command says READY=1 once the app is imported)` };
+      }
+      uwsgi.command = app.description;
+    }
+  }
+  if (uwsgiErrors(t, problems).length > 0) throw new ConfigError(uwsgiReport(uwsgi.name, t, problems));
 }

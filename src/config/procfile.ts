@@ -1,10 +1,12 @@
 // A Procfile (foreman, honcho, Heroku): one `name: command` line per process
 // type. Each becomes a program of one worker, run through /bin/sh -c as
-// foreman runs it, with foreman's PORT: 5000 for the first type, then 100
-// more for each next one (foreman's --port default and its spacing). The
-// app binds that port itself, so a reload stops the old process first
-// (--reload-strategy stop-first); for reloads without a pause, let sup hold
-// the socket (`listen`) in a sup.toml instead.
+// foreman runs it, with foreman's PORT: $PORT of the environment or 5000
+// for the first type, then 100 more for each next one (foreman's --port
+// default and its spacing). The app binds that port itself, so a reload
+// stops the old process first (--reload-strategy stop-first); for reloads
+// without a pause, let sup hold the socket (`listen`) in a sup.toml.
+// Heroku's `release` type runs before the others start (its release phase):
+// a one-shot every other type depends on, `completed`.
 import { ConfigError } from "./coerce.ts";
 
 export interface ProcfileEntry {
@@ -15,6 +17,8 @@ export interface ProcfileEntry {
 
 /** foreman's default base port; each process type gets 100 more. */
 export const PROCFILE_PORT = 5000;
+/** Heroku's release phase: the process type that runs first, to completion. */
+export const RELEASE = "release";
 export const PROCFILE_PORT_STEP = 100;
 
 const LINE = /^([A-Za-z0-9_-]+)[ \t]*:[ \t]*(.*)$/;

@@ -12,7 +12,7 @@ import { ConfigError, coerce } from "./coerce.ts";
 import { parseDotenv } from "./dotenv.ts";
 import type { FileRead } from "./file.ts";
 import { EVENTS_SETTLE, setValue, type Source } from "./load.ts";
-import { PROCFILE_PORT, PROCFILE_PORT_STEP, parseProcfile } from "./procfile.ts";
+import { PROCFILE_PORT, PROCFILE_PORT_STEP, RELEASE, parseProcfile } from "./procfile.ts";
 import { SPECS, autoreloadMode, type Config, type ProgramConfig } from "./schema.ts";
 
 interface Input {
@@ -94,14 +94,18 @@ function fromProcfile(pf: { path: string; shown: string }, i: Input, sources: Ma
   // foreman reads .env from the working directory into every process's environment.
   const dotenvPath = resolve(i.cwd, ".env");
   const dotenv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath, "utf8"), ".env").map(([k, v]) => `${k}=${v}`) : [];
+  const base = /^\d+$/.test(i.env.PORT ?? "") ? Number(i.env.PORT) : PROCFILE_PORT;
+  const release = entries.some((e) => e.name === RELEASE);
   return entries.map((e, n) => {
     const where = `${pf.shown}:${e.line}`;
+    const phase = e.name === RELEASE ? [{ key: "restart", value: "never", where, layer: "file" as const }] : release ? [{ key: "depends-on", value: { [RELEASE]: "completed" }, where, layer: "file" as const }] : [];
     const own = [
+      ...phase,
       { key: "command", value: [e.command], where, layer: "file" as const },
       { key: "shell", value: true, where, layer: "file" as const },
       { key: "processes", value: 1, where, layer: "file" as const },
       { key: "reload-strategy", value: "stop-first", where, layer: "file" as const },
-      { key: "env", value: [...dotenv, `PORT=${PROCFILE_PORT + PROCFILE_PORT_STEP * n}`, ...i.config.env], where, layer: "file" as const },
+      { key: "env", value: [...dotenv, `PORT=${base + PROCFILE_PORT_STEP * n}`, ...i.config.env], where, layer: "file" as const },
     ];
     return { name: e.name, where, config: derive(i, e.name, own, sources) };
   });

@@ -3,8 +3,12 @@
 
 export type OptionType = "int" | "number" | "string" | "boolean" | "list" | "enum" | "deps";
 
+/** Where an option is listed in `sup --help`. */
+export type OptionGroup = "workers" | "sockets" | "readiness" | "reloads" | "control" | "logging" | "config";
+
 export interface OptionSpec {
   readonly name: string;
+  readonly group: OptionGroup;
   readonly type: OptionType;
   readonly default: unknown;
   readonly short?: string;
@@ -20,47 +24,50 @@ export interface OptionSpec {
 const opt = (spec: OptionSpec) => spec;
 
 export const OPTIONS = [
-  opt({ name: "processes", type: "int", default: 1, short: "p", min: 1, help: "Number of worker processes." }),
-  opt({ name: "workers", type: "int", default: undefined, min: 1, aliasOf: "processes", help: "Alias of processes (uWSGI)." }),
-  opt({ name: "command", type: "list", default: [], help: "The worker command as an argv list (normally given after --). A string in a file is split like a shell would, without expansion." }),
-  opt({ name: "shell", type: "boolean", default: false, help: "Run the command through /bin/sh -c." }),
-  opt({ name: "chdir", type: "string", default: "", help: "Directory the workers run in (default: the current directory)." }),
-  opt({ name: "env", type: "list", default: [], help: "Extra worker environment, KEY=VALUE; repeatable." }),
-  opt({ name: "stop-signal", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
-  opt({ name: "worker-reload-mercy", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
-  opt({ name: "backoff-max", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
-  opt({ name: "pidfile", type: "string", default: "", scope: "master", help: "Write the master's pid here; `sup reload|stop|status` read it." }),
-  opt({ name: "log-format", type: "enum", default: "text", scope: "master", values: ["text", "json"], help: "Master log lines as text or one JSON object per line." }),
-  opt({ name: "log-prefix", type: "boolean", default: true, help: "Prefix worker output lines with the worker id." }),
-  opt({ name: "master", type: "boolean", default: true, scope: "master", help: "Accepted for uWSGI compatibility; sup always runs a master." }),
-  opt({ name: "touch-reload", type: "list", default: [], help: "Graceful reload when this file's mtime changes, or it appears or disappears; repeatable." }),
-  opt({ name: "touch-chain-reload", type: "list", default: [], help: "Rolling (one at a time) reload on touch; repeatable." }),
-  opt({ name: "check-interval", type: "number", default: 1, min: 0.01, help: "Seconds between touch-file checks." }),
-  opt({ name: "autoreload", type: "number", default: 0, min: 0, help: "Reload when a watched file changes (0 = off). Changes are seen at once through inotify; N is the poll interval where inotify cannot watch (see autoreload-engine)." }),
-  opt({ name: "py-autoreload", type: "number", default: 0, min: 0, help: "uWSGI's option: stat every watched file every N seconds and reload on change (0 = off). If autoreload is set too, it wins." }),
-  opt({ name: "autoreload-watch", type: "list", default: [], help: "Paths to watch (default: the workers' directory, chdir); repeatable." }),
-  opt({ name: "autoreload-include", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
-  opt({ name: "autoreload-ignore", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, *.log, database files, editor files, the pidfile); repeatable." }),
-  opt({ name: "autoreload-engine", type: "enum", default: "auto", values: ["auto", "events", "poll"], help: "auto: events for autoreload, poll for py-autoreload; events: inotify, polling only where it cannot watch (network/FUSE mounts, past the watch limit); poll: stat every file every N s." }),
-  opt({ name: "autoreload-settle", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.01 by default with the events engine)." }),
-  opt({ name: "listen", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
-  opt({ name: "listen-mode", type: "string", default: "", help: "Octal permission of unix listen sockets, e.g. 660." }),
-  opt({ name: "listen-backlog", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),
-  opt({ name: "ready", type: "string", default: "delay:1", help: "When a new worker counts as ready: notify | tcp:HOST:PORT | http://HOST:PORT/PATH | delay:SECONDS." }),
-  opt({ name: "ready-timeout", type: "number", default: 30, min: 0.1, help: "Seconds a new worker has to become ready before its reload is rolled back." }),
-  opt({ name: "port-base", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+2(N-1) or the one after it (whichever its predecessor does not hold) as $PORT ({port} in ready probes)." }),
-  opt({ name: "reload-grace", type: "number", default: 3, min: 0, help: "Seconds a new worker must stay up after it is ready before the old one is retired; a new worker that dies sooner rolls the reload back (0: trust ready at once)." }),
-  opt({ name: "reload-strategy", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
-  opt({ name: "give-up-after", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
-  opt({ name: "restart", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
-  opt({ name: "on-exit", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
-  opt({ name: "depends-on", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
-  opt({ name: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
-  opt({ name: "ini", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
-  opt({ name: "toml", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
-  opt({ name: "json", type: "string", default: "", flagOnly: true, help: "JSON config file, FILE[:SECTION]." }),
-  opt({ name: "procfile", type: "string", default: "", flagOnly: true, help: "Run each `name: command` line of this Procfile as a program of one worker (foreman's PORT and .env). Without -c or a command, a Procfile in the working directory is read." }),
-  opt({ name: "env-name", type: "string", default: "", flagOnly: true, help: "Config environment section to apply ([sup:NAME]; NAME table); also SUP_ENV." }),
+  opt({ name: "processes", group: "workers", type: "int", default: 1, short: "p", min: 1, help: "Number of worker processes." }),
+  opt({ name: "workers", group: "workers", type: "int", default: undefined, min: 1, aliasOf: "processes", help: "Alias of processes (uWSGI)." }),
+  opt({ name: "command", group: "workers", type: "list", default: [], help: "The worker command as an argv list (normally given after --). A string in a file is split like a shell would, without expansion." }),
+  opt({ name: "shell", group: "workers", type: "boolean", default: false, help: "Run the command through /bin/sh -c." }),
+  opt({ name: "chdir", group: "workers", type: "string", default: "", help: "Directory the workers run in (default: the current directory)." }),
+  opt({ name: "env", group: "workers", type: "list", default: [], help: "Extra worker environment, KEY=VALUE; repeatable." }),
+  opt({ name: "stop-signal", group: "workers", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
+  opt({ name: "worker-reload-mercy", group: "workers", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
+  opt({ name: "backoff-max", group: "workers", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
+  opt({ name: "pidfile", group: "control", type: "string", default: "", scope: "master", help: "Write the master's pid here; `sup reload|stop|status` read it." }),
+  opt({ name: "log-format", group: "logging", type: "enum", default: "text", scope: "master", values: ["text", "json"], help: "Master log lines as text or one JSON object per line." }),
+  opt({ name: "log-prefix", group: "logging", type: "boolean", default: true, help: "Prefix worker output lines with the worker id." }),
+  opt({ name: "master", group: "control", type: "boolean", default: true, scope: "master", help: "Accepted for uWSGI compatibility; sup always runs a master." }),
+  opt({ name: "touch-reload", group: "reloads", type: "list", default: [], help: "Graceful reload when this file's mtime changes, or it appears or disappears; repeatable." }),
+  opt({ name: "touch-chain-reload", group: "reloads", type: "list", default: [], help: "Rolling (one at a time) reload on touch; repeatable." }),
+  opt({ name: "check-interval", group: "reloads", type: "number", default: 1, min: 0.01, help: "Seconds between touch-file checks." }),
+  opt({ name: "autoreload", group: "reloads", type: "number", default: 0, min: 0, help: "Reload when a watched file changes (0 = off). Changes are seen at once through inotify; N is the poll interval where inotify cannot watch (see autoreload-engine)." }),
+  opt({ name: "py-autoreload", group: "reloads", type: "number", default: 0, min: 0, help: "uWSGI's option: stat every watched file every N seconds and reload on change (0 = off). If autoreload is set too, it wins." }),
+  opt({ name: "autoreload-watch", group: "reloads", type: "list", default: [], help: "Paths to watch (default: the workers' directory, chdir); repeatable." }),
+  opt({ name: "autoreload-include", group: "reloads", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
+  opt({ name: "autoreload-ignore", group: "reloads", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, *.log, database files, editor files, the pidfile); repeatable." }),
+  opt({ name: "autoreload-engine", group: "reloads", type: "enum", default: "auto", values: ["auto", "events", "poll"], help: "auto: events for autoreload, poll for py-autoreload; events: inotify, polling only where it cannot watch (network/FUSE mounts, past the watch limit); poll: stat every file every N s." }),
+  opt({ name: "autoreload-settle", group: "reloads", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.01 by default with the events engine)." }),
+  opt({ name: "listen", group: "sockets", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
+  opt({ name: "listen-mode", group: "sockets", type: "string", default: "", help: "Octal permission of unix listen sockets, e.g. 660." }),
+  opt({ name: "listen-backlog", group: "sockets", type: "int", default: 1024, min: 1, help: "Backlog of listen sockets." }),
+  opt({ name: "listen-owner", group: "sockets", type: "string", default: "", help: "Owner of unix listen sockets, USER[:GROUP] (names or numbers), e.g. www-data:www-data; the master must be root to give them away." }),
+  opt({ name: "uid", group: "workers", type: "string", default: "", help: "Run the workers as this user (name or number), with its groups; the master stays root to bind sockets and write its files." }),
+  opt({ name: "gid", group: "workers", type: "string", default: "", help: "Run the workers with this group (name or number); default: the uid's own group." }),
+  opt({ name: "ready", group: "readiness", type: "string", default: "delay:1", help: "When a new worker counts as ready: notify | tcp:HOST:PORT | http://HOST:PORT/PATH | delay:SECONDS." }),
+  opt({ name: "ready-timeout", group: "readiness", type: "number", default: 30, min: 0.1, help: "Seconds a new worker has to become ready before its reload is rolled back." }),
+  opt({ name: "port-base", group: "sockets", type: "int", default: 0, min: 0, help: "Give worker N the port PORT_BASE+2(N-1) or the one after it (whichever its predecessor does not hold) as $PORT ({port} in ready probes)." }),
+  opt({ name: "reload-grace", group: "readiness", type: "number", default: 3, min: 0, help: "Seconds a new worker must stay up after it is ready before the old one is retired; a new worker that dies sooner rolls the reload back (0: trust ready at once)." }),
+  opt({ name: "reload-strategy", group: "reloads", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
+  opt({ name: "give-up-after", group: "workers", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
+  opt({ name: "restart", group: "workers", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
+  opt({ name: "on-exit", group: "workers", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
+  opt({ name: "depends-on", group: "workers", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
+  opt({ name: "config", group: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
+  opt({ name: "ini", group: "config", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
+  opt({ name: "toml", group: "config", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
+  opt({ name: "json", group: "config", type: "string", default: "", flagOnly: true, help: "JSON config file, FILE[:SECTION]." }),
+  opt({ name: "procfile", group: "config", type: "string", default: "", flagOnly: true, help: "Run each `name: command` line of this Procfile as a program of one worker (foreman's PORT and .env). Without -c or a command, a Procfile in the working directory is read." }),
+  opt({ name: "env-name", group: "config", type: "string", default: "", flagOnly: true, help: "Config environment section to apply ([sup:NAME]; NAME table); also SUP_ENV." }),
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionName = (typeof OPTIONS)[number]["name"];
@@ -92,6 +99,9 @@ export interface Config {
   listen: string[];
   "listen-mode": string;
   "listen-backlog": number;
+  "listen-owner": string;
+  uid: string;
+  gid: string;
   ready: string;
   "ready-timeout": number;
   "port-base": number;

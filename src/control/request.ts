@@ -3,10 +3,12 @@
 // reach the arbiter loop.
 
 export interface Request {
-  cmd: "ping" | "status" | "reload" | "stop";
+  cmd: "ping" | "status" | "reload" | "stop" | "start" | "restart";
   rolling?: boolean;
   wait?: boolean;
   now?: boolean;
+  /** The program a reload, stop, start or restart is for (reload and stop: every one / the master when absent). */
+  program?: string;
 }
 
 /** Longest request line the master reads; real ones are under 60 bytes. */
@@ -16,9 +18,14 @@ export const MAX_REQUEST = 4096;
 const SWITCHES: Record<Request["cmd"], readonly string[]> = {
   ping: [],
   status: [],
-  reload: ["rolling", "wait"],
-  stop: ["now"],
+  reload: ["rolling", "wait", "program"],
+  stop: ["now", "program"],
+  start: ["program"],
+  restart: ["program"],
 };
+/** Commands that cannot do without a program name. */
+const NEEDS_PROGRAM = new Set(["start", "restart"]);
+const PROGRAM_NAME = /^[\w.-]{1,100}$/;
 
 /** A request from one line of text, or the reason it is not one. */
 export function parseRequest(line: string): { req: Request } | { error: string } {
@@ -40,8 +47,14 @@ export function parseRequest(line: string): { req: Request } | { error: string }
   for (const [key, v] of Object.entries(obj)) {
     if (key === "cmd") continue;
     if (!allowed.includes(key)) return { error: `${cmd} takes no ${JSON.stringify(key.slice(0, 40))}${allowed.length ? ` (only ${allowed.join(", ")})` : ""}` };
+    if (key === "program") {
+      if (typeof v !== "string" || !PROGRAM_NAME.test(v)) return { error: `${cmd}: program must be a program name` };
+      req.program = v;
+      continue;
+    }
     if (typeof v !== "boolean") return { error: `${cmd}: ${key} must be true or false` };
     (req as unknown as Record<string, boolean>)[key] = v;
   }
+  if (NEEDS_PROGRAM.has(req.cmd) && req.program === undefined) return { error: `${cmd} needs a program` };
   return { req };
 }

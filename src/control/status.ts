@@ -136,7 +136,8 @@ const mb = (b: number | undefined) => (b ? `${(b / 1048576).toFixed(1)}M` : "-")
 export function statusTable(r: StatusReport): string[] {
   const m = r.master;
   const several = r.programs.length > 1;
-  const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
+  const ready = r.programs.reduce((n, p) => n + p.ready, 0);
+  const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}, ${ready} ready${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
   const reloadLine = (l: LastReload) => `last reload ${new Date(l.at).toISOString()} (${l.reason}): ${l.ok ? "ok" : "failed"}: ${l.message.split("\n")[0]}`;
   if (m.killMode) lines.push(`kill mode: ${m.killMode}${m.guard ? `; guard pid ${m.guard.pid} (${m.guard.kind})` : ""}`);
   if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));

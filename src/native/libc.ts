@@ -1,8 +1,11 @@
-// The few libc socket calls sup needs and neither Bun nor node:net offers:
-// a listening socket the master never accepts on, unix datagram sockets for
-// sd_notify (DESIGN.md §7), and the peer credentials of a unix socket. Linux only; the constants are the values of
-// <sys/socket.h> and <netinet/in.h>, which are the same on x86_64 and arm64.
-import { FFIType, dlopen, read } from "bun:ffi";
+// The one libc table: the calls sup needs and neither Bun nor node:net
+// offers: a listening socket the master never accepts on, unix datagram
+// sockets for sd_notify (DESIGN.md §7), the peer credentials of a unix
+// socket, users and groups, and what the exec shim does between fork and
+// exec (prctl, signals, setgroups/setgid/setuid, execve). Linux only; the
+// constants are the values of <sys/socket.h>, <netinet/in.h> and
+// <sys/prctl.h>, the same on x86_64 and arm64.
+import { FFIType, dlopen, ptr, read } from "bun:ffi";
 import { openLibc } from "./libc-name.ts";
 
 export const AF_UNIX = 1;
@@ -67,6 +70,22 @@ export const libc = openLibc((name) => dlopen(name, {
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   inet_pton: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   clock_gettime: { args: ["i32", "ptr"], returns: "i32" },
+  getppid: { args: [], returns: "i32" },
+  signal: { args: ["i32", "ptr"], returns: "ptr" },
+  sigprocmask: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  execve: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
+  // Users and groups (getpwnam(3), getgrnam(3), getgrouplist(3), setgroups(2)).
+  getpwnam: { args: ["ptr"], returns: "ptr" },
+  getpwuid: { args: ["u32"], returns: "ptr" },
+  getgrnam: { args: ["ptr"], returns: "ptr" },
+  getgrgid: { args: ["u32"], returns: "ptr" },
+  getgrouplist: { args: ["ptr", "u32", "ptr", "ptr"], returns: "i32" },
+  setgroups: { args: ["u64", "ptr"], returns: "i32" },
+  setgid: { args: ["u32"], returns: "i32" },
+  setuid: { args: ["u32"], returns: "i32" },
+  getuid: { args: [], returns: "u32" },
+  getgid: { args: [], returns: "u32" },
+  getgroups: { args: ["i32", "ptr"], returns: "i32" },
   // getxattr(path, name, value, size): systemd marks the cgroups it delegates (processes/cgroup.ts).
   getxattr: { args: ["ptr", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
   strerror: { args: ["i32"], returns: "cstring" },
@@ -85,4 +104,17 @@ export function strerror(code: number): string {
 /** A NUL-terminated copy of s for a `const char *` argument. */
 export function cstr(s: string): Buffer {
   return Buffer.from(s + "\0", "utf8");
+}
+
+/** execve(2) with argv and envp as NULL-terminated char*[]; returns only on failure (then errno()). */
+export function execve(path: string, argv: string[], env: string[]): void {
+  const args = argv.map(cstr);
+  const envs = env.map(cstr);
+  const table = (bufs: Buffer[]) => {
+    const arr = new BigUint64Array(bufs.length + 1);
+    bufs.forEach((b, i) => (arr[i] = BigInt(ptr(b))));
+    return arr;
+  };
+  // args and envs stay referenced here until execve returns (or never does).
+  libc.execve(cstr(path), table(args), table(envs));
 }

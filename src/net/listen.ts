@@ -3,7 +3,8 @@
 // node:net or Bun.listen the master would compete with its workers for
 // connections (DESIGN.md §7). While no worker runs, connections wait in the
 // kernel backlog.
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
+import { findGroup, findUser } from "../native/users.ts";
 import { ConfigError } from "../config/coerce.ts";
 import {
   AF_INET, AF_INET6, AF_UNIX, EACCES, EADDRINUSE, EADDRNOTAVAIL, EAGAIN, ECONNREFUSED, ENOENT, F_SETFD, FD_CLOEXEC,
@@ -62,14 +63,33 @@ function fail(name: string, code: number): never {
 }
 
 /** Binds every address, or none: on error the fds opened so far are closed. */
-export function bindListen(addrs: string[], opts: { backlog: number; mode: string }): ListenSocket[] {
+export interface BindOptions {
+  backlog: number;
+  /** Octal permission of unix sockets ("" leaves the umask's). */
+  mode: string;
+  /** USER[:GROUP] that gets unix sockets ("" keeps the master's). */
+  owner?: string;
+}
+
+/** listen-owner as numbers: the user's own group when none is named. */
+function ownerIds(owner: string): { uid: number; gid: number } {
+  const [u = "", g] = owner.split(":");
+  const user = u ? findUser(u) : undefined;
+  if (u && !user) throw new ConfigError(`listen-owner ${owner}: no such user ${u}`);
+  const gid = g ? findGroup(g) : user?.gid;
+  if (g && gid === undefined) throw new ConfigError(`listen-owner ${owner}: no such group ${g}`);
+  return { uid: user?.uid ?? -1, gid: gid ?? -1 };
+}
+
+export function bindListen(addrs: string[], opts: BindOptions): ListenSocket[] {
   if (opts.mode !== "" && !/^[0-7]{3,4}$/.test(opts.mode)) {
     throw new ConfigError(`listen-mode ${JSON.stringify(opts.mode)}: must be an octal permission such as 660`);
   }
   const parsed = addrs.map((a) => [a, parseListen(a)] as const);
+  const owner = opts.owner ? ownerIds(opts.owner) : undefined;
   const socks: ListenSocket[] = [];
   try {
-    for (const [name, addr] of parsed) socks.push(bindOne(name, addr, opts));
+    for (const [name, addr] of parsed) socks.push(bindOne(name, addr, opts, owner));
   } catch (e) {
     closeListen(socks);
     throw e;
@@ -77,7 +97,7 @@ export function bindListen(addrs: string[], opts: { backlog: number; mode: strin
   return socks;
 }
 
-function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: string }): ListenSocket {
+function bindOne(name: string, addr: ListenAddr, opts: BindOptions, owner?: { uid: number; gid: number }): ListenSocket {
   const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
   const sa = addr.kind === "unix" ? unixAddr(addr.path) : inetAddr(family, addr.host, addr.port)!;
   if (addr.kind === "unix") removeStaleSocket(name, addr.path);
@@ -92,6 +112,14 @@ function bindOne(name: string, addr: ListenAddr, opts: { backlog: number; mode: 
     if (addr.kind === "inet6" && libc.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, one, 4) < 0) fail(name, errno());
     if (libc.bind(fd, sa, sa.length) < 0) fail(name, errno());
     if (addr.kind === "unix" && opts.mode !== "") chmodSync(addr.path, parseInt(opts.mode, 8));
+    // chown(2): -1 leaves that id as it is. Before listen(), so no client of the old owner gets in.
+    if (addr.kind === "unix" && owner) {
+      try {
+        chownSync(addr.path, owner.uid, owner.gid);
+      } catch (e) {
+        throw new ConfigError(`listen ${name}: cannot give it to ${opts.owner}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (only root can)`);
+      }
+    }
     if (libc.listen(fd, opts.backlog) < 0) fail(name, errno());
   } catch (e) {
     libc.close(fd);

@@ -52,7 +52,7 @@ export class NotifyServer {
   static open(path: string): NotifyServer {
     const sa = unixAddr(path); // throws before anything is created when the path is too long
     try {
-      unlinkSync(path);
+      if (!path.startsWith("@")) unlinkSync(path); // an abstract name has no file
     } catch {
       // nothing left over
     }
@@ -100,7 +100,7 @@ export class NotifyServer {
     libc.close(this.fd);
     this.fd = -1;
     try {
-      unlinkSync(this.path);
+      if (!this.path.startsWith("@")) unlinkSync(this.path);
     } catch {
       // already removed along with its directory
     }

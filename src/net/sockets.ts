@@ -18,7 +18,7 @@ export class Sockets {
   /** Binds what generation `gen` (a program's, as one key) of `cfg` needs and is not bound yet; all or nothing (ConfigError). */
   acquire(gen: string, cfg: Config) {
     const fresh = cfg.listen.filter((a) => !this.bound.has(a));
-    const socks = fresh.length > 0 ? bindListen(fresh, { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"] }) : [];
+    const socks = fresh.length > 0 ? bindListen(fresh, { backlog: cfg["listen-backlog"], mode: cfg["listen-mode"], owner: cfg["listen-owner"] }) : [];
     for (const s of socks) this.bound.set(s.name, { sock: s, gens: new Set() });
     for (const a of cfg.listen) this.bound.get(a)!.gens.add(gen);
   }

@@ -54,7 +54,10 @@ export function useOutputs(): void {
   if (outputs) return;
   outputs = { stdout: new Output(1), stderr: new Output(2) };
   for (const [name, o] of Object.entries(outputs)) {
-    o.onDrop = (n) => log.warn(`output: dropped ${n.toLocaleString("en-US")} line${n === 1 ? "" : "s"} since the last report: ${name} is not read fast enough`, { event: "output.drop", stream: name, lines: n });
+    o.onDrop = (n, error) => {
+      const why = error ? `${name} cannot be written: ${error}` : `${name} is not read fast enough`;
+      log.warn(`output: dropped ${n.toLocaleString("en-US")} line${n === 1 ? "" : "s"} since the last report: ${why}`, { event: "output.drop", stream: name, lines: n, error });
+    };
   }
 }
 

@@ -13,7 +13,7 @@
 // per call (send(2)); a regular file never blocks on write.
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { watchWritable, type FdWatch } from "../native/fdwatch.ts";
-import { EAGAIN, EBADF, EINTR, EPIPE, MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, errno, libc } from "../native/libc.ts";
+import { EAGAIN, EBADF, EINTR, EPIPE, MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, errno, libc, strerror } from "../native/libc.ts";
 
 /** Queued bytes per stream before lines are dropped. */
 export const QUEUE_LIMIT = 1 << 20;
@@ -87,8 +87,10 @@ export class Output {
   droppedTotal = 0;
   private lastReport = 0;
   private reportTimer?: ReturnType<typeof setTimeout>;
-  /** Called (at most once per interval) with the number of lines dropped. */
-  onDrop?: (count: number) => void;
+  /** Called (at most once per interval) with the number of lines dropped, and the write error that dropped them if one did (errno in words). */
+  onDrop?: (count: number, error?: string) => void;
+  /** The last write error since the last report (ENOSPC on a full disk, EIO, …). */
+  private lastError?: string;
 
   constructor(
     fd: number,
@@ -176,6 +178,7 @@ export class Output {
       // EPIPE (nobody reads any more) and EBADF are for good: drop it all,
       // count it, stop trying. ENOSPC (a full disk), EIO and the like may
       // pass: drop what is queued, count it, and try the next lines again.
+      this.lastError = `${strerror(code)} (errno ${code})`;
       if (code === EPIPE || code === EBADF) this.close(true);
       else this.dropQueued();
       return 0;
@@ -209,8 +212,10 @@ export class Output {
       this.reportTimer = undefined;
       this.lastReport = Date.now();
       const n = this.dropped;
+      const error = this.lastError;
       this.dropped = 0;
-      this.onDrop?.(n);
+      this.lastError = undefined;
+      this.onDrop?.(n, error);
     }, wait);
   }
 

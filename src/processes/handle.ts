@@ -24,7 +24,14 @@ export function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
   }
 }
 
-const STDERR_TAIL = 10;
+/**
+ * What a report keeps of a worker's stderr: its first lines (Python's
+ * "Traceback", Node's SyntaxError with its caret are at the top) and its
+ * last (the error itself), about 40 lines and 4 KB in all.
+ */
+const STDERR_HEAD = 10;
+const STDERR_TAIL = 30;
+const STDERR_BYTES = 4096;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const TAIL_LINE_MAX = 500;
@@ -37,11 +44,17 @@ export class WorkerHandle {
   killed = false;
   /** The last STATUS= it sent over sd_notify. */
   statusText?: string;
+  /** What the master wants a reader of `sup status` to know about it. */
+  note?: string;
   exit?: { code: number | null; signal: string | null };
-  /** Its last stderr lines (raw, decoded only when a report needs them). */
+  /** Its first and last stderr lines (raw, decoded only when a report needs them), and how many fell between. */
+  private readonly head: Uint8Array[] = [];
   private readonly tail: Uint8Array[] = [];
+  private skipped = 0;
   /** Why the arbiter is stopping it ("replaced by gen 3", "rollback", "stop", …). */
   stopReason?: string;
+  /** Stopped because it failed (not ready in time): its exit counts as a crash. */
+  failed = false;
   /** cgroup mode: its own cgroup, which holds its whole tree. */
   cgroup?: string;
 
@@ -52,10 +65,12 @@ export class WorkerHandle {
     readonly startedAt: number,
     /** Its $PORT with --port-base, else 0. */
     readonly port = 0,
+    /** Its program's name when the master runs several (log lines name it). */
+    readonly program?: string,
   ) {}
 
   get label(): string {
-    return `worker ${this.id} pid ${this.pid} gen ${this.generation}`;
+    return `${this.program ? `${this.program} ` : ""}worker ${this.id} pid ${this.pid} gen ${this.generation}`;
   }
 
   /** Starting or ready: not on its way out. */
@@ -96,14 +111,34 @@ export class WorkerHandle {
   }
 
   noteStderr(line: Uint8Array | string) {
-    const bytes = typeof line === "string" ? encoder.encode(line) : line;
-    this.tail.push(bytes.slice(0, TAIL_LINE_MAX));
-    if (this.tail.length > STDERR_TAIL) this.tail.shift();
+    const bytes = (typeof line === "string" ? encoder.encode(line) : line).slice(0, TAIL_LINE_MAX);
+    if (this.head.length < STDERR_HEAD) return void this.head.push(bytes);
+    this.tail.push(bytes);
+    if (this.tail.length > STDERR_TAIL) {
+      this.tail.shift();
+      this.skipped++;
+    }
   }
 
-  /** Its last stderr lines, for crash and rollback reports. */
+  /** Its stderr for crash and rollback reports: the first lines, the last, at most about 4 KB. */
   get stderrTail(): string[] {
-    return this.tail.map((b) => decoder.decode(b) + (b.length === TAIL_LINE_MAX ? "…" : ""));
+    const text = (b: Uint8Array) => decoder.decode(b) + (b.length === TAIL_LINE_MAX ? "…" : "");
+    const tail = this.tail.map(text);
+    // Over the byte budget: the last lines win (the error), then the first.
+    let budget = STDERR_BYTES;
+    const keptTail: string[] = [];
+    for (let i = tail.length - 1; i >= 0 && budget - tail[i]!.length >= 0; i--) {
+      budget -= tail[i]!.length;
+      keptTail.unshift(tail[i]!);
+    }
+    const keptHead: string[] = [];
+    for (const l of this.head.map(text)) {
+      if (budget - l.length < 0) break;
+      budget -= l.length;
+      keptHead.push(l);
+    }
+    const gap = this.skipped + (tail.length - keptTail.length) + (this.head.length - keptHead.length);
+    return [...keptHead, ...(gap > 0 ? [`… ${gap} line${gap === 1 ? "" : "s"} left out …`] : []), ...keptTail];
   }
 
   markExited(code: number | null, signal: string | null) {

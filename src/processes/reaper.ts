@@ -64,7 +64,7 @@ export function procInfo(pid: number): ProcInfo | undefined {
 }
 
 /** SUP_WORKER_ID and SUP_GENERATION from a process's environment, when readable. */
-export function workerOf(pid: number): { id: number; generation: number } | undefined {
+export function workerOf(pid: number): { id: number; generation: number; program?: string } | undefined {
   let env: string;
   try {
     env = readFileSync(`/proc/${pid}/environ`, "latin1");
@@ -73,7 +73,8 @@ export function workerOf(pid: number): { id: number; generation: number } | unde
   }
   const id = /(?:^|\0)SUP_WORKER_ID=(\d+)/.exec(env)?.[1];
   const gen = /(?:^|\0)SUP_GENERATION=(\d+)/.exec(env)?.[1];
-  return id && gen ? { id: Number(id), generation: Number(gen) } : undefined;
+  const program = /(?:^|\0)SUP_PROGRAM=([^\0]*)/.exec(env)?.[1];
+  return id && gen ? { id: Number(id), generation: Number(gen), ...(program ? { program } : {}) } : undefined;
 }
 
 const siginfo = new Int32Array(new ArrayBuffer(128));

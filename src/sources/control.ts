@@ -6,8 +6,11 @@
 // the accepted socket's fd the moment Bun hands it over (getsockopt never
 // blocks). The 0700 runtime dir already keeps other users from connecting;
 // this holds even if that dir were opened up. Every connection is bounded:
-// a request line of at most MAX_REQUEST bytes, 10 s to send it, at most
-// MAX_CONNECTIONS at a time.
+// a request line of at most MAX_REQUEST bytes, 1 s to send it (sup's own
+// client sends it at once), at most MAX_CONNECTIONS at a time, and a new
+// client takes the place of the oldest idle one: 100 clients that connect
+// and say nothing never keep `sup status` out.
+import type { Socket } from "bun";
 import { dirname } from "node:path";
 import type { Event } from "../supervisor/events.ts";
 import type { Queue } from "../core/queue.ts";
@@ -18,7 +21,7 @@ import { MAX_REQUEST, parseRequest, type Request } from "../control/request.ts";
 export type { Request } from "../control/request.ts";
 
 const MAX_CONNECTIONS = 32;
-const REQUEST_TIMEOUT_S = 10;
+const REQUEST_TIMEOUT_S = 1;
 
 interface Conn {
   buf: string;
@@ -44,15 +47,21 @@ export function startControl(path: string, queue: Queue<Event>, version: string)
         return answer({ ok: true, sup: true, pid: process.pid, version });
       case "status":
         return queue.push({ type: "status", reply: (r) => answer({ ok: true, status: r }) });
-      case "reload":
+      case "reload": {
         // --wait: the answer comes when the reload is over, however long it takes.
         if (req.wait) keep();
-        queue.push({ type: "reload", reason: `control: sup reload${req.rolling ? " --rolling" : ""}`, rolling: !!req.rolling, reply: req.wait ? (r) => answer(r as unknown as Answer) : undefined });
+        const reason = `control: sup reload${req.rolling ? " --rolling" : ""}${req.program ? ` ${req.program}` : ""}`;
+        queue.push({ type: "reload", reason, rolling: !!req.rolling, targets: req.program ? [req.program] : "all", reply: req.wait ? (r) => answer(r as unknown as Answer) : undefined });
         if (!req.wait) answer({ ok: true, message: "reload requested" });
         return;
+      }
       case "stop":
+        if (req.program) return queue.push({ type: "program", op: "stop", name: req.program, reply: (r) => answer(r) });
         queue.push({ type: "stop", reason: `control: sup stop${req.now ? " --now" : ""}`, now: !!req.now });
         return answer({ ok: true, message: "stop requested" });
+      case "start":
+      case "restart":
+        return queue.push({ type: "program", op: req.cmd, name: req.program!, reply: (r) => answer(r) });
     }
   };
 
@@ -64,9 +73,19 @@ export function startControl(path: string, queue: Queue<Event>, version: string)
         open(s) {
           s.data = { buf: "", bytes: 0, done: false };
           if (open.size >= MAX_CONNECTIONS) {
-            s.data.done = true;
-            s.end(JSON.stringify({ ok: false, error: `busy: ${MAX_CONNECTIONS} control connections are open; try again` }) + "\n");
-            return;
+            // Idle clients never starve new ones: the oldest that has not sent
+            // its request yet makes room. Only requests in flight (a reload
+            // --wait) are never dropped.
+            const idle = [...open].find((x) => !(x as Socket<Conn>).data.done) as Socket<Conn> | undefined;
+            if (idle) {
+              idle.data.done = true;
+              idle.end(JSON.stringify({ ok: false, error: `closed: no request sent, and ${MAX_CONNECTIONS} control connections were open` }) + "\n");
+              open.delete(idle);
+            } else {
+              s.data.done = true;
+              s.end(JSON.stringify({ ok: false, error: `busy: ${MAX_CONNECTIONS} control requests are in progress; try again` }) + "\n");
+              return;
+            }
           }
           open.add(s);
           let why: string | undefined;

@@ -12,6 +12,8 @@ export interface ReloadResult {
   ok: boolean;
   generation: number;
   message: string;
+  /** Failed with nothing serving (stop-first): `sup reload --wait` exits 3, not 1. */
+  outage?: boolean;
 }
 
 export type Event =

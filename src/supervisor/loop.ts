@@ -33,6 +33,8 @@ export class Loop implements ProgramHost {
   exitCode = 0;
   readonly startedAt: number;
   readonly lifecycle: Lifecycle;
+  /** ProgramHost: the config declares programs (or has several): log lines and output name them. */
+  several = false;
   readonly reloads: Reloads = new Reloads(this);
   /** Programs removed from the config, dropped once their workers are gone. */
   private readonly removed = new Set<Program>();
@@ -50,6 +52,7 @@ export class Loop implements ProgramHost {
     this.lifecycle = new Lifecycle(world.lifecycle);
     const isProgram = (x: Config | ProgramConfig): x is ProgramConfig => "config" in x && "name" in x;
     const pcs = Array.isArray(setup) ? setup.map((x: Config | ProgramConfig) => (isProgram(x) ? x : asPrograms(x)[0]!)) : setup.programs;
+    this.several = pcs.length > 1 || pcs.some((pc) => pc.name !== "");
     for (const pc of pcs) this.addProgram(pc);
     this.booted = true;
   }
@@ -60,9 +63,10 @@ export class Loop implements ProgramHost {
 
   /** Runs until every worker is gone after a stop. Returns the exit code. */
   async run(): Promise<number> {
-    const first = [...this.programs.values()][0];
-    const n = [...this.programs.values()].reduce((sum, p) => sum + p.slots.size, 0);
-    this.log.info(`master started pid ${this.world.masterPid}, ${n} worker${n === 1 ? "" : "s"} of: ${first?.config.command.join(" ") ?? "nothing"}`, { event: "master.start" });
+    const all = [...this.programs.values()];
+    const n = all.reduce((sum, p) => sum + p.slots.size, 0);
+    const what = this.several ? `programs ${all.map((p) => `${p.name} (${p.slots.size})`).join(", ")}` : `${n} worker${n === 1 ? "" : "s"} of: ${all[0]?.config.command.join(" ") ?? "nothing"}`;
+    this.log.info(`master started pid ${this.world.masterPid}, ${what}`, { event: "master.start" });
     this.step(() => {});
     while (!(this.stopping && this.empty)) {
       this.arm();
@@ -165,8 +169,8 @@ export class Loop implements ProgramHost {
     return false;
   }
 
-  /** Children Bun waits for itself: every worker, and the guard. */
-  private owns(pid: number): boolean {
+  /** ProgramHost: children Bun waits for itself: every program's workers, and the guard. */
+  owns(pid: number): boolean {
     return [...this.programs.values()].some((p) => p.workers.owns(pid));
   }
 

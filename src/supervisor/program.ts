@@ -27,6 +27,10 @@ export interface ProgramHost {
   reloadEnded(program: Program, result: ReloadResult): void;
   /** Stop the whole master with this exit code (--give-up-after). */
   giveUp(reason: string, code: number): void;
+  /** Whether a pid is a worker of any program (or the guard). */
+  owns(pid: number): boolean;
+  /** The master runs several programs: log lines name them. */
+  readonly several: boolean;
 }
 
 /** Why a program runs no workers now. */
@@ -49,6 +53,8 @@ export class Program {
   /** A one-shot program's reload: it runs again; done when every worker is. */
   private rerun?: { reason: string; startedAt: number };
   lastReload?: LastReload;
+  /** The last reload was rolled back: the code on disk may be what failed it (cleared by a reload that succeeds). */
+  private failedReload?: { generation: number };
   hold?: Hold;
   /** What depends-on asks of this program: it ever spawned a worker, was ever all ready. */
   everSpawned = false;
@@ -66,7 +72,7 @@ export class Program {
   ) {
     this.configs.set(1, config);
     if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
-    this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name);
+    this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name, (pid) => host.owns(pid), host.several);
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 
@@ -153,7 +159,7 @@ export class Program {
       generation: this.generation,
       target: this.slots.size,
       lastReload: this.lastReload,
-      workers: this.workers.list.map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: this.isCandidate(w) ? `${w.state} (new)` : w.state, uptime: (now - w.startedAt) / 1000, status: w.statusText })),
+      workers: this.workers.list.map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: this.isCandidate(w) ? `${w.state} (new)` : w.state, uptime: (now - w.startedAt) / 1000, status: w.statusText ?? w.note })),
       slots: [...this.slots.values()],
     });
   }
@@ -180,8 +186,8 @@ export class Program {
     // due timeouts, or a scale-down): manage() retires it with that reason.
     const slot = this.slots.get(w.id);
     if (slot?.generation !== w.generation) return;
-    this.log.error(`${w.label} ${why}; killing it`, fields(w, "worker.timeout"));
-    this.workers.killNotReady(w);
+    this.log.error(`${w.label} ${why}; stopping it${readyHint(this.configFor(w).ready)}`, fields(w, "worker.timeout"));
+    this.workers.retireNotReady(w, why);
     slot.respawnAt = Infinity; // not before it has exited
   }
 
@@ -192,7 +198,7 @@ export class Program {
     const candidate = this.isCandidate(w);
     this.workers.exited(w, code, signal, killAt);
     const after = `after ${((now - w.startedAt) / 1000).toFixed(2)}s`;
-    if (w.stopReason) return this.log.info(`${w.label} exited ${w.exitText} (${w.stopReason})`, fields(w, "worker.exit", { code, signal, reason: w.stopReason }));
+    if (w.stopReason && !w.failed) return this.log.info(`${w.label} exited ${w.exitText} (${w.stopReason})`, fields(w, "worker.exit", { code, signal, reason: w.stopReason }));
     if (candidate) return this.rollback(`${w.label} exited ${w.exitText} ${after}${tail(w.stderrTail)}`);
     const slot = this.slots.get(w.id);
     if (!slot || slot.generation !== w.generation) return this.log.info(`${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
@@ -209,7 +215,9 @@ export class Program {
       else this.log.error(`${w.label} exited ${w.exitText} ${after}: failed, not restarted (restart = ${cfg.restart})${tail(w.stderrTail)}`, fields(w, "worker.failed", { code, signal }));
       return this.endRerunIfDone();
     }
-    this.fail(slot, (now - w.startedAt) / 1000, w.exitText, w.stderrTail, `${w.label} exited ${w.exitText} ${after}`, fields(w, "worker.exit", { code, signal }));
+    // Not ready in time, again and again: each counts as a failure in a row, whatever its uptime, so they back off.
+    const uptime = w.failed ? 0 : (now - w.startedAt) / 1000;
+    this.fail(slot, uptime, w.failed ? `${w.exitText} after ${w.stopReason}` : w.exitText, w.stderrTail, `${w.label} exited ${w.exitText} ${after}${w.failed ? ` (${w.stopReason})` : ""}`, fields(w, "worker.exit", { code, signal }));
   }
 
   private fail(slot: Slot, uptime: number, exitText: string, stderr: string[], what: string, f: ReturnType<typeof fields>) {
@@ -218,7 +226,7 @@ export class Program {
     this.log.warn(`${what}; ${r.next === "change" ? "waiting for changes" : `respawn in ${r.next.toFixed(1)}s`}`, { ...f, restarts: slot.restarts });
     if (r.crashLoop) {
       const why = r.next === "change" ? "the code looks broken; waiting for changes" : `retrying every ${r.next.toFixed(1)}s`;
-      this.log.error(`worker ${slot.id} crash loop: ${slot.failures} exits in a row, last ${exitText}; ${why}${tail(slot.lastStderr)}`, { event: "worker.crashloop", worker: slot.id, gen: slot.generation, failures: slot.failures });
+      this.log.error(`worker ${slot.id} crash loop: ${slot.failures} exits in a row, last ${exitText}; ${why}${tail(slot.lastStderr, 5)}`, { event: "worker.crashloop", worker: slot.id, gen: slot.generation, failures: slot.failures });
     }
     const giveUp = cfg["give-up-after"];
     if (giveUp > 0 && slot.failures >= giveUp) {
@@ -261,8 +269,15 @@ export class Program {
 
   private spawn(id: number, generation: number, candidate: boolean) {
     try {
-      this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
+      const w = this.workers.spawn(id, generation, this.configs.get(generation) ?? this.config);
       this.everSpawned = true;
+      // A respawn of the serving generation after a failed reload starts from
+      // the code on disk, which may be the code that failed: say so.
+      const f = this.failedReload;
+      if (!candidate && f && this.slots.get(id)?.restarts) {
+        w.note = `respawned into code that failed the last reload (gen ${f.generation} rolled back)`;
+        this.log.warn(`${w.label} ${w.note}; if it fails too, the other workers of gen ${generation} keep serving`, fields(w, "worker.respawn.failed-code"));
+      }
     } catch (e) {
       // Could not even be spawned: a candidate rolls back, a slot counts a failure.
       const what = `worker ${id} gen ${generation} cannot start: ${(e as Error).message}`;
@@ -348,21 +363,34 @@ export class Program {
   }
 
   private commit(r: Reload) {
+    // What it replaces: the live workers of older generations (stopped by manage() right after).
+    const old = this.workers.list.filter((w) => w.live && w.generation !== r.to);
     for (const id of r.ids()) this.switchSlot(id, r);
     for (const id of [...this.slots.keys()]) if (id > r.count) this.slots.delete(id);
     this.generation = r.to;
     this.config = r.config!;
+    this.failedReload = undefined;
     const secs = ((this.world.now() - r.startedAt) / 1000).toFixed(2);
     this.log.info(`reload gen ${r.to} done in ${secs}s (${r.reason})`, { event: "reload.done", gen: r.to, seconds: Number(secs) });
-    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving` });
+    const gens = [...new Set(old.map((w) => w.generation))].sort((a, b) => a - b).join(", ");
+    const replaced = old.length ? `; replaced ${old.length} worker${old.length === 1 ? "" : "s"} of gen ${gens} (pid ${old.map((w) => w.pid).join(", ")})` : "";
+    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving, reload took ${secs}s${replaced}` });
   }
 
   /** The new generation failed: drop the reload; manage() stops its workers, the slots keep what runs. */
   private rollback(why: string) {
     const r = this.reload!;
-    const message = `reload gen ${r.to} rolled back: ${why}${portHint(why)}`;
+    this.failedReload = { generation: r.to };
     const next = /^(autoreload|touch):/.test(r.reason) ? "; the new code does not start, waiting for changes" : "";
-    this.log.error(`${message}\n  ${this.serving()}${next}`, { event: "reload.rollback", gen: r.to });
+    const serving = this.serving();
+    if (r.stopFirst && serving.startsWith("no worker")) {
+      // Stop-first stopped the old workers before the new ones started: there is nothing to roll back to.
+      const message = `reload gen ${r.to} failed: the new code did not start, and stop-first had already stopped the old workers, so it cannot keep the old code: nothing serves now; gen ${this.generation} starts again from the code on disk (if that is the code that failed, nothing serves until the next change or reload): ${why}`;
+      this.log.error(message, { event: "reload.outage", gen: r.to });
+      return this.endReload({ ok: false, outage: true, generation: this.generation, message });
+    }
+    const message = `reload gen ${r.to} rolled back: ${why}${portHint(why)}`;
+    this.log.error(`${message}\n  ${serving}${next}`, { event: "reload.rollback", gen: r.to });
     this.endReload({ ok: false, generation: this.generation, message });
   }
 
@@ -450,14 +478,23 @@ export class Program {
   }
 }
 
+/** What to check when a worker is not ready in time, by the kind of --ready. */
+function readyHint(ready: string): string {
+  if (ready === "notify") return "; is the app sending READY=1 to $NOTIFY_SOCKET (sd_notify), or writing READY=1 to fd $SUP_NOTIFY_FD?";
+  if (/^(tcp:|https?:)/.test(ready)) return `; does the app answer ${ready} (the address of this worker)?`;
+  return "";
+}
+
 /** A worker's exit as the master's own exit code (a shell's: 128 + the signal's number). */
 export function exitCodeOf(code: number | null, signal: string | null): number {
   if (signal) return 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0);
   return code ?? 1;
 }
 
-export function tail(lines: string[]): string {
-  return lines.length ? `; last stderr:\n    ${lines.slice(-5).join("\n    ")}` : "";
+/** A worker's stderr in a report: what it kept (first and last lines, ~4 KB), or the last `max` lines. */
+export function tail(lines: string[], max = Infinity): string {
+  const shown = lines.slice(-max);
+  return shown.length ? `; ${max === Infinity ? "its stderr" : "last stderr"}:\n    ${shown.join("\n    ")}` : "";
 }
 
 /** A new worker that died of "address already in use" binds its own port: say what works instead. */

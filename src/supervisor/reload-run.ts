@@ -60,6 +60,7 @@ export class ReloadRun {
     if (all.length === 1) return all[0]![1];
     return {
       ok: all.every(([, r]) => r.ok),
+      outage: all.some(([, r]) => r.outage),
       generation: all[0]![1].generation,
       message: all.map(([name, r]) => `${name}: ${r.message}`).join("; "),
     };

@@ -13,7 +13,7 @@ import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
 import { ReadyWatch, type ReadyDue } from "./readiness.ts";
 
-export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
+export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, ...(w.program ? { program: w.program } : {}), worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
 
 function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {
@@ -25,6 +25,8 @@ function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
 }
 
 export class Workers {
+  /** Workers that run as another user (uid): whose sd_notify datagrams come from that uid. */
+  private readonly uids = new WeakMap<WorkerHandle, number>();
   list: WorkerHandle[] = [];
   private readonly watches = new Map<WorkerHandle, ReadyWatch>();
   readonly leftovers: Leftovers;
@@ -35,6 +37,10 @@ export class Workers {
     private readonly configFor: (w: { generation: number }) => Config,
     /** The program these workers run (for the World: sockets, env, output prefix). */
     private readonly program?: string,
+    /** Whether a pid is any program's worker (what came back to the master is an orphan only if not). */
+    private readonly anyOwns: (pid: number) => boolean = (pid) => this.owns(pid),
+    /** Log lines name the program (the master runs several). */
+    private readonly named = false,
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t as number, sig) : kind === "pid" ? signalPid(t as number, sig) : (deps.cgroups?.signal(t as string, sig) ?? false)),
@@ -86,8 +92,9 @@ export class Workers {
       if (prepared.cgroup) this.deps.cgroups?.remove(prepared.cgroup);
       throw e;
     }
-    const w = (box.w = new WorkerHandle(id, generation, pid, now, port));
+    const w = (box.w = new WorkerHandle(id, generation, pid, now, port, this.named ? this.program : undefined));
     w.cgroup = prepared.cgroup;
+    if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);
     if (w.cgroup) this.deps.guard?.watch("c", w.cgroup);
     this.list.push(w);
@@ -111,11 +118,10 @@ export class Workers {
     this.deps.log.info(`${w.label} ready (${how}) in ${((w.readyAt! - w.startedAt) / 1000).toFixed(2)}s`, fields(w, "worker.ready"));
   }
 
-  /** Kills for a ready timeout: its exit is then a failure (no stop reason). */
-  killNotReady(w: WorkerHandle) {
-    this.watches.delete(w);
-    w.kill();
-    w.stopReason = undefined;
+  /** Stops a worker that was not ready in time (stop signal, SIGKILL after the mercy); its exit then counts as a failure. */
+  retireNotReady(w: WorkerHandle, why: string) {
+    this.retire(w, why);
+    w.failed = true;
   }
 
   /** The timer's work on processes: escalate, SIGKILL leftovers past their mercy; the readiness that is due. */
@@ -163,8 +169,8 @@ export class Workers {
   notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
     let w = worker;
     if (!w && pid) {
-      if (uid !== undefined && uid !== 0 && uid !== process.geteuid?.()) return false; // another user's process
       w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
+      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return false; // another user's process
     }
     if (!w || w.state === "exited") return false;
     const msg = parseNotify(text);
@@ -202,10 +208,11 @@ export class Workers {
    */
   private escapedFrom(w: WorkerHandle): Orphan[] {
     if (w.cgroup) return (this.deps.cgroups?.members(w.cgroup) ?? []).filter((o) => o.pgid !== w.pid);
-    return (this.deps.orphans?.((pid) => this.owns(pid)) ?? []).filter(
+    return (this.deps.orphans?.(this.anyOwns) ?? []).filter(
       (o) =>
         o.pgid !== w.pid && // its group is stopped as a group
         !this.leftovers.has("pid", o.pid) &&
+        !(o.worker?.program !== undefined && this.named && o.worker.program !== this.program) && // another program's
         !(o.worker && this.list.some((x) => x.id === o.worker!.id && x.generation === o.worker!.generation)), // another worker's, still running
     );
   }

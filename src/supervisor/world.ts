@@ -25,6 +25,8 @@ export interface Prepared {
   output: "pipe" | "inherit";
   /** cgroup mode: the worker's own cgroup, which its shim joins (made by prepare). */
   cgroup?: string;
+  /** The uid the worker runs as, when the config names one (uid): its sd_notify datagrams come from that uid. */
+  uid?: number;
 }
 
 export interface Orphan {
@@ -32,7 +34,7 @@ export interface Orphan {
   pgid: number;
   comm: string;
   /** SUP_WORKER_ID / SUP_GENERATION from its environment, when readable. */
-  worker?: { id: number; generation: number };
+  worker?: { id: number; generation: number; program?: string };
 }
 
 export interface World {

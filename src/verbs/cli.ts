@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
 import { ConfigError, coerce } from "../config/coerce.ts";
 import { didYouMean } from "../core/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "status" | "config" | "check" | "version" | "help" | "systemd-unit";
+export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "migrate";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -26,9 +26,18 @@ export interface Cli {
   json: boolean;
   explain?: string;
   pidfile?: string; // from --reload F / --stop F / --pidfile F
+  /** sup reload|stop|start|restart NAME: the program it is for. */
+  program?: string;
+  /** sup migrate: what from (uwsgi), the file, and --format; sup help: the verb. */
+  args: string[];
+  format?: string;
+  /** -h or --help: this verb's help (the global help for a plain `sup`). */
+  help: boolean;
 }
 
-const VERBS = new Set(["reload", "stop", "status", "config", "check", "help", "version", "systemd-unit"]);
+const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit", "migrate"]);
+/** Verbs that take a program name (start and restart need one). */
+const PROGRAM_VERBS = new Set<Verb>(["reload", "stop", "start", "restart"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
   rolling: ["reload"],
   wait: ["reload"],
@@ -41,7 +50,7 @@ export class UsageError extends ConfigError {
 }
 
 export function parseCli(argv: string[]): Cli {
-  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false };
+  const cli: Cli = { verb: "run", flags: [], command: [], rolling: false, wait: false, now: false, json: false, args: [], help: false };
   let i = 0;
   if (argv[0] !== undefined && VERBS.has(argv[0])) cli.verb = argv[i++] as Verb;
 
@@ -51,7 +60,30 @@ export function parseCli(argv: string[]): Cli {
       cli.command = argv.slice(i);
       break;
     }
+    if (tok === "-h" || tok === "--help") {
+      cli.help = true;
+      continue;
+    }
+    if (cli.verb === "help") {
+      cli.args.push(tok);
+      continue;
+    }
+    if (cli.verb === "migrate") {
+      if (tok === "--format" || tok.startsWith("--format=")) {
+        cli.format = tok.includes("=") ? tok.slice(9) : argv[i++];
+        if (cli.format === undefined) throw new UsageError("option --format needs a value: toml, ini or json");
+      } else if (tok.startsWith("-") && tok !== "-") {
+        throw new UsageError(`sup migrate: unknown option ${tok}${didYouMean(tok.replace(/^-+/, ""), ["format", "help"], "--")}`);
+      } else {
+        cli.args.push(tok);
+      }
+      continue;
+    }
     if (!tok.startsWith("-") || tok === "-") {
+      if (PROGRAM_VERBS.has(cli.verb) && cli.program === undefined && /^[\w.-]+$/.test(tok)) {
+        cli.program = tok;
+        continue;
+      }
       if (cli.verb !== "run" && cli.verb !== "systemd-unit") throw new UsageError(`sup ${cli.verb}: unexpected argument ${JSON.stringify(tok)}`);
       cli.command = argv.slice(i - 1);
       break;
@@ -75,7 +107,7 @@ export function parseCli(argv: string[]): Cli {
     };
 
     // Verb-level switches and the uWSGI spellings.
-    if (name === "help" || name === "version") {
+    if (name === "version") {
       cli.verb = name;
       continue;
     }
@@ -99,7 +131,7 @@ export function parseCli(argv: string[]): Cli {
       cli.json = true;
       continue;
     }
-    if (cli.verb === "status" || cli.verb === "reload" || cli.verb === "stop") {
+    if (cli.verb === "status" || PROGRAM_VERBS.has(cli.verb)) {
       if (name !== "pidfile") throw new UsageError(`sup ${cli.verb}: unknown option ${tok}${didYouMean(name, ["pidfile", ...Object.keys(SWITCHES).filter((k) => SWITCHES[k]!.includes(cli.verb))], "--")}`);
       cli.pidfile = next();
       continue;
@@ -121,32 +153,8 @@ export function parseCli(argv: string[]): Cli {
     }
     cli.flags.push({ name: spec.aliasOf ?? spec.name, value, flag: tok });
   }
+  if (cli.help) return cli;
+  if ((cli.verb === "start" || cli.verb === "restart") && cli.program === undefined) throw new UsageError(`sup ${cli.verb} needs the program's name: sup ${cli.verb} NAME [--pidfile F]`);
+  if (cli.now && cli.program !== undefined) throw new UsageError("sup stop NAME stops one program gracefully; --now is for stopping the whole master");
   return cli;
-}
-
-export function helpText(): string {
-  const rows = OPTIONS.filter((o) => !("aliasOf" in o)).map((o) => {
-    const s = o as OptionSpec;
-    const flag = `${s.short ? `-${s.short}, ` : "    "}--${s.name}${s.type === "boolean" ? "" : ` ${s.type === "list" ? "X" : s.type === "int" || s.type === "number" ? "N" : "V"}`}`;
-    return `  ${flag.padEnd(30)} ${s.help}`;
-  });
-  return `sup: run a command as N supervised workers, reload them gracefully.
-
-usage:
-  sup [options] [--] COMMAND [ARG...]            run the master
-  sup reload  [--pidfile F] [--rolling] [--wait]  ask a running master to reload
-  sup stop    [--pidfile F] [--now]               graceful (default) or immediate stop
-  sup status  [--pidfile F] [--json]              list the workers
-  sup config  [options] [--explain KEY] [--json]  effective config and where each value came from
-  sup check   [options]                           validate the config, exit 0 or 2
-  sup systemd-unit [options] [--] COMMAND         print a systemd unit that runs this master
-  sup --reload PIDFILE | --stop PIDFILE           uWSGI spellings
-  sup --version | --help
-
-options (each is also a config key and a SUP_<NAME> variable):
-${rows.join("\n")}
-
-signals: HUP reload, USR2 rolling reload, TERM/INT graceful stop, QUIT immediate
-stop, USR1 status in the log, TTIN/TTOU one worker more/fewer. See SIGNALS.md.
-`;
 }

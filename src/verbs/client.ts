@@ -93,8 +93,18 @@ export async function findMaster(pidfile: string): Promise<{ pid: number; sock: 
     throw notSup(`its control socket does not answer (${(e as Error).message})`);
   }
   checkDenied(pong);
+  // The master answered, but not the ping (it is busy): say what it said, not "not a sup master".
+  if (pong.ok === false) throw new UsageError(`sup master pid ${pid} (from ${pidfile}) did not take the request: ${String(pong.error)}`);
   if (pong.sup !== true || pong.pid !== pid) throw notSup(`the control socket answered for pid ${String(pong.pid)}`);
   return { pid, sock };
+}
+
+/** What the master said of a program's stop, start or restart. */
+function programAnswer(r: Record<string, unknown>): number {
+  const msg = String(r.message ?? r.error ?? "");
+  if (r.ok) console.log(`sup: ${msg}`);
+  else console.error(`sup: ${msg}`);
+  return r.ok ? 0 : 1;
 }
 
 async function pidfileOf(cli: Cli): Promise<string> {
@@ -118,13 +128,18 @@ export async function runClientVerb(cli: Cli): Promise<number> {
     }
     case "reload": {
       // --wait: the master answers when the new generation serves or was rolled back.
-      const r = checkDenied(await ask(sock, { cmd: "reload", rolling: cli.rolling, wait: cli.wait }, cli.wait ? 3_600_000 : 5000, pid));
+      const r = checkDenied(await ask(sock, { cmd: "reload", rolling: cli.rolling, wait: cli.wait, ...(cli.program ? { program: cli.program } : {}) }, cli.wait ? 3_600_000 : 5000, pid));
       const msg = String(r.message ?? r.error ?? "");
       if (r.ok) console.log(`sup: ${cli.wait ? `reloaded: ${msg}` : `reload requested (master pid ${pid})`}`);
       else console.error(`sup: reload failed: ${msg}`);
-      return r.ok ? 0 : 1;
+      // 1: rolled back, the old code serves; 3: failed with nothing serving (stop-first).
+      return r.ok ? 0 : r.outage ? 3 : 1;
     }
+    case "start":
+    case "restart":
+      return programAnswer(checkDenied(await ask(sock, { cmd: cli.verb, program: cli.program! }, 5000, pid)));
     case "stop": {
+      if (cli.program) return programAnswer(checkDenied(await ask(sock, { cmd: "stop", program: cli.program }, 5000, pid)));
       const r = checkDenied(await ask(sock, { cmd: "stop", now: cli.now }, 5000, pid));
       if (!r.ok) {
         console.error(`sup: stop failed: ${String(r.error ?? "")}`);

@@ -8,6 +8,7 @@ import { ConfigError } from "../config/coerce.ts";
 import { loadConfig, type Loaded, type Source } from "../config/load.ts";
 import { SPECS, type OptionSpec } from "../config/schema.ts";
 import { didYouMean } from "../core/suggest.ts";
+import { uwsgiReport } from "../config/uwsgi-report.ts";
 
 export async function runConfigVerb(cli: Cli): Promise<number> {
   const loaded = await loadConfig(cli, process.env, process.cwd());
@@ -65,6 +66,10 @@ function explain(cli: Cli, loaded: Loaded, key: string): number {
 function check(loaded: Loaded, env: string): number {
   const { config, sources } = loaded;
   const what = loaded.file ?? "no config file";
+  if (loaded.uwsgi) {
+    console.log(uwsgiReport(loaded.uwsgi.name, loaded.uwsgi.translation));
+    console.log(loaded.uwsgi.command ? `\ncommand: ${loaded.uwsgi.command}\n` : "");
+  }
   if (config.command.length === 0) {
     console.log(`config ok (${what}); no command yet: give it after -- or as command in the config`);
     return 0;

@@ -1,6 +1,6 @@
 // Everything about a config that can be wrong before a worker starts: the
 // master refuses it with exit 2 (and keeps the old config on a reload);
-// `sup check` runs the same checks.
+// `sup check` runs the same checks. Every problem is listed, not the first.
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "./cli.ts";
@@ -9,27 +9,107 @@ import { parseReady } from "../net/probe.ts";
 import { commandArgv, parseEnvList } from "../processes/env.ts";
 import { parseSignal } from "../processes/handle.ts";
 import { resolveCommand } from "../processes/shim.ts";
+import { findGroup, findUser, groupsOf } from "../native/users.ts";
 import type { Config } from "../config/schema.ts";
 
 const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
-/** The worker argv with the command resolved to an absolute path; throws UsageError naming what is wrong. */
-export function checkConfig(cfg: Config, startDir: string): string[] {
-  if (cfg.command.length === 0) throw new UsageError("no command to run: give one after -- (sup -p 2 -- python app.py) or set command in the config");
+/** Who the workers run as (uid, gid): resolved once per config, since NSS may be slow. */
+export interface WorkerUser {
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** For messages: "www-data (33:33)". */
+  shown: string;
+}
+
+export interface Checked {
+  /** The worker argv, the command resolved to an absolute path. */
+  argv: string[];
+  user?: WorkerUser;
+}
+
+const checked = new WeakMap<Config, Checked>();
+
+/** The checked argv and worker user of cfg; throws UsageError listing every problem. */
+export function checkConfig(cfg: Config, startDir: string): Checked {
+  const known = checked.get(cfg);
+  if (known) return known;
+  const problems: string[] = [];
+  const argv = commandProblems(cfg, startDir, problems);
+  const user = workerUser(cfg, problems);
+  listenProblems(cfg, problems);
+  if (problems.length > 0) throw new UsageError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  ${problems.join("\n  ")}`);
+  const result = { argv: argv!, user };
+  checked.set(cfg, result);
+  return result;
+}
+
+function commandProblems(cfg: Config, startDir: string, problems: string[]): string[] | undefined {
   const cwd = resolve(startDir, cfg.chdir || ".");
-  if (!isDirectory(cwd)) throw new UsageError(`chdir ${cwd}: not a directory; create it or fix --chdir`);
-  if (!parseSignal(cfg["stop-signal"])) throw new UsageError(`stop-signal ${JSON.stringify(cfg["stop-signal"])} is not a signal name; use e.g. TERM, INT, QUIT or USR1`);
+  if (!isDirectory(cwd)) problems.push(`chdir ${cwd}: not a directory; create it or fix --chdir`);
+  if (!parseSignal(cfg["stop-signal"])) problems.push(`stop-signal ${JSON.stringify(cfg["stop-signal"])} is not a signal name; use e.g. TERM, INT, QUIT or USR1`);
   if (cfg.pidfile) {
     const dir = dirname(resolve(startDir, cfg.pidfile));
-    if (!isDirectory(dir)) throw new UsageError(`pidfile ${cfg.pidfile}: directory ${dir} does not exist; create it or choose another pidfile`);
+    if (!isDirectory(dir)) problems.push(`pidfile ${cfg.pidfile}: directory ${dir} does not exist; create it or choose another pidfile`);
+  }
+  try {
+    refuseProbeOfListen(cfg);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  if (cfg.command.length === 0) {
+    problems.push("no command to run: give one after -- (sup -p 2 -- python app.py) or set command in the config");
+    return undefined;
   }
   // The command is looked up on the PATH the worker will have (sup check does the same).
-  const PATH = parseEnvList(cfg.env).PATH ?? process.env.PATH ?? "";
-  refuseProbeOfListen(cfg);
+  let PATH = process.env.PATH ?? "";
+  try {
+    PATH = parseEnvList(cfg.env).PATH ?? PATH;
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
   const argv = commandArgv(cfg);
-  const path = resolveCommand(argv[0]!, { cwd, PATH });
-  if (!path) throw new UsageError(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
-  return [path, ...argv.slice(1)];
+  const path = isDirectory(cwd) ? resolveCommand(argv[0]!, { cwd, PATH }) : undefined;
+  if (!path && isDirectory(cwd)) problems.push(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
+  return path ? [path, ...argv.slice(1)] : undefined;
+}
+
+/**
+ * uid/gid: the user by name or number; its group when no gid is given (uWSGI
+ * would keep root's group 0 then), and its supplementary groups. Switching
+ * to another user needs root.
+ */
+function workerUser(cfg: Config, problems: string[]): WorkerUser | undefined {
+  if (!cfg.uid && !cfg.gid) return undefined;
+  const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const user = cfg.uid ? findUser(cfg.uid) : { uid: me.uid, gid: me.gid };
+  if (!user) problems.push(`uid ${cfg.uid}: no such user (getpwnam); create it or use another`);
+  const gid = cfg.gid ? findGroup(cfg.gid) : user?.gid;
+  if (gid === undefined && cfg.gid) problems.push(`gid ${cfg.gid}: no such group (getgrnam); create it or use another`);
+  if (!user || gid === undefined) return undefined;
+  const groups = cfg.uid ? groupsOf(user, gid) : [gid];
+  if (me.uid !== 0 && (user.uid !== me.uid || gid !== me.gid)) {
+    problems.push(`uid/gid ${cfg.uid || "-"}/${cfg.gid || "-"}: only a master run as root can run workers as another user or group (this one runs as uid ${me.uid}); start sup as root (it binds the sockets and writes its files as root, the workers run as ${cfg.uid || cfg.gid}), or drop uid/gid`);
+  }
+  return { uid: user.uid, gid, groups, shown: `${cfg.uid || me.uid}${"name" in user && user.name && user.name !== cfg.uid ? ` (${user.name})` : ""} uid ${user.uid} gid ${gid}` };
+}
+
+/** listen addresses and listen-owner, checked before anything is bound. */
+function listenProblems(cfg: Config, problems: string[]): void {
+  for (const addr of cfg.listen) {
+    try {
+      parseListen(addr);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const owner = cfg["listen-owner"];
+  if (!owner) return;
+  const [u = "", g] = owner.split(":");
+  if (u && !findUser(u)) problems.push(`listen-owner ${owner}: no such user ${u}`);
+  if (g && findGroup(g) === undefined) problems.push(`listen-owner ${owner}: no such group ${g}`);
+  if ((process.getuid?.() ?? 0) !== 0) problems.push(`listen-owner ${owner}: only a master run as root can give its sockets to another user`);
 }
 
 /**
@@ -46,8 +126,12 @@ function refuseProbeOfListen(cfg: Config) {
   else return;
   if (!/^\d+$/.test(port) || spec.kind === "http" && /\{(?:port|id)\}/.test(spec.url)) return;
   const addr = cfg.listen.find((a) => {
-    const l = parseListen(a);
-    return l.kind !== "unix" && l.port === Number(port);
+    try {
+      const l = parseListen(a);
+      return l.kind !== "unix" && l.port === Number(port);
+    } catch {
+      return false;
+    }
   });
   if (addr) {
     throw new UsageError(

@@ -2,10 +2,11 @@
 // worker starts (exit 2 and nothing started), then set up the pidfile,
 // sockets, notify socket, signals, control socket and triggers around the
 // arbiter loop, and take them down again when it ends.
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { UsageError, type Cli } from "./cli.ts";
 import { ConfigError } from "../config/coerce.ts";
-import { loadConfig } from "../config/load.ts";
+import { loadConfig, type Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
 import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
@@ -77,7 +78,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     accept(next, generation, program = "") {
       check(next, program);
       sockets.acquire(socketKey(program, generation), next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(join(control!.dir, "notify.sock"), loop.queue, log);
+      if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(program, next);
     },
@@ -86,7 +87,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     },
     prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
-      const command = checkConfig(cfg, startDir);
+      const { argv: command, user } = checkConfig(cfg, startDir);
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
@@ -99,8 +100,8 @@ export async function runMaster(cli: Cli): Promise<number> {
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
       const cgroup = cgroups?.create(id, generation, several ? program : undefined);
-      const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), "--", ...command];
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, cgroup };
+      const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
@@ -158,7 +159,9 @@ export async function runMaster(cli: Cli): Promise<number> {
     useOutputs();
     log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
     guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
-    if (programs.some((p) => p.config.ready === "notify")) notify = NotifyChannel.open(join(control.dir, "notify.sock"), loop.queue, log);
+    const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
+    if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
+    if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
     triggers = new ProgramTriggers(loop.queue, startDir, log);
     for (const p of loop.programs.values()) triggers.update(p.name, p.config);
     const code = await loop.run();
@@ -178,6 +181,29 @@ export async function runMaster(cli: Cli): Promise<number> {
     control?.close();
     sockets.closeAll();
     endOutputs();
+  }
+}
+
+/**
+ * Workers of another user (uid/gid) cannot reach a socket in the master's
+ * private runtime dir (mode 0700): they get an abstract one (unix(7)), which
+ * has no file to guard. The kernel still tells the master each sender's pid
+ * (SO_PASSCRED), so only its workers count; the random name cannot be bound
+ * first by someone else.
+ */
+function notifyName(cfg: Config, dir: string): string {
+  return cfg.uid || cfg.gid ? `@sup-${process.pid}-notify-${randomBytes(8).toString("hex")}` : join(dir, "notify.sock");
+}
+
+/** What sup made of a [uwsgi] section: a summary, the app command, and each line it leaves out (sup check --ini FILE lists them all). */
+function logUwsgi(u: NonNullable<Loaded["uwsgi"]>): void {
+  const keys = u.translation.keys;
+  const n = (v: string) => keys.filter((k) => k.verdict === v).length;
+  log.info(`uwsgi: ${u.name} read as uWSGI reads it: ${keys.length} key lines, ${n("mapped")} mapped, ${n("decide")} to decide, ${n("unsupported")} not yet in sup, ${n("no-op")} no-ops; sup check --ini ${u.name} lists them`, { event: "uwsgi.read", file: u.name });
+  if (u.command) log.info(`uwsgi: runs ${u.command}`, { event: "uwsgi.command" });
+  // The app's own lines are said by the command line above.
+  for (const k of keys.filter((k) => (k.verdict === "decide" && !(k.app && u.command)) || k.verdict === "unsupported")) {
+    log.warn(`uwsgi: ${k.file}:${k.line}: ${k.key}: ${k.verdict === "decide" ? `yours to decide: ${k.message}` : `ignored, ${k.message}`}`, { event: "uwsgi.key", key: k.key, verdict: k.verdict });
   }
 }
 

@@ -14,6 +14,7 @@ interface Case {
 }
 
 const ini = (body: string) => ({ "sup.ini": `[sup]\n${body}` });
+const uwsgi = (body: string) => ({ "uwsgi.ini": `[uwsgi]\n${body}` });
 
 const CASES: Case[] = [
   // INI: our dialect
@@ -39,6 +40,18 @@ const CASES: Case[] = [
   { name: "ini unknown key in the environment section", files: ini("processes = 2\n[sup:prod]\nprocess = 3\n"), args: ["check", "--env-name", "prod"], message: 'sup.ini:4: unknown key "process" (did you mean processes?)' },
   { name: "ini command with an unterminated quote", files: ini('command = python "app.py\n'), message: 'sup.ini:2: command: unterminated " quote' },
   { name: "ini command-line option as a key", files: ini("config = other.ini\n"), message: 'sup.ini:2: "config" is a command-line option, not a config key' },
+  // INI: a [uwsgi] section, read as uWSGI reads it (every problem in one report)
+  { name: "uwsgi unclosed section header", files: uwsgi("processes = 2\n[base\nx = 1\n"), message: "uwsgi.ini:3: section header [base has no closing ]" },
+  { name: "uwsgi line that is not key = value (a merge conflict)", files: uwsgi("processes = 2\n<<<<<<< HEAD\n"), message: 'uwsgi.ini:3: <<<<<<< HEAD: expected "key = value", got "<<<<<<< HEAD"' },
+  { name: "uwsgi include that does not exist", files: uwsgi("ini = %dbase.ini\n"), message: /uwsgi\.ini:2: \S*base\.ini does not exist/ },
+  { name: "uwsgi typo uWSGI ignores silently", files: uwsgi("processes = 2\nguid = www-data\n"), message: "uwsgi.ini:3: guid = www-data: not a uWSGI option (did you mean gid?)" },
+  { name: "uwsgi processes = 0", files: uwsgi("\nprocesses = 0\n"), message: "uwsgi.ini:3: processes must be at least 1" },
+  { name: "uwsgi uwsgi protocol socket names the nginx line to change", files: uwsgi("socket = 127.0.0.1:3031\n"), message: "uwsgi.ini:2: socket = 127.0.0.1:3031: uWSGI's binary protocol, which only uWSGI speaks: change nginx's `uwsgi_pass ADDR;`" },
+  { name: "uwsgi comment kept in a value", files: uwsgi("chdir = /srv/app ; the app\n"), message: 'uwsgi.ini:2: chdir = /srv/app ; the app: the value is "/srv/app ; the app": uWSGI keeps text after' },
+  { name: "uwsgi unset environment variable", files: uwsgi("http-socket = :$(SUP_TEST_UNSET)\n"), message: "uwsgi.ini:2: http-socket = :$(SUP_TEST_UNSET): environment variable SUP_TEST_UNSET is not set" },
+  { name: "uwsgi byte order mark before [uwsgi]", files: { "uwsgi.ini": "\uFEFF[uwsgi]\nprocesses = 2\n" }, message: "uwsgi.ini:1: the file starts with a byte order mark" },
+  { name: "uwsgi strict = true refuses a key that is no option", files: uwsgi("strict = true\nproject = x\n"), message: "uwsgi.ini:3: project = x: not a uWSGI option: with strict = true uWSGI refuses it" },
+  { name: "uwsgi several problems, all in one run", files: uwsgi("guid = x\nprocess = 2\n[bad\n"), message: /uwsgi\.ini:4: section header \[bad[^]*uwsgi\.ini:2: guid[^]*uwsgi\.ini:3: process/ },
   // TOML through c12
   { name: "toml unfinished array", files: { "sup.toml": 'processes = 2\ntouch-reload = ["a",\n' }, message: /sup\.toml:\d+: TOML syntax error/ },
   { name: "toml missing value", files: { "sup.toml": "processes = 2\nchdir =\n" }, message: "sup.toml:2: TOML syntax error" },
@@ -55,6 +68,7 @@ const CASES: Case[] = [
   { name: "json unterminated string", files: { "sup.json": '{\n  "chdir": "/srv\n}\n' }, message: "sup.json:2: JSON syntax error" },
   { name: "json not an object", files: { "sup.json": "[1, 2]\n" }, message: "sup.json:1: expected a table" },
   { name: "json unknown key", files: { "sup.json": '{\n  "processes": 2,\n  "touch_reload": ["a"]\n}\n' }, message: 'sup.json:3: unknown key "touch_reload" (did you mean touch-reload?)' },
+  { name: "json every problem in one run", files: { "sup.json": '{\n  "procesess": 2,\n  "ready-timeout": "soon",\n  "touch_reload": ["a"]\n}\n' }, message: /3 problems in sup\.json:\n {2}sup\.json:2: unknown key "procesess"[^]*sup\.json:4: unknown key "touch_reload"[^]*sup\.json:3: ready-timeout must be a number/ },
   { name: 'json processes = "four"', files: { "sup.json": '{"processes": "four"}' }, message: "sup.json:1: processes must be a whole number" },
   { name: "json processes = 0", files: { "sup.json": '{\n"processes": 0}' }, message: "sup.json:2: processes must be at least 1" },
   { name: "json bad boolean", files: { "sup.json": '{\n\n"log-prefix": "sometimes"}' }, message: "sup.json:3: log-prefix must be true or false" },

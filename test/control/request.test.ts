@@ -16,12 +16,12 @@ describe("parseRequest", () => {
     ["null", "request is not a JSON object"],
     ['"stop"', "request is not a JSON object"],
     ["{}", "unknown command null"],
-    ['{"cmd":"shutdown"}', 'unknown command "shutdown" (expected one of ping, status, reload, stop)'],
+    ['{"cmd":"shutdown"}', 'unknown command "shutdown" (expected one of ping, status, reload, stop, start, restart)'],
     ['{"cmd":"toString"}', 'unknown command "toString"'],
     ['{"cmd":"__proto__"}', 'unknown command "__proto__"'],
     ['{"cmd":7}', "unknown command 7"],
     ['{"cmd":"stop","now":"yes"}', "stop: now must be true or false"],
-    ['{"cmd":"reload","now":true}', 'reload takes no "now" (only rolling, wait)'],
+    ['{"cmd":"reload","now":true}', 'reload takes no "now" (only rolling, wait, program)'],
     ['{"cmd":"ping","wait":true}', 'ping takes no "wait"'],
   ] as const) {
     test(`refuses ${JSON.stringify(line)}: ${error}`, () => {
@@ -34,4 +34,10 @@ describe("parseRequest", () => {
     const r = parseRequest(`{"cmd":"ping","x":"${"a".repeat(MAX_REQUEST)}"}`);
     expect(r).toEqual({ error: `request longer than ${MAX_REQUEST} bytes` });
   });
+});
+
+test("program commands: start and restart need a program; a program is a name", () => {
+  expect(parseRequest('{"cmd":"restart","program":"web"}')).toEqual({ req: { cmd: "restart", program: "web" } });
+  expect(parseRequest('{"cmd":"start"}')).toEqual({ error: "start needs a program" });
+  expect(parseRequest('{"cmd":"stop","program":"../x y"}')).toEqual({ error: "stop: program must be a program name" });
 });

@@ -185,7 +185,7 @@ describe("requests", () => {
     for (const [line, error] of [
       ["hello\n", "bad request: request is not JSON"],
       ['{"cmd":"stop","now":"yes"}\n', "bad request: stop: now must be true or false"],
-      ['{"cmd":"reload","now":true}\n', 'bad request: reload takes no "now" (only rolling, wait)'],
+      ['{"cmd":"reload","now":true}\n', 'bad request: reload takes no "now" (only rolling, wait, program)'],
       ['{"cmd":"exec","argv":["rm"]}\n', 'bad request: unknown command "exec"'],
       ["a".repeat(5000), "bad request: longer than 4096 bytes"],
     ] as const) {

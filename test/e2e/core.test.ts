@@ -293,7 +293,7 @@ describe("config file in the working directory", () => {
     const dir = tempDir();
     const none = await runSup([], { cwd: dir });
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain("usage:");
+    expect(none.stdout).toContain("USAGE sup");
     writeFileSync(join(dir, "sup.ini"), `[sup]\nprocesses = 2\nready = delay:0.1\ncommand = ${fixture("sleeper.sh")}\n`);
     const m = new Master([], { cwd: dir });
     await ready(m, 2);

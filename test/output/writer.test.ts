@@ -134,6 +134,19 @@ test("a full disk (ENOSPC, /dev/full) drops and counts, and keeps trying the nex
   o.end();
 });
 
+test("the drop report of a full disk names the error in words, not a slow reader", async () => {
+  const fd = openSync("/dev/full", "w");
+  fds.push(fd);
+  const o = new Output(fd, undefined, 0);
+  const reports: [number, string | undefined][] = [];
+  o.onDrop = (n, error) => reports.push([n, error]);
+  o.write(enc.encode("lost\n"));
+  for (let i = 0; i < 100 && reports.length === 0; i++) await Bun.sleep(10);
+  expect(reports[0]![0]).toBe(1);
+  expect(reports[0]![1]).toMatch(/^no space left on device \(errno 28\)$/);
+  o.end();
+});
+
 test("a reader that keeps up gets every line of a steady flood, however long (no backoff stuck after EAGAIN)", async () => {
   const [r, w] = pipe();
   libc.fcntl(r, 4 /* F_SETFL */, O_NONBLOCK);

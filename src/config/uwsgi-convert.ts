@@ -1,0 +1,70 @@
+// A uWSGI value as uWSGI's handler reads it, turned into sup's. uWSGI has no
+// comments after a value: `processes = 4 ; four` is the text "4 ; four",
+// which its number handler (atoi) reads as 4 and its text handlers keep
+// whole. sup reads numbers and flags the same way, and refuses text that
+// carries such a comment, since the path or name would be wrong under uWSGI too.
+import type { Conversion } from "./uwsgi-options.ts";
+
+export interface Converted {
+  value?: unknown;
+  /** Why the line is refused (an error). */
+  error?: string;
+  /** What the user should know (the line is still taken). */
+  note?: string;
+}
+
+/** core/uwsgi.c uwsgi_opt_true: anything but false/off/no (any case) and "0" is true. */
+export const uwsgiBool = (s: string) => !/^(false|off|no)$/i.test(s) && s !== "0";
+
+const COMMENT = /\s[#;]/;
+const commentError = (v: string) =>
+  `the value is ${JSON.stringify(v)}: uWSGI keeps text after " #" or " ;" as part of the value (it has no comments after a value), so it reads this wrong too; move the comment to a line of its own`;
+
+function int(v: string): Converted {
+  const m = /^[ \t\n\v\f\r]*[+-]?\d+/.exec(v);
+  if (!m) return { value: 0, note: v === "" ? "no value: uWSGI reads 0" : `${JSON.stringify(v)} is not a number: uWSGI reads 0` };
+  const n = Number(m[0]);
+  const rest = v.slice(m[0].length).trim();
+  return { value: n, note: rest === "" ? undefined : `uWSGI reads ${n} and ignores ${JSON.stringify(rest)}; so does sup` };
+}
+
+/**
+ * A uWSGI address as a sup listen address: HOST:PORT, :PORT and [IPV6]:PORT
+ * stay, a path (no colon) is a unix socket, relative to the start directory
+ * as uWSGI binds it. An abstract socket (@name) or an fd (=N) has no sup form.
+ */
+function address(v: string): Converted {
+  if (COMMENT.test(v)) return { error: commentError(v) };
+  if (v.startsWith("@")) return { error: `${v} is an abstract unix socket; sup binds sockets that are files: use a path` };
+  if (v.startsWith("=")) return { error: `${v} is an inherited fd; sup binds its sockets itself (or takes systemd's: run it socket-activated)` };
+  const addr = v.split(",")[0]!; // uWSGI's "ADDR,modifier" forms
+  if (!addr.includes(":")) return { value: `unix:${addr}` };
+  if (!/^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]\s]*):\d{1,5}$/.test(addr)) return { error: `${JSON.stringify(v)} is not an address sup can bind: use HOST:PORT, :PORT or a unix socket path${/\$\(/.test(v) ? " (an environment variable in it is not set)" : ""}` };
+  return { value: addr.startsWith("*:") ? addr.slice(1) : addr };
+}
+
+export function convert(as: Conversion, v: string): Converted {
+  switch (as) {
+    case "int":
+      return int(v);
+    case "bool":
+      return { value: uwsgiBool(v) };
+    case "address":
+    case "socket":
+      return address(v);
+    case "mode": {
+      const mode = v === "" ? "666" : v;
+      return /^[0-7]{3,4}$/.test(mode) ? { value: mode } : { error: `${JSON.stringify(v)} is not an octal permission such as 660` };
+    }
+    case "env":
+      if (COMMENT.test(v)) return { error: commentError(v) };
+      if (!/^[^=]+=/.test(v)) return { error: `${JSON.stringify(v)}: uWSGI unsets a variable given without "="; sup cannot: unset it before starting sup` };
+      return { value: v };
+    case "text":
+    case "owner":
+    case "user":
+      if (COMMENT.test(v)) return { error: commentError(v) };
+      if (v === "") return { error: "no value" };
+      return { value: v };
+  }
+}

@@ -1,0 +1,85 @@
+// The machine as the uWSGI reader sees it: files, the environment, the
+// hostname, CPUs and user (for %h %k %u %U %g %G). Paths and values cross
+// as byte strings (src/config/uwsgi-magic.ts), relative paths from `cwd` as
+// uWSGI opens them from its working directory.
+import { accessSync, constants, globSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { cpus, hostname, userInfo } from "node:os";
+import { resolve } from "node:path";
+import { fromBytes, toBytes } from "./uwsgi-magic.ts";
+import type { ReadHost } from "./uwsgi-read.ts";
+
+/** uWSGI's own version (core/uwsgi.h UWSGI_VERSION) is what %V gives there; sup says its own. */
+declare const SUP_VERSION: string;
+
+/** Only regular files are read (a FIFO or a device would block the master); a config is small. */
+const MAX_BYTES = 1 << 20;
+
+function readBytes(path: string): { bytes: string } | { error: string } {
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return { error: "is a directory, not a file" };
+    if (!st.isFile()) return { error: "is not a regular file" };
+    if (st.size > MAX_BYTES) return { error: `is larger than ${MAX_BYTES >> 20} MiB` };
+    return { bytes: readFileSync(path).toString("latin1") };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { error: code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? (e as Error).message})` };
+  }
+}
+
+function groupName(gid: number): string | undefined {
+  try {
+    const line = readFileSync("/etc/group", "utf8").split("\n").find((l) => l.split(":")[2] === String(gid));
+    return line?.split(":")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+export function realHost(cwd: string, env: Record<string, string | undefined>, plugins: Iterable<string> = []): ReadHost {
+  const at = (p: string) => resolve(cwd, fromBytes(p));
+  const ok = (f: () => unknown) => {
+    try {
+      f();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  let user: string | undefined;
+  try {
+    user = userInfo().username;
+  } catch {}
+  return {
+    cwd,
+    env,
+    hostname: hostname(),
+    cpus: cpus().length || 1,
+    uid,
+    gid,
+    user,
+    group: groupName(gid),
+    now: () => Date.now() / 1000,
+    binary: process.execPath,
+    version: typeof SUP_VERSION === "string" ? `sup-${SUP_VERSION}` : "sup-dev",
+    realpath: (p) => (ok(() => statSync(resolve(cwd, p))) ? realpathSync(resolve(cwd, p)) : undefined),
+    isSymlink: (p) => lstatSync(resolve(cwd, p), { throwIfNoEntry: false })?.isSymbolicLink() ?? false,
+    inode: (p) => lstatSync(resolve(cwd, p), { throwIfNoEntry: false })?.ino,
+    read: (p) => readBytes(resolve(cwd, p)),
+    exists: (p) => ok(() => accessSync(at(p), constants.R_OK)),
+    isFile: (p) => statSync(at(p), { throwIfNoEntry: false })?.isFile() ?? false,
+    isDir: (p) => statSync(at(p), { throwIfNoEntry: false })?.isDirectory() ?? false,
+    glob: (pattern) => {
+      const found = globSync(fromBytes(pattern), { cwd }).sort();
+      if (found.length === 0) return [pattern];
+      return found.map((f) => toBytes(statSync(resolve(cwd, f), { throwIfNoEntry: false })?.isDirectory() ? `${f}/` : f));
+    },
+    lines: (p) => {
+      const got = readBytes(at(p));
+      return "error" in got ? undefined : got.bytes.split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
+    },
+    plugins: new Set(plugins),
+  };
+}

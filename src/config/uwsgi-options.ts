@@ -1,0 +1,128 @@
+// Every uWSGI option real uwsgi.ini files use, as data: what sup does with
+// it. One row per concept, with all of uWSGI's spellings of it.
+//   mapped   the sup option it becomes (`to`), through a conversion (`as`,
+//            src/config/uwsgi-convert.ts); "app.*" targets are parts of the
+//            command sup builds to run a WSGI app (src/config/uwsgi-app.ts)
+//   no-op    sup does it anyway, or it has no meaning for sup: the reason
+//   decide   the user chooses: what to do, concretely; `blocks` when sup
+//            cannot start the file until they have
+//   not-yet  sup has no such feature today; `issue` is where it is coming.
+//            To map one when it lands: verdict "mapped", `to` and `as`.
+// Options not listed here fall to the family rules of
+// src/config/uwsgi-families.ts. docs/uwsgi.md is generated from both
+// (scripts/gen-uwsgi-doc.ts; test/config/uwsgi-doc.test.ts checks it).
+
+export type Verdict = "mapped" | "no-op" | "decide" | "not-yet";
+export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env";
+
+export interface UwsgiRule {
+  readonly names: readonly string[];
+  readonly verdict: Verdict;
+  readonly to?: string;
+  readonly as?: Conversion;
+  readonly why: string;
+  readonly issue?: number;
+  readonly blocks?: boolean;
+  /** A value for which the line means nothing to sup, and why. */
+  readonly noopWhen?: { readonly value: RegExp; readonly why: string };
+}
+
+const APP_SERVER = "part of the app command sup builds (gunicorn; `sup check` shows it), or set `command = …` to run another server";
+
+export const UWSGI_RULES: readonly UwsgiRule[] = [
+  // workers
+  { names: ["processes", "workers"], verdict: "mapped", to: "processes", as: "int", why: "worker count; with the app command sup builds, one gunicorn forks this many workers (half the memory of as many single-worker gunicorns, BENCHMARKS.md)" },
+  { names: ["master"], verdict: "no-op", why: "sup is always a master process" },
+  { names: ["lazy-apps", "lazy"], verdict: "mapped", to: "app.lazy", as: "bool", why: "each worker imports the app itself: sup runs one single-worker gunicorn per worker instead of forking them from one preloaded arbiter" },
+  { names: ["threads"], verdict: "mapped", to: "app.threads", as: "int", why: "gunicorn --threads N (its gthread worker)" },
+  { names: ["enable-threads"], verdict: "no-op", why: "Python threads always run under gunicorn; uWSGI needed this to start the GIL" },
+  { names: ["single-interpreter"], verdict: "no-op", why: "gunicorn runs one interpreter per process" },
+  { names: ["thunder-lock"], verdict: "no-op", why: "serialises accept() inside uWSGI; sup's workers accept on the shared socket as gunicorn's do" },
+  { names: ["cheaper", "cheaper-initial", "cheaper-step", "cheaper-algo", "cheaper-overload", "cheaper-rss-limit-soft", "cheaper-rss-limit-hard", "cheap", "idle", "die-on-idle"], verdict: "not-yet", why: "a worker count that follows the load; sup runs a fixed count (TTIN/TTOU change it by hand)" },
+  { names: ["vacuum"], verdict: "no-op", why: "sup always removes its pidfile and the unix sockets it made" },
+  { names: ["die-on-term"], verdict: "no-op", why: "TERM always stops sup gracefully (uWSGI reloads on TERM without it); reload with HUP" },
+  { names: ["no-orphans"], verdict: "no-op", why: "sup's workers die with the master (PR_SET_PDEATHSIG, and its guard kills what they left)" },
+  { names: ["need-app"], verdict: "mapped", to: "app.need-app", as: "bool", why: "the app command preloads the app and says READY=1 only then (gunicorn --preload, ready = notify): an app that does not load fails the start, and a reload into it rolls back" },
+  { names: ["reload-mercy", "worker-reload-mercy"], verdict: "mapped", to: "worker-reload-mercy", as: "int", why: "seconds a stopping worker gets before SIGKILL" },
+  { names: ["mule-reload-mercy"], verdict: "no-op", why: "sup has no mules; its programs stop with worker-reload-mercy" },
+  // the app: the command sup runs
+  { names: ["module", "wsgi"], verdict: "decide", to: "app.module", as: "text", why: `the app to load (package.module[:callable]): ${APP_SERVER}` },
+  { names: ["wsgi-file", "file"], verdict: "decide", to: "app.wsgi-file", as: "text", why: `the file that defines the app: ${APP_SERVER} (the file's directory goes on the Python path, its name is the module)` },
+  { names: ["callable"], verdict: "decide", to: "app.callable", as: "text", why: `the app's name in the module (default application): ${APP_SERVER}` },
+  { names: ["home", "virtualenv", "venv", "pyhome"], verdict: "decide", to: "app.home", as: "text", why: "the virtualenv: sup runs its bin/gunicorn (install gunicorn there: HOME/bin/pip install gunicorn)" },
+  { names: ["pythonpath", "python-path", "pp"], verdict: "decide", to: "app.pythonpath", as: "text", why: "gunicorn --pythonpath DIR (uWSGI's globs are not expanded)" },
+  { names: ["paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app (Pyramid): gunicorn --paste FILE (PasteDeploy must be installed)" },
+  { names: ["paste-logger", "ini-paste-logged"], verdict: "no-op", why: "gunicorn --paste sets up logging from the same file's [loggers] sections" },
+  { names: ["ini-paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app read from this file: gunicorn --paste FILE" },
+  { names: ["mount", "worker-mount", "manage-script-name"], verdict: "decide", why: "several apps under URL prefixes: run each with its own command (one program each), or mount them in one WSGI app (werkzeug DispatcherMiddleware); gunicorn takes the prefix from SCRIPT_NAME" },
+  { names: ["import", "pyimport", "py-import", "python-import", "shared-import", "shared-pyimport", "shared-py-import", "shared-python-import"], verdict: "decide", why: "import the module from your WSGI file instead (or gunicorn -c with an on_starting hook)" },
+  { names: ["gevent", "gevent-early-monkey-patch", "gevent-monkey-patch", "async", "ugreen", "greenlet"], verdict: "decide", why: "an async loop: add `-k gevent --worker-connections N` to the gunicorn command (install gevent), or run an ASGI app under uvicorn" },
+  { names: ["buffer-size"], verdict: "mapped", to: "app.buffer-size", as: "int", why: "largest request header: gunicorn --limit-request-field_size N (gunicorn's own limit, 8190 bytes, is kept when larger)" },
+  { names: ["post-buffering", "post-buffering-bufsize", "body-read-warning"], verdict: "no-op", why: "gunicorn reads the body as the app asks for it; buffering a slow client's upload is the proxy's job (nginx buffers bodies by default)" },
+  { names: ["wsgi-disable-file-wrapper", "wsgi-accept-buffers", "wsgi-strict", "wsgi-accept-buffer", "wsgi-env-behaviour", "wsgi-env-behavior"], verdict: "no-op", why: "uWSGI's WSGI internals; gunicorn implements WSGI itself" },
+  { names: ["plugin", "plugins", "need-plugin", "need-plugins", "plugins-dir", "plugin-dir"], verdict: "no-op", why: "sup has no plugins: it runs a server as a command" },
+  { names: ["py-tracebacker", "py-executable", "py-programname", "py-program-name", "py-sys-executable", "optimize", "pyargv", "python-version", "pyshell"], verdict: "decide", why: "Python interpreter settings: set them on the command (PYTHONOPTIMIZE, sys.argv) or in your WSGI file" },
+  // sockets
+  { names: ["http", "httprouter", "http-socket", "http11-socket"], verdict: "mapped", to: "listen", as: "address", why: "an HTTP listener: sup binds it and hands it to every worker (fd 3, LISTEN_FDS; gunicorn adopts it)", noopWhen: { value: /^$/, why: "empty: no address" } },
+  { names: ["socket", "uwsgi-socket", "suwsgi-socket", "puwsgi-socket"], verdict: "decide", to: "listen", as: "socket", blocks: true, why: "uWSGI's binary protocol, which only uWSGI speaks: change nginx's `uwsgi_pass ADDR;` (and `include uwsgi_params;`) to `proxy_pass http://ADDR;` (a unix socket: `proxy_pass http://unix:/PATH;`); sup then serves HTTP on the same address" },
+  { names: ["protocol", "socket-protocol"], verdict: "mapped", to: "listen", as: "socket", why: "http: the sockets speak HTTP, so `socket` lines become HTTP listeners; uwsgi: see socket" },
+  { names: ["https", "https-socket", "ssl-socket", "https2"], verdict: "decide", blocks: true, why: "TLS: terminate it in the proxy (nginx listen 443 ssl) and give sup an http address, or add --certfile/--keyfile to the gunicorn command" },
+  { names: ["shared-socket", "fastcgi-socket", "fastcgi-nph-socket", "scgi-socket", "scgi-nph-socket", "raw-socket", "zerg", "zerg-server", "undeferred-shared-socket"], verdict: "decide", blocks: true, why: "sup hands plain HTTP listeners to its workers: serve HTTP (http = ADDR) and point the proxy at it" },
+  { names: ["listen"], verdict: "mapped", to: "listen-backlog", as: "int", why: "the listen queue length (uWSGI's listen is the backlog, not an address)" },
+  { names: ["chmod-socket", "chmod"], verdict: "mapped", to: "listen-mode", as: "mode", why: "permission of unix listen sockets (empty: 666, as in uWSGI)" },
+  { names: ["chown-socket"], verdict: "mapped", to: "listen-owner", as: "owner", why: "owner of unix listen sockets, USER[:GROUP]" },
+  { names: ["reuse-port", "so-keepalive", "tcp-nodelay", "no-defer-accept", "freebind", "socket-timeout", "so-send-timeout", "so-write-timeout", "socket-send-timeout", "socket-write-timeout"], verdict: "no-op", why: "socket details: sup binds with SO_REUSEADDR; accept() and timeouts are the server's (gunicorn --timeout, --keep-alive)" },
+  { names: ["http-timeout", "http-keepalive", "http-auto-chunked", "http-auto-gzip", "http-enable-proxy-protocol", "http-raw-body", "http-websockets", "http-buffer-size", "http-headers-timeout", "http-connect-timeout", "http-processes", "http-workers", "http-stats", "http-ss", "http-stats-server", "http-to", "http-manage-expect", "http-chunked-input"], verdict: "no-op", why: "settings of uWSGI's HTTP router process; sup has no router: the workers' server answers (gunicorn --keep-alive, --timeout) and the proxy in front does the rest" },
+  // users
+  { names: ["uid", "immediate-uid"], verdict: "mapped", to: "uid", as: "user", why: "workers run as this user, with its groups; sup stays root to bind sockets and write its files" },
+  { names: ["gid", "immediate-gid"], verdict: "mapped", to: "gid", as: "user", why: "workers run with this group" },
+  { names: ["umask"], verdict: "not-yet", why: "sup has no umask option yet: set UMask= in the systemd unit, or wrap the command (sh -c 'umask 022; exec …')" },
+  { names: ["cap", "unshare", "chroot", "jail", "namespace", "ns", "pivot-root", "pivot_root", "emperor-use-clone"], verdict: "decide", why: "isolation: let systemd do it (CapabilityBoundingSet=, PrivateTmp=, RootDirectory=)" },
+  // files, environment
+  { names: ["chdir", "chdir2"], verdict: "mapped", to: "chdir", as: "text", why: "the workers' directory" },
+  { names: ["env"], verdict: "mapped", to: "env", as: "env", why: "a worker environment variable, KEY=VALUE" },
+  { names: ["unenv"], verdict: "not-yet", why: "sup cannot remove a variable from the workers' environment yet: unset it before starting sup" },
+  { names: ["pidfile", "pidfile2", "safe-pidfile", "safe-pidfile2"], verdict: "mapped", to: "pidfile", as: "text", why: "the master's pid, written atomically (as safe-pidfile does)" },
+  { names: ["procname", "procname-prefix", "procname-prefix-spaced", "procname-append", "procname-master", "auto-procname"], verdict: "no-op", why: "process names: sup status names workers by id and pid; gunicorn --name sets titles when setproctitle is installed" },
+  { names: ["strict"], verdict: "no-op", why: "sup checks every key anyway (with strict, a key that is not an option is an error, as in uWSGI)" },
+  { names: ["print", "show-config", "dump-options", "version"], verdict: "no-op", why: "sup logs what it runs; `sup config` prints the effective config" },
+  { names: ["honour-stdin"], verdict: "no-op", why: "workers' stdin is /dev/null under sup" },
+  { names: ["max-fd", "limit-as", "limit-nproc"], verdict: "decide", why: "resource limits: set LimitNOFILE=, LimitAS= in the systemd unit, or ulimit before sup" },
+  // reloads
+  { names: ["touch-reload"], verdict: "mapped", to: "touch-reload", as: "text", why: "graceful reload when the file is touched" },
+  { names: ["touch-chain-reload", "touch-workers-reload"], verdict: "mapped", to: "touch-chain-reload", as: "text", why: "rolling reload, one worker at a time, when the file is touched" },
+  { names: ["fs-reload", "fs-brutal-reload"], verdict: "mapped", to: "touch-reload", as: "text", why: "reload when the file or directory changes (its mtime; a directory's changes when entries come and go)" },
+  { names: ["py-autoreload", "py-auto-reload", "python-autoreload", "python-auto-reload"], verdict: "mapped", to: "py-autoreload", as: "int", why: "reload when a source file changes, checked every N seconds (sup watches the files under chdir, not the modules Python loaded)" },
+  { names: ["py-auto-reload-ignore"], verdict: "no-op", why: "names Python modules; sup watches files and skips caches and virtualenvs itself (autoreload-ignore takes globs)" },
+  { names: ["check-interval"], verdict: "mapped", to: "check-interval", as: "int", why: "seconds between touch-file checks" },
+  { names: ["touch-logreopen", "log-reopen"], verdict: "not-yet", issue: 22, why: "sup writes its log to stderr and does not reopen files yet" },
+  { names: ["master-fifo", "master-as-root"], verdict: "decide", why: "control a running sup with signals or `sup reload|stop|status --pidfile F`" },
+  { names: ["reload-on-exception", "catch-exceptions"], verdict: "no-op", why: "gunicorn answers 500 and keeps the worker" },
+  // limits and recycling
+  { names: ["harakiri", "harakiri-verbose", "harakiri-no-arh", "no-harakiri-arh", "no-harakiri-after-req-hook", "harakiri-graceful-timeout", "harakiri-graceful-signal"], verdict: "not-yet", issue: 21, why: "a request timeout in sup is coming; with gunicorn, its --timeout N kills a worker silent for N seconds: add it to the command" },
+  { names: ["max-requests", "max-requests-delta", "min-worker-lifetime"], verdict: "not-yet", issue: 21, why: "worker recycling after N requests is coming; with gunicorn, add --max-requests N --max-requests-jitter M to the command" },
+  { names: ["max-worker-lifetime", "max-worker-lifetime-delta"], verdict: "not-yet", issue: 21, why: "recycling workers after a time is coming to sup" },
+  { names: ["reload-on-rss", "reload-on-as", "evil-reload-on-rss", "evil-reload-on-as", "limit-post"], verdict: "not-yet", issue: 21, why: "recycling a worker past a memory size is coming to sup; `sup status` shows each worker's RSS" },
+  { names: ["memory-report"], verdict: "no-op", why: "`sup status` and USR1 show each worker's RSS" },
+  // logs and stats
+  { names: ["logto", "logto2", "daemonize", "daemonize2", "logfile-chown", "logfile-chmod", "log-maxsize", "log-backupname", "log-master", "log-master-bufsize", "log-truncate"], verdict: "not-yet", issue: 22, why: "sup logs to stderr (run it under systemd or redirect it); log files and rotation are coming" },
+  { names: ["disable-logging", "log-4xx", "log-5xx", "log-slow", "log-big", "log-sendfile", "log-x-forwarded-for", "log-format", "logformat", "log-date", "logdate", "logformat-strftime", "log-format-strftime", "req-logger", "logger-req", "log-req-route", "log-req-encoder", "log-ioerror", "log-micros", "log-zero"], verdict: "decide", why: "request logs are the server's: gunicorn --access-logfile - and --access-logformat, or the proxy's access log" },
+  { names: ["logger", "log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
+  { names: ["stats", "stats-server", "stats-http", "stats-minified", "stats-push", "carbon", "enable-metrics", "metrics-dir", "metric-dir", "stats-min"], verdict: "not-yet", issue: 22, why: "a stats endpoint is coming; `sup status --json` gives workers, pids, states, restarts and RSS today" },
+  // other programs
+  { names: ["attach-daemon", "attach-daemon2", "smart-attach-daemon", "smart-attach-daemon2", "attach-control-daemon", "legion-attach-daemon", "legion-smart-attach-daemon"], verdict: "not-yet", issue: 20, why: "more programs beside the workers are coming to sup (issue 20); until then, run it as its own service" },
+  { names: ["mule", "mules", "farm"], verdict: "not-yet", issue: 20, why: "background processes beside the workers are coming (issue 20): run the mule's code as its own program" },
+  { names: ["cron", "unique-cron", "cron2", "legion-cron", "cron-harakiri"], verdict: "decide", why: "a schedule: a systemd timer or crontab entry that runs the command" },
+  { names: ["spooler", "spooler-processes", "spooler-ordered", "spooler-frequency", "spooler-freq", "spooler-py-import", "spooler-import", "spooler-pyimport", "spooler-python-import", "spooler-chdir", "spooler-max-tasks", "spooler-harakiri"], verdict: "decide", why: "a task queue: Celery, RQ or Dramatiq, run as its own service" },
+  { names: ["hook-master-start", "hook-pre-app", "hook-post-app", "hook-accepting", "hook-accepting1", "hook-as-user", "hook-as-root", "hook-asap", "hook-post-fork", "exec-asap", "exec-pre-app", "exec-post-app", "exec-as-root", "exec-as-user", "exec-as-user-atexit", "exec-pre-jail", "exec-post-jail", "exec-in-jail", "call-asap", "call-pre-app", "call-post-app"], verdict: "decide", why: "commands around the start: ExecStartPre=/ExecStartPost= in the systemd unit, or a wrapper script as the command", noopWhen: { value: /^unix_signal:15 gracefully_kill_them_all$/, why: "TERM already stops sup gracefully" } },
+  // what the web server does
+  { names: ["static-map", "static-map2", "static-expires", "static-expires-uri", "static-expires-type", "static-gzip", "static-gzip-all", "static-index", "static-skip-ext", "check-static", "static-safe", "static-cache-paths", "offload-threads", "offload-thread", "file-serve-mode", "mimefile", "mime-file"], verdict: "decide", why: "static files belong to the web server (nginx: location /static/ { alias DIR/; }) or to the app (WhiteNoise for Django/Flask)" },
+  { names: ["route", "route-if", "route-if-not", "route-run", "route-label", "route-uri", "route-host", "route-qs", "route-user-agent", "route-remote-addr", "final-route", "error-route", "response-route", "add-header", "del-header", "rem-header", "response-header-collect", "collect-header", "pull-header"], verdict: "decide", why: "request rewriting and headers belong to the web server (nginx rewrite, add_header) or to app middleware" },
+  { names: ["vhost", "vhost-host", "no-default-app"], verdict: "decide", why: "uWSGI's virtual hosting: run one sup per app and let the web server pick it by host name" },
+  { names: ["cache", "cache2", "cache-blocksize", "cache-store", "locks", "sharedarea", "queue"], verdict: "decide", why: "uWSGI's shared memory API: use Redis or memcached from the app" },
+  { names: ["ignore-sigpipe", "ignore-write-errors", "disable-write-exception"], verdict: "no-op", why: "quiets uWSGI's logs when a client goes away; gunicorn does not raise these" },
+  { names: ["pcre-jit", "ksm", "never-swap", "cpu-affinity"], verdict: "no-op", why: "uWSGI internals with no meaning for sup" },
+  { names: ["emperor", "vassal-sos", "emperor-tyrant", "emperor-on-demand-directory", "emperor-on-demand-dir", "vassals-inherit"], verdict: "decide", why: "one sup per app, each under its own systemd unit (`sup systemd-unit` writes one)" },
+  // the reader's own keys: they were acted on while reading
+  { names: ["ini", "include", "inherit", "config", "set", "set-placeholder", "set-ph", "for", "for-glob", "for-times", "for-readline", "endfor", "end-for", "if-env", "ifenv", "if-not-env", "if-opt", "if-not-opt", "if-exists", "ifexists", "if-not-exists", "if-file", "if-not-file", "if-dir", "ifdir", "if-directory", "if-not-dir", "if-hostname", "if-not-hostname", "if-hostname-match", "if-not-hostname-match", "if-plugin", "ifplugin", "if-not-plugin", "if-reload", "if-not-reload", "endif", "end-if", "end"], verdict: "no-op", why: "read as uWSGI reads it: what it includes or sets is listed line by line" },
+];

@@ -1,0 +1,136 @@
+// What a [uwsgi] section becomes (src/config/uwsgi-translate.ts, the table,
+// the app command): loaded through the real config layers, as `sup --ini`
+// and `sup check --ini` load it.
+import { describe, expect, test } from "bun:test";
+import { cleanEnv, dirWith, load, sup } from "./helpers.ts";
+
+const uwsgi = (body: string) => dirWith({ "uwsgi.ini": `[uwsgi]\n${body}` });
+const loadIni = (dir: string, env = cleanEnv()) => load(["--ini", "uwsgi.ini"], dir, env);
+
+describe("options", () => {
+  test("listen is uWSGI's backlog, not an address (it used to pass sup check, then fail)", async () => {
+    const { config } = await loadIni(uwsgi("http-socket = 127.0.0.1:8000\nlisten = 1024\n"));
+    expect(config.listen).toEqual(["127.0.0.1:8000"]);
+    expect(config["listen-backlog"]).toBe(1024);
+  });
+
+  test("every spelling of autoreload, and the rest of the reload triggers", async () => {
+    for (const k of ["py-autoreload", "py-auto-reload", "python-autoreload", "python-auto-reload"]) {
+      expect((await loadIni(uwsgi(`${k} = 2\n`))).config["py-autoreload"]).toBe(2);
+    }
+    const { config } = await loadIni(uwsgi("touch-reload = a\ntouch-reload = b\ntouch-chain-reload = c\nreload-mercy = 9\n"));
+    expect(config["touch-reload"]).toEqual(["a", "b"]);
+    expect(config["touch-chain-reload"]).toEqual(["c"]);
+    expect(config["worker-reload-mercy"]).toBe(9);
+  });
+
+  test("numbers and flags read as uWSGI reads them: atoi, and anything but false/off/no/0 is true", async () => {
+    const { config, sources } = await loadIni(uwsgi("processes = 4 ; four\nhttp-socket = :8000\n"));
+    expect(config.processes).toBe(4);
+    expect(sources.processes!.where).toBe("uwsgi.ini:2");
+    const off = await loadIni(uwsgi("module = app:app\nprocesses = 2\nlazy-apps = off\n"));
+    expect(off.config.processes).toBe(1); // not lazy: one gunicorn forks the 2
+    const on = await loadIni(uwsgi("module = app:app\nprocesses = 2\nlazy-apps = yes please\n"));
+    expect(on.config.processes).toBe(2);
+  });
+
+  test("socket with protocol = http is an HTTP listener; chmod-socket and chown-socket go with unix sockets", async () => {
+    const { config } = await loadIni(uwsgi("socket = /tmp/app.sock\nprotocol = http\nchmod-socket =\nchown-socket = www-data:www-data\n"));
+    expect(config.listen).toEqual(["unix:/tmp/app.sock"]);
+    expect(config["listen-mode"]).toBe("666");
+    expect(config["listen-owner"]).toBe("www-data:www-data");
+  });
+
+  test("sup's own keys may sit in [uwsgi] (uWSGI ignores them); [sup] wins over [uwsgi]", async () => {
+    expect((await loadIni(uwsgi("ready = delay:2\nreload-grace = 1\n"))).config.ready).toBe("delay:2");
+    const both = dirWith({ "uwsgi.ini": "[uwsgi]\nprocesses = 2\n[sup]\nprocesses = 5\n" });
+    expect((await loadIni(both)).config.processes).toBe(5);
+  });
+
+  test("UWSGI_<OPTION> variables are read before the file", async () => {
+    const { config } = await loadIni(uwsgi("http-socket = :8000\n"), cleanEnv({ UWSGI_PROCESSES: "3" }));
+    expect(config.processes).toBe(3);
+  });
+});
+
+describe("the app command", () => {
+  test("module and processes: one gunicorn forking the workers, preloaded, ready on notify", async () => {
+    const { config, sources, uwsgi: u } = await loadIni(uwsgi("module = proj.wsgi:application\nprocesses = 4\nthreads = 2\nbuffer-size = 32768\npythonpath = lib\n"));
+    expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--workers", "4", "--threads", "2", "--limit-request-field_size", "32768", "--pythonpath", "lib", "proj.wsgi:application"]);
+    expect(config.processes).toBe(1);
+    expect(config.ready).toBe("notify");
+    expect(sources.command!.where).toBe("uwsgi.ini:2 (the app command sup built)");
+    expect(u!.command).toContain("one sup worker whose gunicorn forks 4 workers");
+  });
+
+  test("lazy-apps: one gunicorn per sup worker; wsgi-file and callable: the file's directory on the path", async () => {
+    const { config } = await loadIni(uwsgi("wsgi-file = site/app.py\ncallable = app\nprocesses = 3\nlazy-apps = true\n"));
+    expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--pythonpath", "site", "app:app"]);
+    expect(config.processes).toBe(3);
+  });
+
+  test("paste = config:%p: gunicorn --paste with the file itself", async () => {
+    const dir = uwsgi("paste = config:%p\n");
+    const { config } = await loadIni(dir);
+    expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--paste", `${dir}/uwsgi.ini`]);
+  });
+
+  test("a command in the file, or after --, wins: the app keys are left alone", async () => {
+    expect((await loadIni(uwsgi("module = app:app\ncommand = python3 serve.py\n"))).config.command).toEqual(["python3", "serve.py"]);
+    const dir = uwsgi("module = app:app\n");
+    expect((await load(["--ini", "uwsgi.ini", "--", "python3", "other.py"], dir)).config.command).toEqual(["python3", "other.py"]);
+  });
+});
+
+describe("sup check --ini", () => {
+  test("a placeholder key is a no-op, a typo an error with did you mean; all in one report", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("base = /srv\nchdir = %(base)\nprocess = 2\nharakiri = 30\nvacuum = true\n"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("uwsgi.ini:2: base = /srv: a placeholder (used as %(base))");
+    expect(r.stderr).toContain("uwsgi.ini:4: process = 2: not a uWSGI option (did you mean processes?)");
+    expect(r.stderr).toContain("uwsgi.ini:5: harakiri = 30: not in sup yet (issue 21)");
+    expect(r.stderr).toContain("uwsgi.ini:6: vacuum = true: sup always removes its pidfile");
+  });
+});
+
+describe("sup migrate uwsgi", () => {
+  test("--format ini writes a [sup] section that loads as it is, the command one line as a shell splits it", async () => {
+    const dir = uwsgi("module = app:app\nprocesses = 2\nhttp-socket = 127.0.0.1:8000\nenv = A=two words\ntouch-reload = a.txt\ntouch-reload = b.txt\nharakiri = 30\n");
+    const r = await sup(["migrate", "uwsgi", "uwsgi.ini", "--format", "ini"], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("\n[sup]\n");
+    expect(r.stdout).toContain("command = gunicorn --preload --workers 2 app:app\n");
+    expect(r.stdout).toContain(";   uwsgi.ini:8 harakiri = 30: not in sup yet (issue 21)");
+    const migrated = dirWith({ "sup.ini": r.stdout });
+    const { config } = await load(["--ini", "sup.ini"], migrated);
+    expect(config.command).toEqual(["gunicorn", "--preload", "--workers", "2", "app:app"]);
+    expect(config.env).toEqual(["A=two words"]);
+    expect(config["touch-reload"]).toEqual(["a.txt", "b.txt"]);
+    expect(config.listen).toEqual(["127.0.0.1:8000"]);
+  });
+
+  test("usage errors: what from, which file, which format", async () => {
+    const dir = uwsgi("processes = 2\n");
+    expect((await sup(["migrate", "supervisord", "uwsgi.ini"], dir)).stderr).toContain("sup migrates from uwsgi only");
+    expect((await sup(["migrate", "uwsgi"], dir)).stderr).toContain("which file?");
+    expect((await sup(["migrate", "uwsgi", "uwsgi.ini", "--format", "yaml"], dir)).code).toBe(2);
+    expect((await sup(["migrate", "uwsgi", "nope.ini"], dir)).stderr).toContain("nope.ini: does not exist");
+  });
+});
+
+describe("keys that are no uWSGI 2.0 option", () => {
+  test("a short unused custom key is no typo; an option of uWSGI 2.1 is known; a near miss is", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("base = /srv\nhttp-socket = :8000\ncheaper-idle = 60\nno-orphan = true\n"));
+    expect(r.stderr).toContain("uwsgi.ini:2: base = /srv: not a uWSGI option: uWSGI ignores it, and nothing uses it as a placeholder");
+    expect(r.stderr).toContain("uwsgi.ini:4: cheaper-idle = 60: not in sup yet: sup runs a fixed worker count");
+    expect(r.stderr).toContain("(an option of uWSGI 2.1: uWSGI 2.0 ignores it)");
+    expect(r.stderr).toContain("uwsgi.ini:5: no-orphan = true: not a uWSGI option (did you mean no-orphans?)");
+    expect(r.code).toBe(2);
+  });
+
+  test("an unset $(VAR) in a line sup drops anyway is no error", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nstatic-map = /$(SUP_TEST_UNSET)media=/srv/media\n"));
+    expect(r.stdout).toContain("uwsgi.ini:3: static-map");
+    expect(r.stderr).not.toContain("SUP_TEST_UNSET is not set");
+  });
+});

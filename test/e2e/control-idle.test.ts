@@ -1,0 +1,36 @@
+// The control socket under clients that connect and say nothing (issue 18
+// item 5): 100 of them never keep `sup status` out, each is closed within
+// about a second, and a client error names its real cause.
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { locateControl } from "../../src/control/locate.ts";
+import { Master, fixture, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
+
+useCleanup();
+
+test("100 idle connections: sup status still answers, and the idle ones are closed within about a second", async () => {
+  const dir = tempDir();
+  const pidfile = join(dir, "sup.pid");
+  const m = new Master(["--pidfile", pidfile, "--", fixture("sleeper.sh")], { cwd: dir });
+  await m.waitFor(/ready/);
+  const { socket } = locateControl(m.pid, pidfile);
+  let closed = 0;
+  const idle = await Promise.all(
+    Array.from({ length: 100 }, () =>
+      Bun.connect({ unix: socket, socket: { data() {}, close() { closed++; } } }),
+    ),
+  );
+  try {
+    const t0 = Date.now();
+    const r = await runSup(["status", "--pidfile", pidfile], { ms: 10_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("ready");
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await waitUntil(() => closed === 100, 5000, () => `every idle connection closed (${closed} of 100)`);
+  } finally {
+    for (const s of idle) s.end();
+  }
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+});

@@ -1,0 +1,181 @@
+// Several programs in one master (issue 20), run by the real binary from a
+// TOML, an INI and a Procfile config, each with three programs: a web app
+// (examples/hello.py on a socket sup holds), a background worker and a
+// one-shot migration the web app waits for.
+import { expect, test } from "bun:test";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hammer, hit } from "./recipes.ts";
+import { Master, ROOT, alive, fixture, freePort, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
+
+useCleanup();
+
+const HELLO = join(ROOT, "examples/hello.py");
+const PY = "/usr/bin/python3";
+
+function toml(port: number, extra = "") {
+  return `pidfile = "sup.pid"
+worker-reload-mercy = 5
+reload-grace = 0.5
+
+[programs.migrate]
+command = ["${fixture("programs/migrate.sh")}"]
+restart = "never"
+
+[programs.web]
+command = ["${PY}", "${HELLO}"]
+processes = 2
+listen = ["127.0.0.1:${port}"]
+ready = "notify"
+depends-on = { migrate = "completed" }
+
+[programs.worker]
+command = ["${fixture("programs/worker.sh")}"]
+depends-on = ["web"]
+${extra}`;
+}
+
+type Status = { programs: { name: string; state: string; generation: number }[]; workers: { program: string; pid: number; generation: number; state: string }[] };
+const status = async (dir: string): Promise<Status> => {
+  const r = await runSup(["status", "--json", "--pidfile", join(dir, "sup.pid")]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as Status;
+};
+const pidsOf = (s: Status, program: string) => s.workers.filter((w) => w.program === program).map((w) => w.pid).sort();
+
+async function startedFrom(file: string, text: string, args: string[] = []) {
+  const dir = tempDir();
+  writeFileSync(join(dir, file), text);
+  const m = new Master(args, { cwd: dir, env: { MARKER: join(dir, "migrated") } });
+  return { dir, m };
+}
+
+/** examples/ copied, with the examples' port 8000 made a free one; Debian's python3 first on PATH. */
+async function examples() {
+  const root = tempDir();
+  cpSync(join(ROOT, "examples"), root, { recursive: true });
+  const port = await freePort();
+  for (const f of ["sup.toml", "sup.ini"]) {
+    const path = join(root, "programs", f);
+    writeFileSync(path, readFileSync(path, "utf8").replaceAll("8000", String(port)));
+  }
+  return { dir: join(root, "programs"), port, env: { PATH: `/usr/bin:${process.env.PATH}` } };
+}
+
+/** The log shows: the migration done, then web started; web ready, then the worker (which saw migrated.txt). */
+function expectExampleOrder(out: string) {
+  const done = out.search(/worker 1 pid \d+ gen 1 exited code 0 after [\d.]+s: done \(restart = never\)/);
+  expect(done).toBeGreaterThan(0);
+  expect(done).toBeLessThan(out.search(/program web starts/));
+  expect(out).toMatch(/worker up, migrated=yes/);
+}
+
+test("examples/programs/sup.toml (cd examples/programs && sup): start order on depends-on; sup reload web under a hammering client fails no request and leaves the worker's pids alone", async () => {
+  const { dir, port, env } = await examples();
+  const m = new Master([], { cwd: dir, env });
+  await m.waitFor(/worker up, migrated=/, 20_000);
+  expectExampleOrder(m.out);
+  await waitUntil(async () => (await status(dir)).programs.every((p) => ["ready", "completed"].includes(p.state)), 10_000, "every program ready or completed");
+  const before = await status(dir);
+  expect(before.programs.map((p) => `${p.name}:${p.state}`)).toEqual(["migrate:completed", "web:ready", "worker:ready"]);
+  const load = hammer(port);
+  await Bun.sleep(300);
+  const r = await runSup(["reload", "web", "--wait", "--pidfile", join(dir, "sup.pid")]);
+  await Bun.sleep(300);
+  await load.stop();
+  expect(r.code).toBe(0);
+  expect(load.failures).toEqual([]);
+  expect(load.answers.some((a) => a.gen === 2)).toBe(true);
+  const after = await status(dir);
+  expect(pidsOf(after, "worker")).toEqual(pidsOf(before, "worker"));
+  expect(after.programs.find((p) => p.name === "web")!.generation).toBe(2);
+  expect(after.programs.find((p) => p.name === "migrate")!.state).toBe("completed"); // not run again
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
+test("examples/programs/sup.ini (sup --ini sup.ini): [program:NAME] sections start in order, and sup stop/start/restart act on one program", async () => {
+  const { dir, port, env } = await examples();
+  const m = new Master(["--ini", "sup.ini"], { cwd: dir, env });
+  await m.waitFor(/worker up, migrated=/, 20_000);
+  expectExampleOrder(m.out);
+  expect((await hit(port)).gen).toBe(1);
+  const pidfile = join(dir, "sup.pid");
+  const stop = await runSup(["stop", "worker", "--pidfile", pidfile]);
+  expect(stop.code).toBe(0);
+  await waitUntil(async () => (await status(dir)).programs.find((p) => p.name === "worker")!.state === "stopped" && pidsOf(await status(dir), "worker").length === 0, 10_000, "worker stopped");
+  expect((await hit(port)).gen).toBe(1); // web untouched
+  expect((await runSup(["start", "worker", "--pidfile", pidfile])).code).toBe(0);
+  await waitUntil(async () => pidsOf(await status(dir), "worker").length === 1, 10_000, "worker started again");
+  const first = pidsOf(await status(dir), "worker");
+  expect((await runSup(["restart", "worker", "--pidfile", pidfile])).code).toBe(0);
+  await waitUntil(async () => {
+    const now = pidsOf(await status(dir), "worker");
+    return now.length === 1 && now[0] !== first[0];
+  }, 10_000, "worker restarted with a new pid");
+  const bad = await runSup(["restart", "nope", "--pidfile", pidfile]);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('no program "nope" (programs: migrate, web, worker)');
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
+test("examples/programs/Procfile (sup --procfile Procfile): each line a program of one worker on foreman's PORT; release runs first, to completion; .env is read", async () => {
+  const { dir, env } = await examples();
+  const base = await freePort();
+  writeFileSync(join(dir, ".env"), `# foreman's .env\nexport FROM_DOTENV="yes it is"\n`);
+  writeFileSync(join(dir, "worker.py"), readFileSync(join(dir, "worker.py"), "utf8").replace('print("worker up', 'print(os.environ.get("FROM_DOTENV"), flush=True)\nprint("worker up'));
+  const m = new Master(["--procfile", "Procfile"], { cwd: dir, env: { ...env, PORT: String(base) } });
+  await m.waitFor(/worker up, migrated=yes/, 20_000);
+  expectExampleOrder(m.out);
+  expect(m.out).toMatch(/worker\.1 g1 \| yes it is/);
+  // web is the second process type: PORT = base + 100 (foreman's spacing).
+  const answer = await waitUntil(async () => {
+    try {
+      return await hit(base + 100);
+    } catch {
+      return undefined;
+    }
+  }, 10_000, "web on PORT+100");
+  expect(answer.gen).toBe(1);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
+test("on-exit = stop-all: when that program's worker dies, every program stops and the master exits with its code", async () => {
+  const port = await freePort();
+  const { m } = await startedFrom("sup.toml", toml(port, `\n[programs.sidecar]\ncommand = ["sh", "-c", "sleep 1.5; exit 3"]\non-exit = "stop-all"\n`));
+  expect(await m.exitCode(20_000)).toBe(3);
+  expect(m.out).toContain("on-exit = stop-all: stopping every program");
+  for (const pid of m.workerPids()) expect(alive(pid)).toBe(false);
+}, 30_000);
+
+test("HUP applies the edited config: a removed program stops, an added one starts, web (unchanged) keeps its pids", async () => {
+  const port = await freePort();
+  const { dir, m } = await startedFrom("sup.toml", toml(port));
+  await m.waitFor(/bg-worker pid \d+ program worker/, 20_000);
+  await waitUntil(async () => (await status(dir)).programs.every((p) => ["ready", "completed"].includes(p.state)), 10_000, "ready");
+  const before = await status(dir);
+  const edited = toml(port).split("[programs.worker]")[0] + `\n[programs.cron]\ncommand = ["${fixture("programs/worker.sh")}"]\n`;
+  writeFileSync(join(dir, "sup.toml"), edited);
+  m.signal("SIGHUP");
+  await m.waitFor(/program worker removed/, 15_000);
+  await waitUntil(async () => pidsOf(await status(dir), "cron").length === 1, 10_000, "cron started");
+  const after = await status(dir);
+  expect(after.programs.map((p) => p.name)).toEqual(["migrate", "web", "cron"]);
+  expect(pidsOf(after, "web")).toEqual(pidsOf(before, "web"));
+  for (const pid of pidsOf(before, "worker")) expect(alive(pid)).toBe(false);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
+test("a cycle in depends-on is a config error naming it (exit 2, nothing started)", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "sup.toml"), `[programs.a]\ncommand = ["true"]\ndepends-on = ["b"]\n\n[programs.b]\ncommand = ["true"]\ndepends-on = ["c"]\n\n[programs.c]\ncommand = ["true"]\ndepends-on = ["a"]\n`);
+  for (const args of [["check"], []]) {
+    const r = await runSup(args, { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/sup\.toml:\d+: depends-on has a cycle: a → b → c → a/);
+    expect(r.stderr).not.toContain("spawned");
+  }
+});
