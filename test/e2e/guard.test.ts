@@ -4,6 +4,13 @@
 // its master, in cgroup mode (root's own cgroup; a delegated subtree seen
 // through a cgroup namespace, as in a container) and in subreaper mode (root
 // with the cgroup2 mount read-only; nobody). Real processes, real cgroups.
+//
+// Not tested here, for want of the machine: a real systemd with Delegate=yes
+// (this host has none; its cgroup and mark, trusted.delegate, are made by
+// the test), a kernel without cgroup.kill (< 5.14: the master's per-pid
+// fallback is tested in test/processes/cgroup.test.ts, the native guard's
+// is not), arm64 and musl (guard.c's syscall numbers for aarch64 come from
+// asm-generic/unistd.h and were never run).
 import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -158,6 +165,15 @@ test("where TinyCC cannot build the guard (no writable TMPDIR), sup __guard take
   const m = new Master(["-p", "2", "--ready", "delay:0.1", "--", fixture("daemonizer.sh")], { env: { TMPDIR: "/nonexistent-sup-test", XDG_RUNTIME_DIR: tempDir() } });
   await m.waitFor(/guard pid \d+: sup __guard, a second sup process \(kills the workers' cgroups if the master dies; the native guard cannot run: TinyCC could not build guard\.c: /);
   const pids = await leftovers(m, 2);
+  await killMasterAndCheck(m, pids);
+});
+
+test("sup __guard in subreaper mode (no TinyCC, cgroup2 read-only) reads the master's tree itself: nothing runs 1 s after kill -9", async () => {
+  const ro = `mount -o remount,bind,ro ${CGROUP2} && exec "$0" "$@"`;
+  const m = new Master(["-p", "2", "--ready", "delay:0.1", "--", fixture("daemonizer.sh")], { env: { TMPDIR: "/nonexistent-sup-test", XDG_RUNTIME_DIR: tempDir() }, wrap: (argv) => ["unshare", "--mount", "sh", "-c", ro, ...argv] });
+  await m.waitFor(/guard pid \d+: sup __guard, a second sup process \(reads the master's process tree and kills it if the master dies; the native guard cannot run: /);
+  const pids = await leftovers(m, 2);
+  checkEscaped(m, pids);
   await killMasterAndCheck(m, pids);
 });
 
