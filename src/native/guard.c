@@ -13,16 +13,16 @@
    copy of a 40 MB Bun process is then a few hundred kilobytes.
 
    It then blocks in ppoll(2) on the pipe. The master writes "+g N" / "-g N"
-   (a process group), "+p N" / "-p N" (one process), "+c NAME" / "-c NAME"
-   (a worker cgroup under ROOT) and "bye". When the pipe ends without "bye"
-   the master is gone, however it died: the guard SIGKILLs every watched
-   cgroup (cgroup.kill), group and process, every process it last saw below
-   the master (subreaper mode: the kernel tells a subreaper nothing when it
-   adopts an orphan, so the guard reads the master's tree itself, often while
-   processes come and go, rarely when nothing changes), every process of a
-   worker's session or group, and every process whose environment says
-   SUP_MASTER_PID=<master>; then it removes the empty cgroups and the
-   master's runtime directory, logs one line and exits.
+   (a process group), "+p N" / "-p N" (one process) and "bye". When the pipe
+   ends without "bye" the master is gone, however it died: the guard
+   SIGKILLs sup's cgroup subtree in cgroup mode (cgroup.kill is recursive:
+   every worker's cgroup at once; the guard itself has moved out of it),
+   every watched group and process, every process it last saw below the
+   master (subreaper mode: the kernel tells a subreaper nothing when it
+   adopts an orphan, so the guard reads the master's tree itself), every
+   process of a worker's session or group, and every process whose
+   environment says SUP_MASTER_PID=<master>; then it removes the cgroups
+   and the master's runtime directory, logs one line and exits.
 
    TinyCC turns aggregate initialisers and structure copies into calls to
    memset/memcpy, which Bun's TinyCC binds to code in the Bun executable:
@@ -75,8 +75,6 @@ enum { NR_read = 63, NR_write = 64, NR_close = 57, NR_mmap = 222, NR_munmap = 21
 
 #define STACK (256 << 10)
 #define MAX_IDS 4096   /* watched groups, processes, and the tree seen below the master */
-#define MAX_CG 512     /* watched worker cgroups */
-#define NAME 128       /* a worker cgroup's name under ROOT */
 #define PATH 4096
 #define FAST_MS 25     /* tree reads right after a change... */
 #define SLOW_MS 1000   /* ...doubling up to this while nothing changes */
@@ -92,12 +90,11 @@ struct start { int in_fd, ready_fd, master, flags; const char *rundir, *root, *h
 
 struct state {
   int master, self, flags;
-  int ngroups, npids, ncg, ntree, nnext, bye;
+  int ngroups, npids, ntree, bye;
   int killed_pids, killed_cg;
   int groups[MAX_IDS], pids[MAX_IDS];
   int tree[MAX_IDS], next[MAX_IDS], work[MAX_IDS];
   u64 tree_start[MAX_IDS], next_start[MAX_IDS];
-  char cg[MAX_CG][NAME];
   char rundir[PATH], root[PATH], home[PATH];
   char line[PATH]; int linelen;
   char path[2 * PATH];
@@ -149,7 +146,7 @@ static long now_ms(void) { struct timespec_ t; if (S2(NR_clock_gettime, 1, &t) !
 /* Reads a small file into buf (NUL-terminated): its length, or -errno. */
 static long slurp(const char *path, char *buf, long cap) {
   int fd = open_(path, 0);
-  long n = 0, r;
+  long n = 0, r = 0;
   if (fd < 0) return fd;
   while (n < cap - 1 && (r = read_(fd, buf + n, cap - 1 - n)) > 0) n += r;
   close_(fd);
@@ -253,24 +250,50 @@ static void kill_below(struct state *s, int pid) {
   for (int i = 0; i < n; i++) kill_pid(s, s->work[i]);
 }
 
-/* ROOT/NAME[/FILE] in s->path (an absolute NAME as it is). */
-static char *cg_path(struct state *s, const char *name, const char *file) {
-  if (name[0] == '/') cat3(s->path, name, "", "");
-  else cat3(s->path, s->root, "/", name);
-  if (file[0]) cat3(s->path + slen(s->path), "/", file, "");
-  return s->path;
+/* Calls fn on each cgroup directly below path (path + "/" + name, restored after). */
+static void each_child(struct state *s, char *path, int depth, void (*fn)(struct state *, char *, int)) {
+  char ents[2048];
+  size_t len = slen(path);
+  int fd, off;
+  long got;
+  if (depth >= 8 || (fd = open_(path, 0)) < 0) return;
+  while ((got = S3(NR_getdents64, fd, ents, sizeof ents)) > 0) {
+    for (off = 0; off < got;) {
+      unsigned char type = *(unsigned char *)(ents + off + 18); /* struct linux_dirent64 */
+      const char *name = ents + off + 19;
+      off += *(unsigned short *)(ents + off + 16);
+      if (type != 4 || name[0] == '.' || len + slen(name) + 2 >= 2 * PATH) continue; /* DT_DIR */
+      cat3(path + len, "/", name, "");
+      fn(s, path, depth + 1);
+      path[len] = 0;
+    }
+  }
+  close_(fd);
 }
 
-/* cgroup.kill (Linux >= 5.14), else every process listed in cgroup.procs. */
-static void kill_cgroup(struct state *s, const char *name) {
-  if (put(cg_path(s, name, "cgroup.kill"), "1") == 0) { s->killed_cg++; return; }
-  if (slurp(cg_path(s, name, "cgroup.procs"), s->buf, sizeof s->buf) <= 0) return;
-  for (const char *c = s->buf; *c;) {
-    int pid = (int)parse_u(&c);
-    while (*c == '\n') c++;
-    if (!pid) break;
-    kill_pid(s, pid);
+/* Every process listed in cgroup.procs of path and of the cgroups below it: cgroup.kill's work on Linux before 5.14. */
+static void kill_procs(struct state *s, char *path, int depth) {
+  size_t len = slen(path);
+  if (len + 16 >= 2 * PATH) return;
+  cat3(path + len, "/cgroup.procs", "", "");
+  if (slurp(path, s->buf, sizeof s->buf) > 0) {
+    for (const char *c = s->buf; *c;) {
+      int pid = (int)parse_u(&c);
+      while (*c == '\n') c++;
+      if (!pid) break;
+      kill_pid(s, pid);
+    }
   }
+  path[len] = 0;
+  each_child(s, path, depth, kill_procs);
+}
+
+/* sup's whole subtree: cgroup.kill (Linux >= 5.14, recursive), else each process by pid. */
+static void kill_cgroups(struct state *s) {
+  cat3(s->path, s->root, "/cgroup.kill", "");
+  if (put(s->path, "1") == 0) { s->killed_cg = 1; return; }
+  cat3(s->path, s->root, "", "");
+  kill_procs(s, s->path, 0);
 }
 
 /* Does /proc/PID/environ hold SUP_MASTER_PID=<master> as a whole entry? */
@@ -316,27 +339,10 @@ static void kill_strays(struct state *s) {
   close_(fd);
 }
 
-/* rmdir a cgroup and the cgroups below it (a worker may make its own); 0 or -errno. */
-static int rm_cgroup(char *path, int depth) {
-  char ents[2048];
-  size_t len = slen(path);
-  int fd = depth < 8 ? open_(path, 0) : -1, off;
-  long got;
-  if (fd >= 0) {
-    while ((got = S3(NR_getdents64, fd, ents, sizeof ents)) > 0) {
-      for (off = 0; off < got;) {
-        unsigned char type = *(unsigned char *)(ents + off + 18);
-        const char *name = ents + off + 19;
-        off += *(unsigned short *)(ents + off + 16);
-        if (type != 4 || name[0] == '.' || len + slen(name) + 2 >= 2 * PATH) continue; /* DT_DIR */
-        cat3(path + len, "/", name, "");
-        rm_cgroup(path, depth + 1);
-        path[len] = 0;
-      }
-    }
-    close_(fd);
-  }
-  return (int)S3(NR_unlinkat, AT_FDCWD, path, AT_REMOVEDIR);
+/* rmdir a cgroup and the cgroups below it (a worker may make its own); a busy one stays (EBUSY). */
+static void rm_cgroup(struct state *s, char *path, int depth) {
+  each_child(s, path, depth, rm_cgroup);
+  S3(NR_unlinkat, AT_FDCWD, path, AT_REMOVEDIR);
 }
 
 /* Waits (1 s at most) until nothing runs in the cgroup, then removes it. */
@@ -349,12 +355,24 @@ static void remove_cgroup(struct state *s, char *path) {
     if (!starts(s->buf, "populated 1")) break;
     sleep_ms(50);
   }
-  rm_cgroup(path, 0);
+  rm_cgroup(s, path, 0);
+}
+
+/* msg as a JSON string's contents (quotes, backslashes and controls escaped), bounded. */
+static char *json_str(char *p, const char *msg, char *end) {
+  for (; *msg && p < end - 7; msg++) {
+    unsigned char c = (unsigned char)*msg;
+    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
+    else if (c < 0x20) { *p++ = '\\'; *p++ = 'u'; *p++ = '0'; *p++ = '0'; *p++ = "0123456789abcdef"[c >> 4]; *p++ = "0123456789abcdef"[c & 15]; }
+    else *p++ = (char)c;
+  }
+  *p = 0;
+  return p;
 }
 
 /* One log line, as the master writes them (output/log.ts), to the stderr it had. */
 static void say(struct state *s, const char *level, const char *msg, const char *event) {
-  char line[1024], *p = line;
+  char line[2048], *p = line;
   struct timespec_ t;
   long z, era, doe, yoe, doy, mp, y, m, d, sec;
   if (S2(NR_clock_gettime, 0, &t) != 0) { t.sec = 0; t.nsec = 0; }
@@ -376,7 +394,8 @@ static void say(struct state *s, const char *level, const char *msg, const char 
     ts[k] = 0;
     if (s->flags & F_JSON) {
       p = cat3(p, "{\"time\":\"", ts, "\",\"level\":\""); p = cat3(p, level, "\",\"pid\":", "");
-      p = fmt_u(p, (u64)s->master); p = cat3(p, ",\"msg\":\"", msg, "\",\"event\":\""); p = cat3(p, event, "\"}\n", "");
+      p = fmt_u(p, (u64)s->master); p = cat3(p, ",\"msg\":\"", "", ""); p = json_str(p, msg, line + sizeof line - 64);
+      p = cat3(p, "\",\"event\":\"", event, "\"}\n");
     } else {
       p = cat3(p, ts, " sup[", ""); p = fmt_u(p, (u64)s->master); p = cat3(p, "] ", level, ": "); p = cat3(p, msg, "\n", "");
     }
@@ -388,8 +407,8 @@ static void on_master_death(struct state *s) {
   char msg[512], *p;
   /* Three passes: a process may fork between a read and its kill. */
   for (int pass = 0; pass < 3; pass++) {
-    int counted = s->killed_pids, cgs = s->killed_cg;
-    for (int i = 0; i < s->ncg; i++) kill_cgroup(s, s->cg[i]);
+    int counted = s->killed_pids;
+    if (s->root[0]) kill_cgroups(s);
     for (int i = 0; i < s->ngroups; i++) kill_(-s->groups[i], SIGKILL);
     for (int i = 0; i < s->npids; i++) kill_pid(s, s->pids[i]);
     for (int i = 0; i < s->ntree; i++) {
@@ -398,15 +417,11 @@ static void on_master_death(struct state *s) {
       if (stat_of(s, s->tree[i], &pg, &sid, &start) == 0 && start == s->tree_start[i]) kill_below(s, s->tree[i]);
     }
     kill_strays(s);
-    if (pass) { s->killed_pids = counted; s->killed_cg = cgs; } /* count each once: the first pass */
+    if (pass) s->killed_pids = counted; /* count each once: the first pass */
     sleep_ms(50);
   }
-  for (int i = 0; i < s->ncg; i++) remove_cgroup(s, cg_path(s, s->cg[i], ""));
-  /* The master's leaf empties once its exit is through; then sup's subtree goes (a busy one stays). */
-  if (s->root[0]) {
-    cat3(s->path, s->root, "/master", ""); remove_cgroup(s, s->path);
-    cat3(s->path, s->root, "", ""); rm_cgroup(s->path, 0);
-  }
+  /* Empty once the exits are through (the master's too); then sup's subtree goes (a busy one stays). */
+  if (s->root[0]) { cat3(s->path, s->root, "", ""); remove_cgroup(s, s->path); }
   /* What a clean exit would have removed: the sockets sup makes there, then the dir if empty (ENOENT, ENOTEMPTY: nothing to do). */
   if (s->rundir[0]) {
     cat3(s->path, s->rundir, "/control.sock", ""); S3(NR_unlinkat, AT_FDCWD, s->path, 0);
@@ -415,7 +430,7 @@ static void on_master_death(struct state *s) {
   }
   p = cat3(msg, "guard pid ", "", ""); p = fmt_u(p, (u64)s->self);
   p = cat3(p, ": the master died without a stop; killed what was left of its workers: ", "", "");
-  p = fmt_u(p, (u64)s->killed_cg); p = cat3(p, s->killed_cg == 1 ? " cgroup, " : " cgroups, ", "", "");
+  if (s->killed_cg) p = cat3(p, "cgroup.kill on ", s->root, ", ");
   p = fmt_u(p, (u64)s->killed_pids); cat3(p, s->killed_pids == 1 ? " process by pid" : " processes by pid", "", "");
   say(s, "warn", msg, "guard.kill");
 }
@@ -428,15 +443,6 @@ static void on_line(struct state *s, char *l) {
   const char *c = l + 3;
   if (l[0] == 'b' && l[1] == 'y' && l[2] == 'e' && !l[3]) { s->bye = 1; return; }
   if ((l[0] != '+' && l[0] != '-') || l[2] != ' ') return;
-  if (l[1] == 'c') {
-    if (add && s->ncg < MAX_CG && slen(c) < NAME) { copyz(s->cg[s->ncg++], c, NAME); return; }
-    for (int i = 0; !add && i < s->ncg; i++) {
-      if (!starts(s->cg[i], c) || slen(s->cg[i]) != slen(c)) continue;
-      copyz(s->cg[i], s->cg[--s->ncg], NAME);
-      return;
-    }
-    return;
-  }
   int v = (int)parse_u(&c);
   int *a = l[1] == 'g' ? s->groups : l[1] == 'p' ? s->pids : 0, *n = l[1] == 'g' ? &s->ngroups : &s->npids;
   if (!a || *c) return;

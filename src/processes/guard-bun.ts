@@ -3,9 +3,10 @@
 // cannot be built or forked. It does the same job the same way (guard.c's
 // comment says what and why) for 26-34 MB of RSS instead of a few hundred
 // kilobytes: it reads the master's pipe on stdin and, when the pipe ends
-// without "bye", kills every watched cgroup, group and process, what it last
-// saw below the master, and every process of a worker's session or marked
-// with SUP_MASTER_PID=<master>; then it removes the cgroups and runtime dir.
+// without "bye", kills sup's cgroup subtree, every watched group and
+// process, what it last saw below the master, and every process of a
+// worker's session or marked with SUP_MASTER_PID=<master>; then it removes
+// the cgroups and the runtime dir.
 import { readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { killCgroup, populated, removeTree } from "./cgroup.ts";
@@ -95,7 +96,6 @@ export async function runGuard(args: string[]): Promise<number> {
   if (home) writeFileSync(join(home, "cgroup.procs"), "0", { flag: "r+" });
   const groups = new Set<number>();
   const pids = new Set<number>();
-  const cgroups = new Set<string>();
   let below = new Map<number, string | undefined>();
   let interval = FAST_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -121,12 +121,11 @@ export async function runGuard(args: string[]): Promise<number> {
       const line = rest.slice(0, nl);
       rest = rest.slice(nl + 1);
       if (line === "bye") bye = true;
-      const m = /^([+-])([gpc]) (.+)$/.exec(line);
+      const m = /^([+-])([gp]) (\d+)$/.exec(line);
       if (!m) continue;
-      const set: Set<number | string> = m[2] === "g" ? groups : m[2] === "p" ? pids : cgroups;
-      const v = m[2] === "c" ? m[3]! : Number(m[3]);
-      if (m[1] === "+") set.add(v);
-      else set.delete(v);
+      const set = m[2] === "g" ? groups : pids;
+      if (m[1] === "+") set.add(Number(m[3]));
+      else set.delete(Number(m[3]));
     }
     if (timer && interval > FAST_MS) {
       clearTimeout(timer); // a worker came or went: look again soon
@@ -138,22 +137,20 @@ export async function runGuard(args: string[]): Promise<number> {
   if (bye) return 0;
   // The master died without saying goodbye. Three passes: a process may fork
   // between a scan and its kill.
-  const cgroupDir = (name: string) => (name.startsWith("/") ? name : join(root, name));
   const killed = new Set<number>();
   const byPid = (p: number) => kill(p, "SIGKILL") && killed.add(p);
   for (let pass = 0; pass < 3; pass++) {
-    for (const c of cgroups) killCgroup(cgroupDir(c), true);
+    if (root) killCgroup(root, true); // recursive: every worker's cgroup (this guard moved out at its start)
     for (const g of groups) kill(-g, "SIGKILL");
     for (const p of pids) byPid(p);
     for (const [p, start] of below) if (start !== undefined && startOf(p) === start) for (const q of killBelow(p)) killed.add(q);
     for (const p of strays(masterPid, groups)) byPid(p);
     await Bun.sleep(50);
   }
-  for (const dir of [...[...cgroups].map(cgroupDir), ...(root ? [join(root, "master")] : [])]) {
-    for (let i = 0; i < 20 && populated(dir); i++) await Bun.sleep(50);
-    removeTree(dir);
+  if (root) {
+    for (let i = 0; i < 20 && populated(root); i++) await Bun.sleep(50); // the exits (the master's too) go through
+    removeTree(root);
   }
-  if (root) removeTree(root);
   // What a clean exit would have removed: the master's runtime dir (only
   // the sockets sup makes there, then the dir itself, which must be empty).
   if (runtimeDir) {
@@ -165,6 +162,6 @@ export async function runGuard(args: string[]): Promise<number> {
     }
   }
   const n = killed.size;
-  say(masterPid, args.includes("--json"), `guard pid ${process.pid}: the master died without a stop; killed what was left of its workers: ${cgroups.size} cgroup${cgroups.size === 1 ? "" : "s"}, ${n} process${n === 1 ? "" : "es"} by pid`, { guard: process.pid, cgroups: cgroups.size, processes: n });
+  say(masterPid, args.includes("--json"), `guard pid ${process.pid}: the master died without a stop; killed what was left of its workers: ${root ? `cgroup.kill on ${root}, ` : ""}${n} process${n === 1 ? "" : "es"} by pid`, { guard: process.pid, processes: n });
   return 0;
 }

@@ -6,10 +6,10 @@
 // child), nor what it setsid'ed: those are reparented away from the dead
 // master and would run forever. A dying process cannot clean up after
 // itself, so the guard does. The master tells it, on a pipe, what to kill
-// ("+g PGID" a worker's group, "+p PID" a process that escaped it, "+c NAME"
-// a worker's cgroup); when the pipe ends without a "bye" (the master is gone,
-// however it died), the guard kills all that and whatever else it can tie to
-// the master (native/guard.c says what and how).
+// ("+g PGID" a worker's group, "+p PID" a process that escaped it); when the
+// pipe ends without a "bye" (the master is gone, however it died), the guard
+// kills all that, sup's cgroup subtree in cgroup mode, and whatever else it
+// can tie to the master (native/guard.c says what and how).
 //
 // Two builds of it: the native guard, forked from the master and stripped to
 // a few hundred kilobytes (native/guard.c), and where that cannot run, `sup
@@ -20,14 +20,14 @@ import { JSON_LOG, TREE, forkNativeGuard } from "../native/guard.ts";
 import type { CgroupPlace } from "./cgroup-place.ts";
 import { constants } from "node:os";
 
-type Kind = "g" | "p" | "c"; // a process group, one process, a worker cgroup
+type Kind = "g" | "p"; // a process group, or one process
 
 export interface GuardLink {
   readonly pid: number;
   /** "native" or "bun", for the log and sup status. */
   readonly kind: "native" | "bun";
-  watch(kind: Kind, what: number | string): void;
-  unwatch(kind: Kind, what: number | string): void;
+  watch(kind: Kind, what: number): void;
+  unwatch(kind: Kind, what: number): void;
   /** On SIGCHLD: a native guard that died is reaped and started again (Bun reaps its own child). */
   reap(): void;
   /** A clean exit: the guard leaves everything alone and ends. */
@@ -73,7 +73,7 @@ export function startGuard(o: GuardOpts): GuardLink {
     announce(o, cur, why, "guard.restart");
     for (const line of watched) cur.send(line);
   }
-  const line = (sign: string, kind: Kind, what: number | string) => `${sign}${kind} ${kind === "c" ? relative(o, String(what)) : what}`;
+  const line = (sign: string, kind: Kind, what: number) => `${sign}${kind} ${what}`;
 
   return {
     get pid() {
@@ -107,12 +107,6 @@ function announce(o: GuardOpts, g: Running, why: string, event: string) {
   const job = o.cgroups ? "kills the workers' cgroups if the master dies" : "reads the master's process tree and kills it if the master dies";
   if (g.kind === "native") o.log("info", `guard pid ${g.pid}: native, forked from the master (${job})`, event);
   else o.log("warn", `guard pid ${g.pid}: sup __guard, a second sup process (${job}; the native guard cannot run: ${why})`, event);
-}
-
-/** A worker cgroup by its name under sup's subtree: short lines, and the guard joins it to the root itself. */
-function relative(o: GuardOpts, dir: string): string {
-  const root = o.cgroups?.root;
-  return root && dir.startsWith(`${root}/`) ? dir.slice(root.length + 1) : dir;
 }
 
 interface Running {

@@ -44,10 +44,7 @@ export class Workers {
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t as number, sig) : kind === "pid" ? signalPid(t as number, sig) : (deps.cgroups?.signal(t as string, sig) ?? false)),
-      (kind, t) => {
-        if (kind === "cgroup") deps.cgroups?.remove(t as string);
-        deps.guard?.unwatch(kind === "group" ? "g" : kind === "pid" ? "p" : "c", t);
-      },
+      (kind, t) => (kind === "cgroup" ? deps.cgroups?.remove(t as string) : deps.guard?.unwatch(kind === "group" ? "g" : "p", t as number)),
     );
   }
 
@@ -96,7 +93,6 @@ export class Workers {
     w.cgroup = prepared.cgroup;
     if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);
-    if (w.cgroup) this.deps.guard?.watch("c", w.cgroup);
     this.list.push(w);
     this.watches.set(w, new ReadyWatch(spec, now, cfg["ready-timeout"] * 1000));
     this.deps.log.info(`${w.label} spawned${port ? ` port ${port}` : ""}`, fields(w, "worker.spawn"));

@@ -59,8 +59,8 @@ export interface World {
   reapOrphans?(owned: (pid: number) => boolean): void;
   /** Live children that are not Bun's: what left a worker's tree and came back here. */
   orphans?(owned: (pid: number) => boolean): Orphan[];
-  /** The guard (processes/guard.ts): what to kill if this master dies by SIGKILL (a group, a pid, a worker cgroup). */
-  guard?: { pid: number; kind?: string; watch(kind: "g" | "p" | "c", what: number | string): void; unwatch(kind: "g" | "p" | "c", what: number | string): void };
+  /** The guard (processes/guard.ts): what to kill if this master dies by SIGKILL (in cgroup mode it kills sup's cgroups as well). */
+  guard?: { pid: number; kind?: string; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
   /** cgroup mode (processes/cgroup.ts): what is left in a worker's cgroup is stopped through it. */
   cgroups?: {
     /** Signal 0: is anything left; SIGKILL: cgroup.kill; any other: to each process. False when it is empty. */

@@ -7,10 +7,10 @@
 //
 // Not tested here, for want of the machine: a real systemd with Delegate=yes
 // (this host has none; its cgroup and mark, trusted.delegate, are made by
-// the test), a kernel without cgroup.kill (< 5.14: the master's per-pid
-// fallback is tested in test/processes/cgroup.test.ts, the native guard's
-// is not), arm64 and musl (guard.c's syscall numbers for aarch64 come from
-// asm-generic/unistd.h and were never run).
+// the test), a kernel without cgroup.kill (< 5.14: the per-pid fallbacks
+// run in test/processes/cgroup.test.ts and test/native/guard.test.ts, not
+// against such a kernel), arm64 and musl (guard.c's syscall numbers for
+// aarch64 come from asm-generic/unistd.h and were never run).
 import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
