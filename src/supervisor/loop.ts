@@ -351,7 +351,11 @@ export class Loop implements ProgramHost {
 
   report(): StatusReport {
     const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running };
-    return combineStatus([...this.programs.values()].map((p) => p.report(o)));
+    const r = combineStatus([...this.programs.values()].map((p) => p.report(o)));
+    // How a worker's tree is stopped, and by whom if the master dies (processes/cgroup.ts, guard.ts).
+    const g = this.world.guard;
+    if (this.world.killMode) r.master = { ...r.master, killMode: this.world.killMode(), guard: g && g.pid > 0 ? { pid: g.pid, kind: g.kind ?? "" } : undefined };
+    return r;
   }
 
   private status(reply?: (s: StatusReport) => void) {

@@ -23,6 +23,8 @@ import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
+import { WorkerCgroups } from "../processes/cgroup.ts";
+import { setupCgroups } from "../processes/cgroup-place.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
@@ -59,6 +61,10 @@ export async function runMaster(cli: Cli): Promise<number> {
   let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
+  // Each worker's tree in a cgroup of its own where sup may make them (processes/cgroup.ts).
+  const cg = setupCgroups(masterPid);
+  const cgroups = "place" in cg ? new WorkerCgroups(cg.place) : undefined;
+  const killMode = cgroups?.describe ?? "process groups + subreaper";
 
   // The World: all the I/O the supervisor does (src/supervisor/world.ts).
   const world: World = {
@@ -80,7 +86,6 @@ export async function runMaster(cli: Cli): Promise<number> {
     prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const { argv: command, user } = checkConfig(cfg, startDir);
-      const argv = [...shim, String(masterPid), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
@@ -92,7 +97,9 @@ export async function runMaster(cli: Cli): Promise<number> {
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
+      const cgroup = cgroups?.create(id, generation, several ? program : undefined);
+      const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
@@ -100,11 +107,19 @@ export async function runMaster(cli: Cli): Promise<number> {
       get pid() {
         return guard?.pid ?? -1;
       },
+      get kind() {
+        return guard?.kind;
+      },
       watch: (kind, n) => guard?.watch(kind, n),
       unwatch: (kind, n) => guard?.unwatch(kind, n),
     },
+    cgroups,
+    killMode: () => killMode,
     sessionOf: (pid) => libc.getsid(pid),
-    reapOrphans: (owned) => void reapOrphans(notOurs(owned)),
+    reapOrphans: (owned) => {
+      guard?.reap(); // the native guard is a child Bun does not wait for
+      reapOrphans(notOurs(owned));
+    },
     orphans: (owned) =>
       children()
         .filter((pid) => !notOurs(owned)(pid))
@@ -140,7 +155,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs();
-    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
+    log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
+    guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
     const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
     if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
     if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
@@ -156,8 +172,10 @@ export async function runMaster(cli: Cli): Promise<number> {
     notify?.close();
     // "bye" tells the guard all is well: only after the loop ended with every
     // worker gone. A loop that threw leaves the pipe to close with the
-    // process, and the guard kills what is left.
+    // process, and the guard kills what is left (and removes the cgroups).
     if (clean) guard?.close();
+    // Without a guard (a start that failed early), nobody else will.
+    if (clean || !guard) cgroups?.close(masterPid);
     control?.close();
     sockets.closeAll();
     endOutputs();
