@@ -44,7 +44,7 @@ export const OPTIONS = [
   opt({ name: "py-autoreload", group: "reloads", type: "number", default: 0, min: 0, help: "uWSGI's option: stat every watched file every N seconds and reload on change (0 = off). If autoreload is set too, it wins." }),
   opt({ name: "autoreload-watch", group: "reloads", type: "list", default: [], help: "Paths to watch (default: the workers' directory, chdir); repeatable." }),
   opt({ name: "autoreload-include", group: "reloads", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
-  opt({ name: "autoreload-ignore", group: "reloads", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, *.log, database files, editor files, the pidfile); repeatable." }),
+  opt({ name: "autoreload-ignore", group: "reloads", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, logs and rotated logs, *.pid, *.sock, database files, editor files; see What autoreload watches); !GLOB takes one back; repeatable." }),
   opt({ name: "autoreload-engine", group: "reloads", type: "enum", default: "auto", values: ["auto", "events", "poll"], help: "auto: events for autoreload, poll for py-autoreload; events: inotify, polling only where it cannot watch (network/FUSE mounts, past the watch limit); poll: stat every file every N s." }),
   opt({ name: "autoreload-settle", group: "reloads", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.01 by default with the events engine)." }),
   opt({ name: "listen", group: "sockets", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
@@ -138,6 +138,8 @@ export interface ProgramConfig {
   config: Config;
   /** Where it was declared ("sup.toml:12", "Procfile:2"), for messages; "" for the implicit one. */
   where: string;
+  /** The config's own program (no [programs] declared, or a uwsgi.ini's app): a HUP always reloads it, as uWSGI's does. */
+  main?: boolean;
 }
 
 export const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

@@ -13,7 +13,7 @@
 // (scripts/gen-uwsgi-doc.ts; test/config/uwsgi-doc.test.ts checks it).
 
 export type Verdict = "mapped" | "no-op" | "decide" | "not-yet";
-export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "mib";
+export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "daemon" | "daemon-control" | "daemon-smart" | "mib";
 
 export interface UwsgiRule {
   readonly names: readonly string[];
@@ -120,7 +120,10 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["enable-metrics", "metrics-dir", "metric-dir"], verdict: "no-op", why: "sup's metrics are always kept, and served at /metrics with stats" },
   { names: ["stats-push", "carbon"], verdict: "decide", why: "sup pushes no metrics: let Prometheus scrape /metrics (stats = ADDR), or a Prometheus agent forward them" },
   // other programs
-  { names: ["attach-daemon", "attach-daemon2", "smart-attach-daemon", "smart-attach-daemon2", "attach-control-daemon", "legion-attach-daemon", "legion-smart-attach-daemon"], verdict: "not-yet", issue: 20, why: "more programs beside the workers are coming to sup (issue 20); until then, run it as its own service" },
+  { names: ["attach-daemon", "attach-daemon2"], verdict: "mapped", to: "program", as: "daemon", why: "a program of one worker beside the app (docs/programs.md): restarted when it dies, with the crash backoff, run by /bin/sh -c as uWSGI runs it; unlike uWSGI's, a HUP leaves it alone unless its line changed" },
+  { names: ["attach-control-daemon"], verdict: "mapped", to: "program", as: "daemon-control", why: "a program beside the app whose exit stops the whole master (on-exit = \"stop-all\"), as uWSGI's control daemon does" },
+  { names: ["smart-attach-daemon", "smart-attach-daemon2"], verdict: "decide", to: "program", as: "daemon-smart", why: "a daemon that puts itself in the background and is followed by its pidfile: sup supervises processes in the foreground; it becomes a program with this command, from which you remove the daemonize flag (memcached -d, redis daemonize yes, …)" },
+  { names: ["legion-attach-daemon", "legion-smart-attach-daemon"], verdict: "not-yet", why: "a daemon run only on the Legion's lord: sup has no Legion (cluster) support" },
   { names: ["mule", "mules", "farm"], verdict: "not-yet", issue: 20, why: "background processes beside the workers are coming (issue 20): run the mule's code as its own program" },
   { names: ["cron", "unique-cron", "cron2", "legion-cron", "cron-harakiri"], verdict: "decide", why: "a schedule: a systemd timer or crontab entry that runs the command" },
   { names: ["spooler", "spooler-processes", "spooler-ordered", "spooler-frequency", "spooler-freq", "spooler-py-import", "spooler-import", "spooler-pyimport", "spooler-python-import", "spooler-chdir", "spooler-max-tasks", "spooler-harakiri"], verdict: "decide", why: "a task queue: Celery, RQ or Dramatiq, run as its own service" },

@@ -22,6 +22,13 @@ export interface WorkerStatus {
   status?: string; // its sd_notify STATUS=
 }
 
+/** How the master stops a worker's whole tree, and its guard (processes/cgroup.ts, processes/guard.ts). */
+export interface Containment {
+  /** "cgroup /sys/fs/cgroup/…/sup-PID" or "process groups + subreaper". */
+  killMode: string;
+  guard?: { pid: number; kind: string };
+}
+
 export interface ProgramStatus {
   name: string;
   /** ready, starting, reloading, waiting, blocked, stopped, completed, failed */
@@ -38,7 +45,7 @@ export interface ProgramStatus {
 }
 
 export interface StatusReport {
-  master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload };
+  master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload } & Partial<Containment>;
   workers: WorkerStatus[];
   crashing: { program?: string; id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
   programs: ProgramStatus[];
@@ -134,6 +141,7 @@ export function statusTable(r: StatusReport): string[] {
   const ready = r.programs.reduce((n, p) => n + p.ready, 0);
   const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}, ${ready} ready${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
   const reloadLine = (l: LastReload) => `last reload ${new Date(l.at).toISOString()} (${l.reason}): ${l.ok ? "ok" : "failed"}: ${l.message.split("\n")[0]}`;
+  if (m.killMode) lines.push(`kill mode: ${m.killMode}${m.guard ? `; guard pid ${m.guard.pid} (${m.guard.kind})` : ""}`);
   if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));
   const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
   const row = (w: WorkerStatus) =>

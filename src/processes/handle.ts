@@ -55,6 +55,8 @@ export class WorkerHandle {
   stopReason?: string;
   /** Stopped because it failed (not ready in time): its exit counts as a crash. */
   failed = false;
+  /** cgroup mode: its own cgroup, which holds its whole tree. */
+  cgroup?: string;
 
   constructor(
     readonly id: number,

@@ -54,8 +54,11 @@ export class Triggers {
     if (mode) {
       const { watchTree } = await import("../watch/autoreload.ts");
       if (this.key !== key) return;
-      // Files sup itself writes never trigger a reload (the pidfile is resolved as run.ts does).
-      const ownFiles = cfg.pidfile ? [resolve(this.cwd, cfg.pidfile)] : [];
+      // Files sup itself writes never trigger a reload (the pidfile is resolved
+      // as run.ts does). Touch files are the touch trigger's: one touch is one
+      // reload, not one from each trigger (docs/config.md, "What autoreload watches").
+      const touchFiles = [...cfg["touch-reload"], ...cfg["touch-chain-reload"]].map((f) => resolve(workDir, f));
+      const ownFiles = [...(cfg.pidfile ? [resolve(this.cwd, cfg.pidfile)] : []), ...touchFiles];
       const t = watchTree(
         { ...mode, watch: cfg["autoreload-watch"], include: cfg["autoreload-include"], ignore: cfg["autoreload-ignore"], settle: cfg["autoreload-settle"], cwd: workDir, ownFiles },
         (ev) => this.queue.push({ type: "reload", reason: `autoreload: ${ev.files[0] ?? "?"}${ev.count > 1 ? ` and ${(ev.count - 1).toLocaleString("en-US")} more` : ""}`, rolling: false, targets: this.targets }),

@@ -325,7 +325,7 @@ export class Loop implements ProgramHost {
   }
 
   private createProgram(name: string, pc: ProgramConfig): Program {
-    const p = new Program(name, pc.config, this.world, this, pc.name === "");
+    const p = new Program(name, pc.config, this.world, this, pc.main ?? pc.name === "");
     this.programs.set(name, p);
     return p;
   }
@@ -375,7 +375,11 @@ export class Loop implements ProgramHost {
   /** memory: read each worker group's RSS and PSS from /proc (sup status); the stats server reads its own, cached. */
   report(memory = true): StatusReport {
     const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running, memory };
-    return combineStatus([...this.programs.values()].map((p) => p.report(o)));
+    const r = combineStatus([...this.programs.values()].map((p) => p.report(o)));
+    // How a worker's tree is stopped, and by whom if the master dies (processes/cgroup.ts, guard.ts).
+    const g = this.world.guard;
+    if (this.world.killMode) r.master = { ...r.master, killMode: this.world.killMode(), guard: g && g.pid > 0 ? { pid: g.pid, kind: g.kind ?? "" } : undefined };
+    return r;
   }
 
   private answer(ev: Extract<Event, { type: "stats" }>) {

@@ -71,7 +71,7 @@ export class Program {
     public config: Config,
     private readonly world: World,
     private readonly host: ProgramHost,
-    /** The one program of a config that declares none (named after its command). */
+    /** The config's own program (one that declares none, or a uwsgi.ini's app): a HUP always reloads it. */
     readonly implicit = false,
   ) {
     this.configs.set(1, config);

@@ -43,8 +43,8 @@ export class Workers {
     private readonly named = false,
   ) {
     this.leftovers = new Leftovers(
-      (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
-      (kind, t) => deps.guard?.unwatch(kind === "group" ? "g" : "p", t),
+      (kind, t, sig) => (kind === "group" ? signalGroup(t as number, sig) : kind === "pid" ? signalPid(t as number, sig) : (deps.cgroups?.signal(t as string, sig) ?? false)),
+      (kind, t) => (kind === "cgroup" ? deps.cgroups?.remove(t as string) : deps.guard?.unwatch(kind === "group" ? "g" : "p", t as number)),
     );
   }
 
@@ -74,16 +74,23 @@ export class Workers {
     const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
     const spec = expandReady(parseReady(cfg.ready), { id, port });
     const box: { w?: WorkerHandle } = {};
-    const { pid } = this.deps.spawn({
-      ...prepared,
-      onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
-      onLine: (stream, line, cut) => {
-        if (stream === "stderr" && box.w) box.w.noteStderr(line);
-        this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
-      },
-      onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
-    });
+    let pid: number;
+    try {
+      ({ pid } = this.deps.spawn({
+        ...prepared,
+        onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
+        onLine: (stream, line, cut) => {
+          if (stream === "stderr" && box.w) box.w.noteStderr(line);
+          this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
+        },
+        onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
+      }));
+    } catch (e) {
+      if (prepared.cgroup) this.deps.cgroups?.remove(prepared.cgroup);
+      throw e;
+    }
     const w = (box.w = new WorkerHandle(id, generation, pid, now, port, this.named ? this.program : undefined));
+    w.cgroup = prepared.cgroup;
     if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);
     this.list.push(w);
@@ -176,20 +183,27 @@ export class Workers {
     w.markExited(code, signal);
     this.list = this.list.filter((x) => x !== w);
     this.watches.delete(w);
-    // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
-    this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
+    // Whatever it forked goes with it (systemd's KillMode=control-group):
+    // its cgroup, which holds all of it, or its group and what escaped it.
     const escaped = this.escapedFrom(w);
+    if (w.cgroup) this.leftovers.add("cgroup", w.cgroup, `cgroup ${w.cgroup} of worker ${w.id}`, now, killAt);
+    else this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
     if (escaped.length === 0) return;
     const n = escaped.length;
-    this.deps.log.warn(`worker ${w.id} left ${n} process${n === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${n === 1 ? "it" : "them"}`, fields(w, "worker.escaped", { count: n }));
+    this.deps.log.warn(`worker ${w.id} left ${n} process${n === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${n === 1 ? "it" : "them"}${w.cgroup ? " with its cgroup" : ""}`, fields(w, "worker.escaped", { count: n }));
+    if (w.cgroup) return;
     for (const p of escaped) {
       this.deps.guard?.watch("p", p.pid);
       this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm}) left by worker ${w.id}`, now, killAt);
     }
   }
 
-  /** Processes that left w's group and came back to the master when w (or their parent) died. */
+  /**
+   * Processes that left w's group: in its cgroup, or (without one) those
+   * that came back to the master when w or their parent died.
+   */
   private escapedFrom(w: WorkerHandle): Orphan[] {
+    if (w.cgroup) return (this.deps.cgroups?.members(w.cgroup) ?? []).filter((o) => o.pgid !== w.pid);
     return (this.deps.orphans?.(this.anyOwns) ?? []).filter(
       (o) =>
         o.pgid !== w.pid && // its group is stopped as a group

@@ -14,7 +14,8 @@ import { LogFile } from "../output/logfile.ts";
 import { libc } from "../native/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
-import { checkConfig } from "./preflight.ts";
+import { loadInChild } from "./config-child.ts";
+import { checkConfig, checkProgram } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
 import { setFaultSink } from "../core/fault.ts";
@@ -23,6 +24,8 @@ import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
 import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
+import { WorkerCgroups } from "../processes/cgroup.ts";
+import { setupCgroups } from "../processes/cgroup-place.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
@@ -37,19 +40,11 @@ export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
-  const load = async () => await loadConfig(cli, process.env, startDir);
-  const loaded = await load();
+  const loaded = await loadConfig(cli, process.env, startDir);
   const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
   // Every program is checked before anything starts (exit 2, naming the program).
-  const check = (cfg: Config, program: string) => {
-    try {
-      return checkConfig(cfg, startDir);
-    } catch (e) {
-      if (!program || !(e instanceof ConfigError)) throw e;
-      throw new UsageError(`program ${program}: ${e.message}`);
-    }
-  };
+  const check = (cfg: Config, program: string) => checkProgram(cfg, program, startDir);
   for (const p of programs) check(p.config, p.name);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
@@ -59,11 +54,20 @@ export async function runMaster(cli: Cli): Promise<number> {
   let control: Control | undefined;
   const sockets = new Sockets();
   const shim = shimArgv();
+  // A reload loads and checks the config in a child (config-child.ts): Bun
+  // reaps it, so the orphan reaper must leave it alone.
+  const loaders = new Set<number>();
+  const loadArgv = [...shim.slice(0, -1), "__load-config", String(masterPid), startDir, ...process.argv.slice(2)];
+  const notOurs = (owned: (pid: number) => boolean) => (pid: number) => owned(pid) || loaders.has(pid);
   let triggers: ProgramTriggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
+  // Each worker's tree in a cgroup of its own where sup may make them (processes/cgroup.ts).
+  const cg = setupCgroups(masterPid);
+  const cgroups = "place" in cg ? new WorkerCgroups(cg.place) : undefined;
+  const killMode = cgroups?.describe ?? "process groups + subreaper";
 
   // The World: all the I/O the supervisor does (src/supervisor/world.ts).
   const world: World = {
@@ -71,9 +75,9 @@ export async function runMaster(cli: Cli): Promise<number> {
     now: () => performance.now(),
     log,
     masterPid,
-    loadConfig: load,
+    loadConfig: () => loadInChild({ argv: loadArgv, running: (pid, alive) => void (alive ? loaders.add(pid) : loaders.delete(pid)) }),
     accept(next, generation, program = "") {
-      check(next, program);
+      check(next, program); // a config from the loader was checked there: this finds its result
       sockets.acquire(socketKey(program, generation), next);
       if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
@@ -86,7 +90,6 @@ export async function runMaster(cli: Cli): Promise<number> {
     prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const { argv: command, user } = checkConfig(cfg, startDir);
-      const argv = [...shim, String(masterPid), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
       const listen = sockets.for(cfg);
       const wantsNotify = cfg.ready === "notify";
       const env = workerEnv(process.env, cfg, {
@@ -99,7 +102,9 @@ export async function runMaster(cli: Cli): Promise<number> {
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
       // With --logto its lines come through the master, which reopens the file.
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] && !config.logto ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
+      const cgroup = cgroups?.create(id, generation, several ? program : undefined);
+      const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     reopenLogs,
@@ -108,14 +113,22 @@ export async function runMaster(cli: Cli): Promise<number> {
       get pid() {
         return guard?.pid ?? -1;
       },
+      get kind() {
+        return guard?.kind;
+      },
       watch: (kind, n) => guard?.watch(kind, n),
       unwatch: (kind, n) => guard?.unwatch(kind, n),
     },
+    cgroups,
+    killMode: () => killMode,
     sessionOf: (pid) => libc.getsid(pid),
-    reapOrphans: (owned) => void reapOrphans(owned),
+    reapOrphans: (owned) => {
+      guard?.reap(); // the native guard is a child Bun does not wait for
+      reapOrphans(notOurs(owned));
+    },
     orphans: (owned) =>
       children()
-        .filter((pid) => !owned(pid))
+        .filter((pid) => !notOurs(owned)(pid))
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
@@ -160,7 +173,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
     useOutputs(logfile);
-    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
+    log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
+    guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
     const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
     if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
     if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
@@ -177,8 +191,10 @@ export async function runMaster(cli: Cli): Promise<number> {
     notify?.close();
     // "bye" tells the guard all is well: only after the loop ended with every
     // worker gone. A loop that threw leaves the pipe to close with the
-    // process, and the guard kills what is left.
+    // process, and the guard kills what is left (and removes the cgroups).
     if (clean) guard?.close();
+    // Without a guard (a start that failed early), nobody else will.
+    if (clean || !guard) cgroups?.close(masterPid);
     control?.close();
     stats?.close();
     sockets.closeAll();
