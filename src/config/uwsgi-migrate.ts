@@ -6,6 +6,7 @@
 // config, and `keys`: {file, line, key, value, verdict} per key line.
 import type { AppCommand } from "./uwsgi-app.ts";
 import type { KeyReport, SupEntry, Translation } from "./uwsgi-translate.ts";
+import { SPECS } from "./schema.ts";
 
 export type MigrateFormat = "toml" | "ini" | "json";
 
@@ -65,6 +66,8 @@ function iniLines(s: Setting): string[] {
  * program of its command, run by /bin/sh -c as uWSGI runs it.
  */
 const SHARED = new Set(["pidfile", "log-format", "chdir", "env", "uid", "gid", "stop-signal", "worker-reload-mercy", "backoff-max", "give-up-after"]);
+/** Shared, or the master's alone (stats, logto…: a program may not set them). */
+const atTop = (key: string) => SHARED.has(key) || SPECS.get(key)?.scope === "master";
 
 interface Program {
   name: string;
@@ -74,8 +77,8 @@ interface Program {
 
 function programs(t: Translation, sets: Setting[]): { top: Setting[]; programs: Program[] } {
   if (t.daemons.length === 0) return { top: sets, programs: [] };
-  const top = sets.filter((s) => SHARED.has(s.key));
-  const app: Program = { name: "app", from: "the app's workers", sets: sets.filter((s) => !SHARED.has(s.key)) };
+  const top = sets.filter((s) => atTop(s.key));
+  const app: Program = { name: "app", from: "the app's workers", sets: sets.filter((s) => !atTop(s.key)) };
   const daemons = t.daemons.map((d): Program => ({
     name: d.name,
     from: d.from,
