@@ -17,8 +17,9 @@ const get = async (url: string) => {
 
 async function start(extra: string[], env: Record<string, string> = {}) {
   const [app, stats] = [await freePort(), await freePort()];
-  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${app}`, "--ready", "delay:0.3", "--reload-grace", "0.3", "--stats", `127.0.0.1:${stats}`, ...extra, "--", fixture("app.sh")], { env: { APP_DIR: tempDir(), ...env } });
-  await m.waitFor(/worker 2 pid \d+ gen 1 ready/, 20_000);
+  // --ready notify: hello.py says READY=1 once it serves (a delay would not wait for a slow python start).
+  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${app}`, "--ready", "notify", "--reload-grace", "0.3", "--stats", `127.0.0.1:${stats}`, ...extra, "--", fixture("app.sh")], { env: { APP_DIR: tempDir(), ...env } });
+  await waitUntil(() => m.count(/worker \d pid \d+ gen 1 ready/g) === 2, 20_000, () => `both workers ready:\n${m.out}`);
   return { m, app: `http://127.0.0.1:${app}/`, stats: `http://127.0.0.1:${stats}` };
 }
 
@@ -32,7 +33,9 @@ test("TERM with --shutdown-delay: /readyz answers 503 at once while the app keep
   expect((await get(`${stats}/healthz`)).status).toBe(200); // alive: the kubelet must not restart it
   let served = 0;
   while (performance.now() - t0 < 1700) {
-    const r = await get(app);
+    const r = await get(app).catch((e) => {
+      throw new Error(`${(e as Error).message} ${Math.round(performance.now() - t0)} ms after TERM, ${served} served; log:\n${m.out}`);
+    });
     expect(r.status).toBe(200);
     served++;
   }
