@@ -4,7 +4,7 @@
 export type OptionType = "int" | "number" | "string" | "boolean" | "list" | "enum" | "deps";
 
 /** Where an option is listed in `sup --help`. */
-export type OptionGroup = "workers" | "sockets" | "readiness" | "reloads" | "control" | "logging" | "config";
+export type OptionGroup = "workers" | "sockets" | "readiness" | "health" | "reloads" | "control" | "logging" | "config";
 
 export interface OptionSpec {
   readonly name: string;
@@ -59,6 +59,16 @@ export const OPTIONS = [
   opt({ name: "reload-grace", group: "readiness", type: "number", default: 3, min: 0, help: "Seconds a new worker must stay up after it is ready before the old one is retired; a new worker that dies sooner rolls the reload back (0: trust ready at once)." }),
   opt({ name: "reload-strategy", group: "reloads", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
   opt({ name: "give-up-after", group: "workers", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
+  opt({ name: "watchdog", group: "health", type: "number", default: 0, min: 0, help: "Seconds a ready worker may go without sending WATCHDOG=1 (sd_notify, or a line on $SUP_NOTIFY_FD; it gets WATCHDOG_USEC) before it is replaced (0 = off)." }),
+  opt({ name: "watchdog-signal", group: "health", type: "string", default: "ABRT", help: "Signal a worker gets before it is stopped for a missed watchdog or failed health checks, so it can dump a stack (Python's faulthandler, Node's --report-on-signal, the JVM)." }),
+  opt({ name: "health", group: "health", type: "string", default: "", help: "Liveness probe of each ready worker: http:/PATH (the worker's own socket, beside the shared ones), http://HOST:{port}/PATH or tcp:HOST:{port} (with --port-base), exec:COMMAND (SUP_WORKER_PID set)." }),
+  opt({ name: "health-interval", group: "health", type: "number", default: 10, min: 0.1, help: "Seconds between liveness probes of a worker." }),
+  opt({ name: "health-timeout", group: "health", type: "number", default: 2, min: 0.1, help: "Seconds a liveness probe may take." }),
+  opt({ name: "health-failures", group: "health", type: "int", default: 3, min: 1, help: "Failed probes in a row after which the worker is replaced." }),
+  opt({ name: "max-worker-lifetime", group: "health", type: "number", default: 0, min: 0, help: "Replace a worker after it has been ready this many seconds (0 = never); uWSGI's max-worker-lifetime." }),
+  opt({ name: "max-worker-lifetime-delta", group: "health", type: "number", default: 0, min: 0, help: "Spread the lifetimes: worker N of P lives max-worker-lifetime + delta*(N-1)/P seconds, so they never come due together." }),
+  opt({ name: "reload-on-rss", group: "health", type: "number", default: 0, min: 0, help: "Replace a worker whose process group's resident memory passes this many MB (checked every check-interval seconds; 0 = off)." }),
+  opt({ name: "max-surge", group: "health", type: "int", default: 1, min: 1, help: "Replacements (watchdog, health, lifetime, rss) that may run at once; each starts a new worker and retires the old one only once the new one is ready." }),
   opt({ name: "restart", group: "workers", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
   opt({ name: "on-exit", group: "workers", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
   opt({ name: "depends-on", group: "workers", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
@@ -113,6 +123,16 @@ export interface Config {
   "reload-grace": number;
   "reload-strategy": "start-first" | "stop-first";
   "give-up-after": number;
+  watchdog: number;
+  "watchdog-signal": string;
+  health: string;
+  "health-interval": number;
+  "health-timeout": number;
+  "health-failures": number;
+  "max-worker-lifetime": number;
+  "max-worker-lifetime-delta": number;
+  "reload-on-rss": number;
+  "max-surge": number;
   restart: "always" | "on-failure" | "never";
   "on-exit": "restart" | "stop-all";
   /** program name → what it must have done before this program starts. */

@@ -26,7 +26,7 @@ function settings(t: Translation, app: AppCommand | { error: string } | undefine
     if (processes) processes.value = app.processes;
     else out.unshift({ key: "processes", value: app.processes, from: "uWSGI's default, 1" });
     if (processes && app.processes !== workers) processes.from += `: gunicorn --workers ${workers} in command`;
-    const parts = t.keys.filter((k) => k.verdict === "decide" && /app command|virtualenv|gunicorn --p/.test(k.message)).map((k) => `${k.key} = ${k.value}`);
+    const parts = t.keys.filter((k) => k.app).map((k) => `${k.key} = ${k.value}`);
     out.push({ key: "command", value: app.argv, from: `${where}: the app command sup builds from ${parts.join(", ")}` });
     if (!out.some((s) => s.key === "ready")) out.push({ key: "ready", value: "notify", from: "gunicorn --preload says READY=1 once the app is imported" });
   } else if (app && "error" in app) {

@@ -14,6 +14,9 @@ export interface WorkerStatus {
   state: string; // starting | ready | stopping | crashloop | waiting
   uptime: number; // seconds
   restarts: number;
+  /** Its id's replacements by reason (watchdog, health, lifetime, rss), and the last one. */
+  replaced?: Record<string, number>;
+  lastReplaced?: { reason: string; detail: string; at: number };
   /** Resident memory of the worker's process group, bytes (0 when unknown). */
   rss: number;
   /** Proportional set size of the group, bytes, when readable. */
@@ -91,6 +94,7 @@ export function buildStatus(s: StatusInput): StatusReport {
       state: w.state,
       uptime: tenths(w.uptime),
       restarts: slot.get(w.id)?.restarts ?? 0,
+      ...(Object.keys(slot.get(w.id)?.replaced ?? {}).length ? { replaced: slot.get(w.id)!.replaced as Record<string, number>, lastReplaced: slot.get(w.id)!.lastReplaced } : {}),
       rss: memory.get(w.pid)?.rss ?? 0,
       pss: memory.get(w.pid)?.pss,
       lastExit: slot.get(w.id)?.lastExit,
@@ -132,6 +136,9 @@ export function combineStatus(reports: StatusReport[]): StatusReport {
   };
 }
 
+/** "lifetime 3": the last reason and how many replacements in all ("-" for none). */
+const replacedText = (w: WorkerStatus) => (w.lastReplaced ? `${w.lastReplaced.reason} ${Object.values(w.replaced ?? {}).reduce((a, b) => a + b, 0)}` : "-");
+
 const mb = (b: number | undefined) => (b ? `${(b / 1048576).toFixed(1)}M` : "-");
 
 /** Human table, one line per worker, grouped by program when there are several (also what USR1 logs). */
@@ -143,9 +150,9 @@ export function statusTable(r: StatusReport): string[] {
   const reloadLine = (l: LastReload) => `last reload ${new Date(l.at).toISOString()} (${l.reason}): ${l.ok ? "ok" : "failed"}: ${l.message.split("\n")[0]}`;
   if (m.killMode) lines.push(`kill mode: ${m.killMode}${m.guard ? `; guard pid ${m.guard.pid} (${m.guard.kind})` : ""}`);
   if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));
-  const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
+  const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"REPLACED".padEnd(14)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
   const row = (w: WorkerStatus) =>
-    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${w.status ?? ""}`.trimEnd();
+    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${replacedText(w).padEnd(14)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${w.status ?? ""}`.trimEnd();
   for (const p of r.programs) {
     if (several) {
       lines.push(`program ${p.name}: ${p.state}${p.hold ? ` (${p.hold})` : ""}, gen ${p.generation}, ${p.ready}/${p.target} ready${p.restart !== "always" ? `, restart ${p.restart}` : ""}`);

@@ -89,7 +89,7 @@ export function renderMetrics(i: MetricsInput, openmetrics: boolean): string {
   w.metric("sup_worker_restarts_total", "counter", "Times each worker id was started again after it exited on its own.", [...restarts].map(([k, n]) => [{ program: split(k)[0]!, worker: split(k)[1]! }, n]));
   w.metric("sup_worker_crashes_total", "counter", "Exits the master did not ask for (and spawns that failed), per worker id.", [...i.metrics.crashes].map(([k, n]) => [{ program: split(k)[0]!, worker: split(k)[1]! }, n]));
   w.metric("sup_worker_crash_loops_total", "counter", "Times a worker id entered a crash loop (its 5th exit in a row).", [...i.metrics.crashLoops].map(([k, n]) => [{ program: split(k)[0]!, worker: split(k)[1]! }, n]));
-  w.metric("sup_worker_replacements_total", "counter", "Running workers replaced by the master, by reason (ready-timeout).", [...i.metrics.replacements].map(([k, n]) => [{ program: split(k)[0]!, reason: split(k)[1]! }, n]));
+  w.metric("sup_worker_replacements_total", "counter", "Running workers replaced by the master, by reason (watchdog, health, lifetime, rss; ready-timeout: one never ready outside a reload).", [...i.metrics.replacements].map(([k, n]) => [{ program: split(k)[0]!, reason: split(k)[1]! }, n]));
 
   // Three families of a sample per worker: each worker's labels made once.
   const live = r.workers.filter((x) => i.usage.has(x.pid)).map((x) => ({ labels: labelText({ program: x.program ?? "", worker: x.id, generation: x.generation }), u: i.usage.get(x.pid)! }));

@@ -100,6 +100,7 @@ export function runShim(args: string[]): number {
   // uses them, and execve keeps our pid.
   const env = { ...process.env };
   if (env.LISTEN_FDS !== undefined) env.LISTEN_PID = String(process.pid);
+  if (env.WATCHDOG_USEC !== undefined) env.WATCHDOG_PID = String(process.pid);
 
   // Ignored signals and the signal mask survive execve (signal(7)); the
   // runtime's choices (SIGPIPE ignored, …) must not leak into the worker.

@@ -24,6 +24,8 @@ export type Event =
   /** sd_notify text from the notify socket (sender pid and uid) or a worker's notify pipe. */
   | { type: "notify"; text: string; worker?: WorkerHandle; pid?: number; uid?: number }
   | { type: "probe"; worker: WorkerHandle; ok: boolean }
+  /** A liveness probe of a ready worker came back (--health). */
+  | { type: "health"; worker: WorkerHandle; ok: boolean; detail: string }
   | { type: "config"; seq: number; config?: Config | Setup; error?: string }
   /** targets: every program ("all", the default), those whose config changed ("changed"), or these names. */
   | { type: "reload"; reason: string; rolling: boolean; reply?: (r: ReloadResult) => void; targets?: ReloadTarget }

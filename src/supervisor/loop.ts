@@ -137,6 +137,8 @@ export class Loop implements ProgramHost {
         return this.programOf(ev.worker)?.reap(ev.worker, ev.code, ev.signal, this.stopping?.now ?? false);
       case "probe":
         return this.programOf(ev.worker)?.workers.probed(ev.worker, ev.ok);
+      case "health":
+        return this.programOf(ev.worker)?.upkeep.probed(ev.worker, ev.ok, ev.detail);
       case "config":
         return this.reloads.loaded(ev.seq, ev.config, ev.error);
       case "reload":
@@ -175,8 +177,8 @@ export class Loop implements ProgramHost {
 
   /** A sd_notify message: true when it made a worker ready (only that needs a convergence). */
   private notified(ev: Extract<Event, { type: "notify" }>): boolean {
-    if (ev.worker) return this.programOf(ev.worker)?.workers.notified(ev.text, ev.worker) ?? false;
-    for (const p of this.programs.values()) if (p.workers.notified(ev.text, undefined, ev.pid, ev.uid)) return true;
+    if (ev.worker) return this.programOf(ev.worker)?.notified(ev.text, ev.worker) ?? false;
+    for (const p of this.programs.values()) if (p.notified(ev.text, undefined, ev.pid, ev.uid)) return true;
     return false;
   }
 

@@ -40,7 +40,7 @@ export interface MetricsSnapshot {
   crashes: Map<string, number>;
   /** `program\0worker id` → times that id entered a crash loop. */
   crashLoops: Map<string, number>;
-  /** `program\0reason` → workers replaced while running (ready-timeout; health reasons come with issue 21). */
+  /** `program\0reason` → workers replaced while running (watchdog, health, lifetime, rss: upkeep.ts; ready-timeout). */
   replacements: Map<string, number>;
 }
 

@@ -17,7 +17,9 @@ import type { Metrics, ReloadOutcome } from "./metrics.ts";
 import { manage } from "./manage.ts";
 import { Reload } from "./reload.ts";
 import { clearsAt, newSlot, recordFailure, type Slot } from "./slots.ts";
+import { Upkeep } from "./upkeep.ts";
 import { Workers, fields } from "./workers.ts";
+import { parseNotify } from "../net/notify.ts";
 import type { Logger, World } from "./world.ts";
 
 /** What a Program asks of the Loop it runs in. */
@@ -66,10 +68,13 @@ export class Program {
   /** sup restart NAME: start again once every worker has stopped. */
   private startWhenStopped = false;
 
+  /** Watchdog, liveness probes, lifetime and memory of its ready workers, and the replacements they ask for. */
+  readonly upkeep: Upkeep;
+
   constructor(
     readonly name: string,
     public config: Config,
-    private readonly world: World,
+    readonly world: World,
     private readonly host: ProgramHost,
     /** The config's own program (one that declares none, or a uwsgi.ini's app): a HUP always reloads it. */
     readonly implicit = false,
@@ -77,6 +82,18 @@ export class Program {
     this.configs.set(1, config);
     if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
     this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name, (pid) => host.owns(pid), host.several);
+    const program = this;
+    this.upkeep = new Upkeep({
+      world,
+      workers: this.workers,
+      slots: this.slots,
+      queue: host.queue,
+      configFor: (w) => this.configFor(w),
+      get config() {
+        return program.config;
+      },
+      replaced: (reason) => host.metrics.replaced(name, reason),
+    });
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 
@@ -95,6 +112,7 @@ export class Program {
     }
     for (const s of this.slots.values()) if (s.respawnAt !== undefined && s.respawnAt !== Infinity) at = Math.min(at, s.respawnAt);
     if (this.reload?.starting) at = Math.min(at, this.reload.peek(this.workers.list, now).recheckAt);
+    if (!this.hold) at = Math.min(at, this.upkeep.deadline());
     return at;
   }
 
@@ -181,6 +199,15 @@ export class Program {
       const slot = this.slots.get(w.id);
       if (slot?.failures && w.state === "ready" && slot.generation === w.generation && now >= clearsAt(slot, w.startedAt)) slot.failures = 0;
     }
+    if (!this.hold) this.upkeep.onTimer();
+  }
+
+  /** A sd_notify message from one of its workers: true when the loop must converge (a worker became ready, or asked to be replaced). */
+  notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
+    const w = this.workers.sender(worker, pid, uid);
+    if (!w) return false;
+    const watchdog = this.upkeep.notified(w, parseNotify(text));
+    return this.workers.notified(text, w) || watchdog;
   }
 
   /** Not ready in time: a candidate rolls its reload back; any other worker is killed and counts as a crash. */
@@ -267,7 +294,8 @@ export class Program {
       if (commit) return this.commit(r);
     }
     const canSpawn = (id: number) => this.workers.portFor(id, this.slotConfig(id)) !== undefined;
-    for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn })) {
+    const replacing = this.upkeep.converge(this.reloading);
+    for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn, replacing })) {
       if (this.reload !== r) return; // a spawn failed and rolled the reload back
       if (a.kind === "retire") this.workers.retire(a.worker, a.reason);
       else this.spawn(a.id, a.generation, a.candidate);

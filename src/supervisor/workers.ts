@@ -13,6 +13,9 @@ import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
 import { ReadyWatch, type ReadyDue } from "./readiness.ts";
 
+/** How long a worker gets to dump its stack after the diagnostic signal, before the stop signal. */
+const DIAGNOSE_MS = 1000;
+
 export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, ...(w.program ? { program: w.program } : {}), worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
 
 function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
@@ -100,11 +103,22 @@ export class Workers {
   }
 
   /** The polite stop: stop signal to its group, SIGKILL after the mercy. */
-  retire(w: WorkerHandle, reason: string) {
+  retire(w: WorkerHandle, reason: string, diagnose = false) {
     const cfg = this.configFor(w);
     this.watches.delete(w);
-    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason);
-    this.deps.log.info(`${w.label} stopping (${reason})`, fields(w, "worker.stop", { reason }));
+    const diag = diagnose ? parseSignal(cfg["watchdog-signal"]) : undefined;
+    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason, diag ? { signal: diag, ms: DIAGNOSE_MS } : undefined);
+    this.deps.log.info(`${w.label} stopping (${reason})${diag ? `: ${diag} first, ${cfg["stop-signal"]} ${DIAGNOSE_MS / 1000}s later` : ""}`, fields(w, "worker.stop", { reason }));
+  }
+
+  /** The worker of this notify message: the pipe names it; on the socket, the sender is the worker or in its session, and of its user. */
+  sender(worker?: WorkerHandle, pid?: number, uid?: number): WorkerHandle | undefined {
+    let w = worker;
+    if (!w && pid) {
+      w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
+      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return undefined; // another user's process
+    }
+    return !w || w.state === "exited" ? undefined : w;
   }
 
   ready(w: WorkerHandle, how: string) {
@@ -138,7 +152,7 @@ export class Workers {
   deadline(): number {
     let at = this.leftovers.deadline();
     for (const w of this.list) {
-      if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt);
+      if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt, w.termAt?.at ?? Infinity);
       if (w.state === "starting") at = Math.min(at, this.watches.get(w)?.deadline() ?? Infinity);
     }
     return at;
@@ -163,12 +177,8 @@ export class Workers {
    * ready (a STATUS= alone changes nothing the loop converges on).
    */
   notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
-    let w = worker;
-    if (!w && pid) {
-      w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
-      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return false; // another user's process
-    }
-    if (!w || w.state === "exited") return false;
+    const w = this.sender(worker, pid, uid);
+    if (!w) return false;
     const msg = parseNotify(text);
     const status = msg.get("STATUS");
     if (status !== undefined) w.statusText = status;

@@ -4,6 +4,7 @@
 // its Programs reach processes, sockets, files, systemd and the guard only
 // through this.
 import type { Config, Setup } from "../config/schema.ts";
+import type { HealthSpec, ProbeTarget } from "../net/health.ts";
 import type { Fields } from "../output/log.ts";
 import type { ReadySpec } from "../net/probe.ts";
 import type { SpawnFn } from "../processes/spawn.ts";
@@ -78,6 +79,10 @@ export interface World {
   reopenLogs?(): { ok: boolean; message: string };
   /** Test-only fault injection (SUP_TEST_FAULT, ignored by a release build): throw in the loop or in a callback. */
   fault?: "loop" | "callback";
+  /** One liveness probe of one worker (net/health.ts), off the loop; its result comes back as a "health" event. */
+  probeHealth?(spec: HealthSpec, target: ProbeTarget, timeoutMs: number): Promise<{ ok: boolean; detail: string }>;
+  /** Resident memory of process groups by leader pid (processes/memory.ts), for --reload-on-rss. */
+  memory?(pgids: number[]): Map<number, { rss: number }>;
   /** Tests push timer events themselves (with their own clock). */
   manualTicks?: boolean;
 }

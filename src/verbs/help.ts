@@ -125,6 +125,7 @@ const GROUPS: [OptionGroup, string][] = [
   ["workers", "Workers"],
   ["sockets", "Sockets"],
   ["readiness", "Readiness"],
+  ["health", "Health and recycling"],
   ["reloads", "Reloads and triggers"],
   ["control", "Control"],
   ["logging", "Logging"],

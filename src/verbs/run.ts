@@ -19,6 +19,8 @@ import { checkConfig, checkProgram } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
 import { setFaultSink } from "../core/fault.ts";
+import { probeHealth } from "../net/health.ts";
+import { groupMemory } from "../processes/memory.ts";
 import { Loop } from "../supervisor/loop.ts";
 import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
@@ -79,7 +81,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     accept(next, generation, program = "") {
       check(next, program); // a config from the loader was checked there: this finds its result
       sockets.acquire(socketKey(program, generation), next);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
+      if (talksNotify(next)) notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(program, next);
       startOnly.check(next);
@@ -91,7 +93,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const { argv: command, user } = checkConfig(cfg, startDir);
       const listen = sockets.for(cfg);
-      const wantsNotify = cfg.ready === "notify";
+      const wantsNotify = talksNotify(cfg);
       const env = workerEnv(process.env, cfg, {
         id, generation, masterPid, port, program: several ? program : undefined,
         listenFds: listen.length, listenFdNames: listenFdNames(listen),
@@ -134,6 +136,8 @@ export async function runMaster(cli: Cli): Promise<number> {
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
     line: (stream, id, gen, line, cut, cfg, program) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"], several ? program : undefined),
     fault: testFault(),
+    probeHealth,
+    memory: (pgids) => groupMemory(pgids, false),
   };
   const several = programs.length > 1 || programs[0]?.name !== "";
   const startOnly = new StartOnly(config, log);
@@ -175,7 +179,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     useOutputs(logfile);
     log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
     guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
-    const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
+    const notifying = programs.filter((p) => talksNotify(p.config)).map((p) => p.config);
     if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
     if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
     triggers = new ProgramTriggers(loop.queue, startDir, log);
@@ -240,3 +244,6 @@ function testFault(): World["fault"] {
 
 /** Sockets are held per program and generation. */
 const socketKey = (program: string, generation: number) => `${program}\0${generation}`;
+
+/** A worker that says READY=1 or feeds a watchdog gets the notify socket and pipe. */
+const talksNotify = (cfg: Config) => cfg.ready === "notify" || cfg.watchdog > 0;

@@ -114,3 +114,12 @@ test("INT during the drain skips the delay; without --shutdown-delay TERM stops 
   await u.settle();
   expect(u.live()).toEqual(["web.1.1.stopping"]);
 });
+
+test("a replacement is counted by program and reason (WATCHDOG=trigger: watchdog)", async () => {
+  const t = setup([prog("web", { processes: 2, watchdog: 30 })]);
+  await t.tick(1000);
+  const w = t.loop.programs.get("web")!.workers.list.find((x) => x.id === 1)!;
+  t.loop.queue.push({ type: "notify", text: "WATCHDOG=trigger", worker: w });
+  await t.settle();
+  expect([...(await ask(t)).metrics!.replacements]).toEqual([["web\0watchdog", 1]]);
+});
