@@ -14,6 +14,12 @@ export const CLK_TCK = 100; // getconf CLK_TCK on Linux
 /** Debian's python, which the fixtures need (a pyenv shim on PATH adds 0.2-1 s to every start). */
 export const SYSTEM_PYTHON = "/usr/bin/python3";
 
+/** --NAME N from the bench's command line, or the default. */
+export const numberArg = (name: string, d: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : d;
+};
+
 /** "2 cores, load 1.20 0.90 0.70": printed at the start and end of each run. */
 export const machine = () => `${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
 

@@ -10,8 +10,10 @@ const argv = process.argv.slice(2);
 async function main(): Promise<number> {
   // The exec shim between the master and each worker (src/processes/shim.ts).
   if (argv[0] === "__exec") return (await import("./processes/shim.ts")).runShim(argv.slice(1));
-  // The guard that outlives a SIGKILLed master (src/processes/guard.ts).
-  if (argv[0] === "__guard") return await (await import("./processes/guard.ts")).runGuard(argv.slice(1));
+  // The guard that outlives a SIGKILLed master, where the native one cannot run (src/processes/guard.ts).
+  if (argv[0] === "__guard") return await (await import("./processes/guard-bun.ts")).runGuard(argv.slice(1));
+  // A reload's config load, off the master's loop (src/verbs/config-child.ts).
+  if (argv[0] === "__load-config") return await (await import("./verbs/config-child.ts")).runConfigChild(argv.slice(1));
   if (argv[0] === "--version" || argv[0] === "-V" || argv[0] === "version") {
     console.log(`sup ${typeof SUP_VERSION === "string" ? SUP_VERSION : (await import("../package.json")).version}`);
     return 0;
@@ -41,7 +43,10 @@ async function main(): Promise<number> {
       case "start":
       case "restart":
       case "status":
+      case "reopen-logs":
         return await (await import("./verbs/client.ts")).runClientVerb(cli);
+      case "top":
+        return await (await import("./verbs/top.ts")).runTop(cli);
       case "migrate":
         return (await import("./verbs/migrate.ts")).runMigrate(cli);
       case "systemd-unit":

@@ -6,6 +6,11 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** A value quoted in a message, cut to a line's worth (a config may hold a 4 MiB string). */
+export function clip(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 /** Splits a list given as one string (SUP_* variables): newlines or commas. */
 export function splitList(raw: string): string[] {
   return raw.split(raw.includes("\n") ? "\n" : ",").map((s) => s.trim()).filter((s) => s !== "");
@@ -16,7 +21,7 @@ const FALSE = new Set(["0", "false", "no", "off"]);
 
 export function coerce(spec: OptionSpec, raw: unknown, where: string): unknown {
   const bad = (what: string): never => {
-    throw new ConfigError(`${where}: ${spec.name} ${what}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${where}: ${spec.name} ${what}, got ${clip(JSON.stringify(raw) ?? String(raw))}`);
   };
   switch (spec.type) {
     case "int":

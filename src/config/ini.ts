@@ -6,6 +6,8 @@
 // for a list. Every value keeps its line for error messages.
 import { basename, dirname, extname } from "node:path";
 import { ConfigError } from "./coerce.ts";
+import { MAX_DEPTH } from "./nesting.ts";
+import { MAX_CONFIG_BYTES } from "./read.ts";
 import { SPECS } from "./schema.ts";
 
 /** One `key = value` line, before expansion. */
@@ -114,8 +116,21 @@ export function readIni(text: string, src: IniSource, section: string | undefine
   return result;
 }
 
-function expandAll(lines: IniLine[], scopes: IniLine[][], section: string, src: IniSource, used: Set<string>): IniLine[] {
-  return lines.map((l) => ({ ...l, value: expand(l.value, l.line, scopes, section, src, used, [l.key]) }));
+/** What the expansion of one section's values shares. */
+interface Expansion {
+  scopes: Map<string, IniLine>[]; // per section, its last line of each key: what %(key) means
+  section: string;
+  src: IniSource;
+  used: Set<string>;
+  done: Map<string, string>; // %(key) → its expansion
+  left: number; // bytes the expansions may still produce
+}
+
+function expandAll(lines: IniLine[], sections: IniLine[][], section: string, src: IniSource, used: Set<string>): IniLine[] {
+  // Looking a placeholder up by scanning the lines made 200,000 uses of one
+  // key take minutes; the budget bounds what nested placeholders can grow to.
+  const x: Expansion = { scopes: sections.map((ls) => new Map(ls.map((l) => [l.key, l]))), section, src, used, done: new Map(), left: 4 * MAX_CONFIG_BYTES };
+  return lines.map((l) => ({ ...l, value: expand(l.value, l.line, x, [l.key]) }));
 }
 
 /**
@@ -124,8 +139,9 @@ function expandAll(lines: IniLine[], scopes: IniLine[][], section: string, src: 
  * variables of the file: %d dir with trailing slash, %n name without
  * extension, %p full path, %s file name, %c name of its directory.
  */
-function expand(value: string, line: number, scopes: IniLine[][], section: string, src: IniSource, used: Set<string>, chain: string[]): string {
-  return value.replace(/\$\(([^)]*)\)|%\(([^)]*)\)|%([dnpsc])/g, (whole, envVar?: string, key?: string, magic?: string) => {
+function expand(value: string, line: number, x: Expansion, chain: string[]): string {
+  const { src } = x;
+  const out = value.replace(/\$\(([^)]*)\)|%\(([^)]*)\)|%([dnpsc])/g, (whole, envVar?: string, key?: string, magic?: string) => {
     if (envVar !== undefined) {
       const v = src.env[envVar];
       // uWSGI substitutes "" for an unset variable; sup refuses to guess.
@@ -133,11 +149,16 @@ function expand(value: string, line: number, scopes: IniLine[][], section: strin
       return v;
     }
     if (key !== undefined) {
+      const known = x.done.get(key);
+      if (known !== undefined) return known;
       if (chain.includes(key)) throw new ConfigError(`${src.name}:${line}: placeholder ${whole} refers to itself (${[...chain, key].join(" → ")})`);
-      const def = scopes.map((lines) => lines.findLast((l) => l.key === key)).find((l) => l !== undefined);
-      if (!def) throw new ConfigError(`${src.name}:${line}: placeholder ${whole} is not set in [${section || "sup"}]`);
-      used.add(key);
-      return expand(def.value, def.line, scopes, section, src, used, [...chain, key]);
+      if (chain.length > MAX_DEPTH) throw new ConfigError(`${src.name}:${line}: placeholders nested more than ${MAX_DEPTH} deep (${chain.slice(0, 3).join(" → ")} → …)`);
+      const def = x.scopes.map((scope) => scope.get(key)).find((l) => l !== undefined);
+      if (!def) throw new ConfigError(`${src.name}:${line}: placeholder ${whole} is not set in [${x.section || "sup"}]`);
+      x.used.add(key);
+      const v = expand(def.value, def.line, x, [...chain, key]);
+      x.done.set(key, v);
+      return v;
     }
     switch (magic) {
       case "d":
@@ -152,6 +173,9 @@ function expand(value: string, line: number, scopes: IniLine[][], section: strin
         return basename(dirname(src.path));
     }
   });
+  x.left -= out.length;
+  if (x.left < 0) throw new ConfigError(`${src.name}:${line}: placeholders expand to more than ${(4 * MAX_CONFIG_BYTES) >> 20} MiB of values (placeholders that repeat placeholders that repeat others); sup refuses to build them`);
+  return out;
 }
 
 /**

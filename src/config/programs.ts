@@ -5,7 +5,8 @@
 // neither is one program of the top level, exactly as a one-command sup has
 // always run. The checks that span programs (names, depends-on and its
 // cycles, two programs on one address) are here, so `sup check` sees them.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { readConfigText } from "./read.ts";
 import { resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce } from "./coerce.ts";
@@ -37,7 +38,7 @@ export function programsOf(i: Input): Output {
   let programs: ProgramConfig[];
   if (procfile) programs = fromProcfile(procfile, i, programSources);
   else if (declared.length > 0) programs = fromFile(i, programSources);
-  else return { programs: [{ name: "", config: i.config, where: "" }], programSources };
+  else return { programs: [{ name: "", config: i.config, where: "", main: true }], programSources };
   checkPrograms(programs, programSources);
   return { programs, programSources };
 }
@@ -75,7 +76,7 @@ function derive(i: Input, name: string, own: { key: string; value: unknown; wher
 
 function fromFile(i: Input, sources: Map<string, Record<string, Source>>): ProgramConfig[] {
   const read = i.read!;
-  if (i.sources.command?.layer !== "default") {
+  if (i.sources.command?.layer !== "default" && !read.topProgram) {
     throw new ConfigError(`${read.programs[0]!.where.replace(/:\d+$/, "")} declares programs (${read.programs.map((p) => p.name).join(", ")}), and a command is given too (${i.sources.command!.where}): put that command in a program of its own, or run it without this config`);
   }
   const names = new Set(read.programs.map((p) => p.name));
@@ -85,15 +86,21 @@ function fromFile(i: Input, sources: Map<string, Record<string, Source>>): Progr
   return read.programs.map((p) => ({
     name: p.name,
     where: p.where,
-    config: derive(i, p.name, read.entries.filter((e) => e.program === p.name), sources),
+    ...(p.name === read.topProgram ? { main: true, config: topLevel(i, p.name, sources) } : { config: derive(i, p.name, read.entries.filter((e) => e.program === p.name), sources) }),
   }));
 }
 
+/** The top level as a program of its own (a uwsgi.ini's app): its values as they are. */
+function topLevel(i: Input, name: string, sources: Map<string, Record<string, Source>>): Config {
+  sources.set(name, { ...i.sources });
+  return structuredClone(i.config);
+}
+
 function fromProcfile(pf: { path: string; shown: string }, i: Input, sources: Map<string, Record<string, Source>>): ProgramConfig[] {
-  const entries = parseProcfile(readFileSync(pf.path, "utf8"), pf.shown);
+  const entries = parseProcfile(readConfigText(pf.path, pf.shown), pf.shown);
   // foreman reads .env from the working directory into every process's environment.
   const dotenvPath = resolve(i.cwd, ".env");
-  const dotenv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath, "utf8"), ".env").map(([k, v]) => `${k}=${v}`) : [];
+  const dotenv = existsSync(dotenvPath) ? parseDotenv(readConfigText(dotenvPath, ".env"), ".env").map(([k, v]) => `${k}=${v}`) : [];
   const base = /^\d+$/.test(i.env.PORT ?? "") ? Number(i.env.PORT) : PROCFILE_PORT;
   const release = entries.some((e) => e.name === RELEASE);
   return entries.map((e, n) => {

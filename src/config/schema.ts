@@ -4,7 +4,7 @@
 export type OptionType = "int" | "number" | "string" | "boolean" | "list" | "enum" | "deps";
 
 /** Where an option is listed in `sup --help`. */
-export type OptionGroup = "workers" | "sockets" | "readiness" | "reloads" | "control" | "logging" | "config";
+export type OptionGroup = "workers" | "sockets" | "readiness" | "health" | "reloads" | "control" | "logging" | "config";
 
 export interface OptionSpec {
   readonly name: string;
@@ -45,7 +45,7 @@ export const OPTIONS = [
   opt({ name: "py-autoreload", group: "reloads", type: "number", default: 0, min: 0, help: "uWSGI's option: stat every watched file every N seconds and reload on change (0 = off). If autoreload is set too, it wins." }),
   opt({ name: "autoreload-watch", group: "reloads", type: "list", default: [], help: "Paths to watch (default: the workers' directory, chdir); repeatable." }),
   opt({ name: "autoreload-include", group: "reloads", type: "list", default: [], help: "Only files matching one of these globs count; repeatable." }),
-  opt({ name: "autoreload-ignore", group: "reloads", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, *.log, database files, editor files, the pidfile); repeatable." }),
+  opt({ name: "autoreload-ignore", group: "reloads", type: "list", default: [], help: "Globs to ignore, on top of .gitignore and the defaults (VCS dirs, node_modules, __pycache__, *.pyc, virtualenvs, tool caches, logs and rotated logs, *.pid, *.sock, database files, editor files; see What autoreload watches); !GLOB takes one back; repeatable." }),
   opt({ name: "autoreload-engine", group: "reloads", type: "enum", default: "auto", values: ["auto", "events", "poll"], help: "auto: events for autoreload, poll for py-autoreload; events: inotify, polling only where it cannot watch (network/FUSE mounts, past the watch limit); poll: stat every file every N s." }),
   opt({ name: "autoreload-settle", group: "reloads", type: "number", default: 0.3, min: 0, help: "Seconds the tree must be quiet before a file-triggered reload (0.01 by default with the events engine)." }),
   opt({ name: "listen", group: "sockets", type: "list", default: [], help: "Address the master binds and hands to workers as fd 3, 4, …: HOST:PORT, [::1]:PORT, :PORT, unix:/path; repeatable." }),
@@ -61,9 +61,24 @@ export const OPTIONS = [
   opt({ name: "boot-nice", group: "reloads", type: "int", default: 0, min: 0, max: 19, help: "A reload's new workers boot this much nicer (lower CPU priority) until they are ready, so their start takes the CPU the serving workers leave idle (0: off)." }),
   opt({ name: "reload-strategy", group: "reloads", type: "enum", default: "start-first", values: ["start-first", "stop-first"], help: "start-first: a new worker starts before the old one goes (zero downtime); stop-first: the old one stops first, for apps that bind their own port." }),
   opt({ name: "give-up-after", group: "workers", type: "int", default: 0, min: 0, help: "Stop the master with exit 1 after a worker exits this many times in a row (0 = never give up)." }),
+  opt({ name: "watchdog", group: "health", type: "number", default: 0, min: 0, help: "Seconds a ready worker may go without sending WATCHDOG=1 (sd_notify, or a line on $SUP_NOTIFY_FD; it gets WATCHDOG_USEC) before it is replaced (0 = off)." }),
+  opt({ name: "watchdog-signal", group: "health", type: "string", default: "ABRT", help: "Signal a worker gets before it is stopped for a missed watchdog or failed health checks, so it can dump a stack (Python's faulthandler, Node's --report-on-signal, the JVM)." }),
+  opt({ name: "health", group: "health", type: "string", default: "", help: "Liveness probe of each ready worker: http:/PATH (the worker's own socket, beside the shared ones), http://HOST:{port}/PATH or tcp:HOST:{port} (with --port-base), exec:COMMAND (SUP_WORKER_PID set)." }),
+  opt({ name: "health-interval", group: "health", type: "number", default: 10, min: 0.1, help: "Seconds between liveness probes of a worker." }),
+  opt({ name: "health-timeout", group: "health", type: "number", default: 2, min: 0.1, help: "Seconds a liveness probe may take." }),
+  opt({ name: "health-failures", group: "health", type: "int", default: 3, min: 1, help: "Failed probes in a row after which the worker is replaced." }),
+  opt({ name: "max-worker-lifetime", group: "health", type: "number", default: 0, min: 0, help: "Replace a worker after it has been ready this many seconds (0 = never); uWSGI's max-worker-lifetime." }),
+  opt({ name: "max-worker-lifetime-delta", group: "health", type: "number", default: 0, min: 0, help: "Spread the lifetimes: worker N of P lives max-worker-lifetime + delta*(N-1)/P seconds, so they never come due together." }),
+  opt({ name: "reload-on-rss", group: "health", type: "number", default: 0, min: 0, help: "Replace a worker whose process group's resident memory passes this many MB (checked every check-interval seconds; 0 = off)." }),
+  opt({ name: "max-surge", group: "health", type: "int", default: 1, min: 1, help: "Replacements (watchdog, health, lifetime, rss) that may run at once; each starts a new worker and retires the old one only once the new one is ready." }),
   opt({ name: "restart", group: "workers", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
   opt({ name: "on-exit", group: "workers", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
   opt({ name: "depends-on", group: "workers", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
+  opt({ name: "stats", group: "control", type: "string", default: "", scope: "master", help: "Serve /metrics (Prometheus), /healthz, /readyz and /status over HTTP on this address: HOST:PORT, :PORT (every IPv4 interface), unix:/PATH (uWSGI's stats; see docs/kubernetes.md). Read at start." }),
+  opt({ name: "shutdown-delay", group: "control", type: "number", default: 0, min: 0, scope: "master", help: "On TERM, answer /readyz with 503 and keep the workers serving this many seconds before the graceful stop (Kubernetes keeps routing to a pod for a moment after TERM); a second TERM or an INT stops at once." }),
+  opt({ name: "logto", group: "logging", type: "string", default: "", scope: "master", help: "Write the master's log and every worker's stdout and stderr to this file instead (uWSGI's logto): appended, created 0640; reopened on USR1, `sup reopen-logs` and touch-logreopen. Read at start." }),
+  opt({ name: "log-maxsize", group: "logging", type: "number", default: 0, min: 0, scope: "master", help: "Rotate the logto file when it grows past this many MB: it is renamed FILE.1 (replacing the last one) and a new FILE is started (0 = never; use logrotate)." }),
+  opt({ name: "touch-logreopen", group: "logging", type: "list", default: [], scope: "master", help: "Reopen the logto file when this file's mtime changes (uWSGI's touch-logreopen, for logrotate's postrotate); repeatable." }),
   opt({ name: "config", group: "config", type: "string", default: "", short: "c", flagOnly: true, help: "Config file (INI, TOML, JSON); FILE[:SECTION]." }),
   opt({ name: "ini", group: "config", type: "string", default: "", flagOnly: true, help: "INI config file, FILE[:SECTION]." }),
   opt({ name: "toml", group: "config", type: "string", default: "", flagOnly: true, help: "TOML config file, FILE[:SECTION]." }),
@@ -111,10 +126,25 @@ export interface Config {
   "boot-nice": number;
   "reload-strategy": "start-first" | "stop-first";
   "give-up-after": number;
+  watchdog: number;
+  "watchdog-signal": string;
+  health: string;
+  "health-interval": number;
+  "health-timeout": number;
+  "health-failures": number;
+  "max-worker-lifetime": number;
+  "max-worker-lifetime-delta": number;
+  "reload-on-rss": number;
+  "max-surge": number;
   restart: "always" | "on-failure" | "never";
   "on-exit": "restart" | "stop-all";
   /** program name → what it must have done before this program starts. */
   "depends-on": Record<string, DependsOn>;
+  stats: string;
+  "shutdown-delay": number;
+  logto: string;
+  "log-maxsize": number;
+  "touch-logreopen": string[];
 }
 
 /** What a config load gives the master: the programs to run (config/load.ts's Loaded is one). */
@@ -131,6 +161,8 @@ export interface ProgramConfig {
   config: Config;
   /** Where it was declared ("sup.toml:12", "Procfile:2"), for messages; "" for the implicit one. */
   where: string;
+  /** The config's own program (no [programs] declared, or a uwsgi.ini's app): a HUP always reloads it, as uWSGI's does. */
+  main?: boolean;
 }
 
 export const SPECS: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

@@ -21,6 +21,11 @@ export interface AppSpec {
   paste?: string;
   threads?: number;
   "buffer-size"?: number;
+  /** harakiri: gunicorn --timeout (a worker silent that long is killed and replaced by gunicorn). */
+  timeout?: number;
+  /** max-requests (and its delta): gunicorn --max-requests, --max-requests-jitter. */
+  "max-requests"?: number;
+  "max-requests-delta"?: number;
   lazy?: boolean;
   "need-app"?: boolean;
   /** The first line that named a part of the app. */
@@ -91,6 +96,9 @@ export function appCommand(app: AppSpec, processes: number, chdir: string, host:
   if (!lazy && processes > 1) argv.push("--workers", String(processes));
   if ((app.threads ?? 1) > 1) argv.push("--threads", String(app.threads));
   if ((app["buffer-size"] ?? 0) > GUNICORN_FIELD_LIMIT) argv.push("--limit-request-field_size", String(app["buffer-size"]));
+  if ((app.timeout ?? 0) > 0) argv.push("--timeout", String(app.timeout));
+  if ((app["max-requests"] ?? 0) > 0) argv.push("--max-requests", String(app["max-requests"]));
+  if ((app["max-requests-delta"] ?? 0) > 0 && (app["max-requests"] ?? 0) > 0) argv.push("--max-requests-jitter", String(app["max-requests-delta"]));
   if (app.pythonpath.length > 0) argv.push("--pythonpath", app.pythonpath.join(","));
   argv.push(...t.args);
   if (t.what) argv.push(t.what);

@@ -43,8 +43,26 @@ function address(v: string): Converted {
   return { value: addr.startsWith("*:") ? addr.slice(1) : addr };
 }
 
+/**
+ * An attached daemon's command: attach-daemon's value is the command line;
+ * attach-daemon2's is uWSGI's key=value list (core/daemons.c), whose `cmd`
+ * is; smart-attach-daemon's starts with the pidfile it watches.
+ */
+function daemon(as: Conversion, v: string): Converted {
+  let command = v.trim();
+  const kv = /^(?:[\w-]+=[^,]*,)*[\w-]+=/.test(command) && /(^|,)cmd=/.test(command);
+  if (kv) command = /(?:^|,)cmd=(.*?)(?:,[\w-]+=|$)/.exec(command)?.[1] ?? "";
+  else if (as === "daemon-smart") command = command.replace(/^\S+\s+/, "");
+  if (command === "") return { error: "no command" };
+  return { value: { command, control: as === "daemon-control" } };
+}
+
 export function convert(as: Conversion, v: string): Converted {
   switch (as) {
+    case "daemon":
+    case "daemon-control":
+    case "daemon-smart":
+      return daemon(as, v);
     case "int":
       return int(v);
     case "bool":
@@ -60,6 +78,11 @@ export function convert(as: Conversion, v: string): Converted {
       if (COMMENT.test(v)) return { error: commentError(v) };
       if (!/^[^=]+=/.test(v)) return { error: `${JSON.stringify(v)}: uWSGI unsets a variable given without "="; sup cannot: unset it before starting sup` };
       return { value: v };
+    case "mib": {
+      // log-maxsize: uWSGI's bytes, sup's MB (MiB).
+      const c = int(v);
+      return { ...c, value: Number(c.value) / 1048576 };
+    }
     case "text":
     case "owner":
     case "user":

@@ -23,7 +23,7 @@ export const UWSGI_FAMILIES: readonly UwsgiFamily[] = [
   { label: "static-*", prefix: /^static-/, verdict: "decide", why: "static files belong to the web server or to WhiteNoise" },
   { label: "log-*, logger-*, req-logger-*, alarm-*", prefix: /^(log|req-log|alarm)/, verdict: "not-yet", issue: 22, why: "sup writes its log and the workers' output to stderr/stdout; log files, routing and alarms are coming" },
   { label: "stats-*, metric-*, carbon-*", prefix: /^(stats|metric|carbon)/, verdict: "not-yet", issue: 22, why: "stats are coming; `sup status --json` today" },
-  { label: "harakiri-*, max-*, reload-on-*, evil-reload-*", prefix: /^(harakiri|max-|reload-on|evil-reload)/, verdict: "not-yet", issue: 21, why: "timeouts and worker recycling are coming to sup" },
+  { label: "harakiri-*, max-*, reload-on-*, evil-reload-*", prefix: /^(harakiri|max-|reload-on|evil-reload)/, verdict: "not-yet", why: "sup recycles workers by --max-worker-lifetime, --reload-on-rss, --watchdog and --health; this one has no sup form" },
   { label: "mule-*", prefix: /^mule/, verdict: "not-yet", issue: 20, why: "processes beside the workers are coming (issue 20)" },
   { label: "cheaper-*", prefix: /^cheap/, verdict: "not-yet", why: "sup runs a fixed worker count (TTIN/TTOU change it)" },
   { label: "emperor-*, vassal-*", prefix: /^(emperor|vassal|imperial)/, verdict: "decide", why: "one sup per app, each under its own systemd unit" },

@@ -3,6 +3,7 @@
 // as byte strings (src/config/uwsgi-magic.ts), relative paths from `cwd` as
 // uWSGI opens them from its working directory.
 import { accessSync, constants, globSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { ConfigFileError, readConfigBytes } from "./read.ts";
 import { cpus, hostname, userInfo } from "node:os";
 import { resolve } from "node:path";
 import { fromBytes, toBytes } from "./uwsgi-magic.ts";
@@ -11,19 +12,13 @@ import type { ReadHost } from "./uwsgi-read.ts";
 /** uWSGI's own version (core/uwsgi.h UWSGI_VERSION) is what %V gives there; sup says its own. */
 declare const SUP_VERSION: string;
 
-/** Only regular files are read (a FIFO or a device would block the master); a config is small. */
-const MAX_BYTES = 1 << 20;
-
+/** Only regular files are read, through sup's config reader (read.ts): a FIFO or a device would block the master. */
 function readBytes(path: string): { bytes: string } | { error: string } {
   try {
-    const st = statSync(path);
-    if (st.isDirectory()) return { error: "is a directory, not a file" };
-    if (!st.isFile()) return { error: "is not a regular file" };
-    if (st.size > MAX_BYTES) return { error: `is larger than ${MAX_BYTES >> 20} MiB` };
-    return { bytes: readFileSync(path).toString("latin1") };
+    return { bytes: readConfigBytes(path, path).toString("latin1") };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { error: code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? (e as Error).message})` };
+    if (e instanceof ConfigFileError) return { error: e.why };
+    throw e;
   }
 }
 

@@ -13,7 +13,7 @@
 // (scripts/gen-uwsgi-doc.ts; test/config/uwsgi-doc.test.ts checks it).
 
 export type Verdict = "mapped" | "no-op" | "decide" | "not-yet";
-export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env";
+export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "daemon" | "daemon-control" | "daemon-smart" | "mib";
 
 export interface UwsgiRule {
   readonly names: readonly string[];
@@ -95,22 +95,41 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["py-autoreload", "py-auto-reload", "python-autoreload", "python-auto-reload"], verdict: "mapped", to: "py-autoreload", as: "int", why: "reload when a source file changes, checked every N seconds (sup watches the files under chdir, not the modules Python loaded)" },
   { names: ["py-auto-reload-ignore"], verdict: "no-op", why: "names Python modules; sup watches files and skips caches and virtualenvs itself (autoreload-ignore takes globs)" },
   { names: ["check-interval"], verdict: "mapped", to: "check-interval", as: "int", why: "seconds between touch-file checks" },
-  { names: ["touch-logreopen", "log-reopen"], verdict: "not-yet", issue: 22, why: "sup writes its log to stderr and does not reopen files yet" },
+  { names: ["touch-logreopen"], verdict: "mapped", to: "touch-logreopen", as: "text", why: "reopen the logto file when this file is touched (logrotate's postrotate)" },
+  { names: ["log-reopen"], verdict: "no-op", why: "sup reopens the logto file on USR1, `sup reopen-logs` and touch-logreopen (what logrotate's postrotate runs), not on a reload" },
   { names: ["master-fifo", "master-as-root"], verdict: "decide", why: "control a running sup with signals or `sup reload|stop|status --pidfile F`" },
   { names: ["reload-on-exception", "catch-exceptions"], verdict: "no-op", why: "gunicorn answers 500 and keeps the worker" },
   // limits and recycling
-  { names: ["harakiri", "harakiri-verbose", "harakiri-no-arh", "no-harakiri-arh", "no-harakiri-after-req-hook", "harakiri-graceful-timeout", "harakiri-graceful-signal"], verdict: "not-yet", issue: 21, why: "a request timeout in sup is coming; with gunicorn, its --timeout N kills a worker silent for N seconds: add it to the command" },
-  { names: ["max-requests", "max-requests-delta", "min-worker-lifetime"], verdict: "not-yet", issue: 21, why: "worker recycling after N requests is coming; with gunicorn, add --max-requests N --max-requests-jitter M to the command" },
-  { names: ["max-worker-lifetime", "max-worker-lifetime-delta"], verdict: "not-yet", issue: 21, why: "recycling workers after a time is coming to sup" },
-  { names: ["reload-on-rss", "reload-on-as", "evil-reload-on-rss", "evil-reload-on-as", "limit-post"], verdict: "not-yet", issue: 21, why: "recycling a worker past a memory size is coming to sup; `sup status` shows each worker's RSS" },
+  { names: ["harakiri"], verdict: "mapped", to: "app.timeout", as: "int", why: "uWSGI kills a worker whose request takes longer; sup does not see requests, so with the app command sup builds, gunicorn's --timeout N does the closest: gunicorn kills a worker silent for N seconds (a sync worker is silent while one request runs) and starts another. For any other server, sup's --watchdog N replaces a worker that stops sending WATCHDOG=1 (docs/uwsgi.md)" },
+  { names: ["harakiri-verbose", "harakiri-no-arh", "no-harakiri-arh", "no-harakiri-after-req-hook", "harakiri-graceful-timeout", "harakiri-graceful-signal"], verdict: "no-op", why: "details of uWSGI's per-request timeout; gunicorn's --timeout logs the worker it kills, and sup's --watchdog sends --watchdog-signal (SIGABRT) before stopping one" },
+  { names: ["max-requests"], verdict: "mapped", to: "app.max-requests", as: "int", why: "sup does not see requests, so it cannot count them; with the app command sup builds, gunicorn's --max-requests N recycles a worker after N requests. For recycling whatever the server, use --max-worker-lifetime (seconds)" },
+  { names: ["max-requests-delta"], verdict: "mapped", to: "app.max-requests-delta", as: "int", why: "gunicorn --max-requests-jitter: each worker's limit is spread by up to this many requests" },
+  { names: ["min-worker-lifetime"], verdict: "no-op", why: "sup replaces a worker only after its successor is ready, so a worker never recycles faster than one boots" },
+  { names: ["max-worker-lifetime"], verdict: "mapped", to: "max-worker-lifetime", as: "int", why: "seconds a worker serves before it is replaced; sup starts its successor first and retires it only once the successor is ready, so recycling costs no capacity" },
+  { names: ["max-worker-lifetime-delta"], verdict: "mapped", to: "max-worker-lifetime-delta", as: "int", why: "spreads the workers' lifetimes so they never come due together (worker N of P: + delta*(N-1)/P seconds)" },
+  { names: ["reload-on-rss", "evil-reload-on-rss"], verdict: "mapped", to: "reload-on-rss", as: "int", why: "MB of resident memory (of the worker's whole process group) past which it is replaced, its successor ready first: uWSGI's kills it mid-request, sup's never does" },
+  { names: ["reload-on-as", "evil-reload-on-as"], verdict: "decide", why: "address space is not what a worker costs; use reload-on-rss (resident memory) instead" },
+  { names: ["limit-post"], verdict: "decide", why: "the largest request body: the proxy's job (nginx client_max_body_size)" },
   { names: ["memory-report"], verdict: "no-op", why: "`sup status` and USR1 show each worker's RSS" },
   // logs and stats
-  { names: ["logto", "logto2", "daemonize", "daemonize2", "logfile-chown", "logfile-chmod", "log-maxsize", "log-backupname", "log-master", "log-master-bufsize", "log-truncate"], verdict: "not-yet", issue: 22, why: "sup logs to stderr (run it under systemd or redirect it); log files and rotation are coming" },
+  { names: ["logto", "logto2"], verdict: "mapped", to: "logto", as: "text", why: "the master's log and the workers' output go to this file (appended, 0640); sup never drops privileges, so logto2 is logto" },
+  { names: ["log-maxsize"], verdict: "mapped", to: "log-maxsize", as: "mib", why: "rotate the logto file past this size (uWSGI's bytes become sup's MB); the rotated file is FILE.1" },
+  { names: ["daemonize", "daemonize2"], verdict: "decide", blocks: true, why: "sup stays in the foreground: run it under systemd (`sup systemd-unit …` writes a Type=notify unit, docs/systemd.md) or as a container's entrypoint (docs/kubernetes.md); for the log file daemonize named, set logto = FILE" },
+  { names: ["log-master", "log-master-bufsize"], verdict: "no-op", why: "with logto, the master writes every worker's lines itself (through a bounded writer that never blocks)" },
+  { names: ["logfile-chown", "logfile-chmod"], verdict: "decide", why: "sup creates the logto file 0640, owned by the master's user: chown or chmod it once yourself (logrotate's `create MODE OWNER GROUP` does it at each rotation)" },
+  { names: ["log-backupname"], verdict: "decide", why: "with log-maxsize, sup keeps the rotated file as FILE.1; for other names or more files, rotate with logrotate" },
+  { names: ["log-truncate"], verdict: "decide", why: "sup appends to the logto file; truncate it before starting sup if you want it empty" },
   { names: ["disable-logging", "log-4xx", "log-5xx", "log-slow", "log-big", "log-sendfile", "log-x-forwarded-for", "log-format", "logformat", "log-date", "logdate", "logformat-strftime", "log-format-strftime", "req-logger", "logger-req", "log-req-route", "log-req-encoder", "log-ioerror", "log-micros", "log-zero"], verdict: "decide", why: "request logs are the server's: gunicorn --access-logfile - and --access-logformat, or the proxy's access log" },
   { names: ["logger", "log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
-  { names: ["stats", "stats-server", "stats-http", "stats-minified", "stats-push", "carbon", "enable-metrics", "metrics-dir", "metric-dir", "stats-min"], verdict: "not-yet", issue: 22, why: "a stats endpoint is coming; `sup status --json` gives workers, pids, states, restarts and RSS today" },
+  { names: ["stats", "stats-server"], verdict: "mapped", to: "stats", as: "address", why: "sup's stats server: /metrics (Prometheus), /healthz, /readyz and /status (the JSON of sup status --json) over HTTP; uwsgitop does not read it: use `sup top`" },
+  { names: ["stats-http", "stats-minified", "stats-min"], verdict: "no-op", why: "sup's stats server always speaks HTTP, and /status is its own JSON" },
+  { names: ["enable-metrics", "metrics-dir", "metric-dir"], verdict: "no-op", why: "sup's metrics are always kept, and served at /metrics with stats" },
+  { names: ["stats-push", "carbon"], verdict: "decide", why: "sup pushes no metrics: let Prometheus scrape /metrics (stats = ADDR), or a Prometheus agent forward them" },
   // other programs
-  { names: ["attach-daemon", "attach-daemon2", "smart-attach-daemon", "smart-attach-daemon2", "attach-control-daemon", "legion-attach-daemon", "legion-smart-attach-daemon"], verdict: "not-yet", issue: 20, why: "more programs beside the workers are coming to sup (issue 20); until then, run it as its own service" },
+  { names: ["attach-daemon", "attach-daemon2"], verdict: "mapped", to: "program", as: "daemon", why: "a program of one worker beside the app (docs/programs.md): restarted when it dies, with the crash backoff, run by /bin/sh -c as uWSGI runs it; unlike uWSGI's, a HUP leaves it alone unless its line changed" },
+  { names: ["attach-control-daemon"], verdict: "mapped", to: "program", as: "daemon-control", why: "a program beside the app whose exit stops the whole master (on-exit = \"stop-all\"), as uWSGI's control daemon does" },
+  { names: ["smart-attach-daemon", "smart-attach-daemon2"], verdict: "decide", to: "program", as: "daemon-smart", why: "a daemon that puts itself in the background and is followed by its pidfile: sup supervises processes in the foreground; it becomes a program with this command, from which you remove the daemonize flag (memcached -d, redis daemonize yes, …)" },
+  { names: ["legion-attach-daemon", "legion-smart-attach-daemon"], verdict: "not-yet", why: "a daemon run only on the Legion's lord: sup has no Legion (cluster) support" },
   { names: ["mule", "mules", "farm"], verdict: "not-yet", issue: 20, why: "background processes beside the workers are coming (issue 20): run the mule's code as its own program" },
   { names: ["cron", "unique-cron", "cron2", "legion-cron", "cron-harakiri"], verdict: "decide", why: "a schedule: a systemd timer or crontab entry that runs the command" },
   { names: ["spooler", "spooler-processes", "spooler-ordered", "spooler-frequency", "spooler-freq", "spooler-py-import", "spooler-import", "spooler-pyimport", "spooler-python-import", "spooler-chdir", "spooler-max-tasks", "spooler-harakiri"], verdict: "decide", why: "a task queue: Celery, RQ or Dramatiq, run as its own service" },

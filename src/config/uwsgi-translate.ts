@@ -37,8 +37,20 @@ export interface SupEntry {
   from: string[];
 }
 
+/** An attached daemon: a program of one worker beside the app (docs/programs.md). */
+export interface Daemon {
+  name: string;
+  command: string;
+  /** attach-control-daemon: its exit stops the master. */
+  control: boolean;
+  where: string;
+  from: string;
+}
+
 export interface Translation {
   keys: KeyReport[];
+  /** attach-daemon lines, each a program beside the app. */
+  daemons: Daemon[];
   /** Problems of the reading itself (an include that is missing, a malformed line …). */
   problems: { where: string; message: string; warning?: boolean }[];
   entries: SupEntry[];
@@ -60,7 +72,7 @@ function typo(key: string): string {
 const issueText = (n?: number) => (n ? ` (issue ${n})` : "");
 
 export function translate(read: UwsgiRead): Translation {
-  const t: Translation = { keys: [], problems: [], entries: [], app: { pythonpath: [] } };
+  const t: Translation = { keys: [], daemons: [], problems: [], entries: [], app: { pythonpath: [] } };
   for (const p of read.problems) t.problems.push({ where: `${p.file}:${p.line}`, message: p.message, warning: p.severity === "warning" });
   const values = new Map<string, SupEntry>();
   const sockets: KeyReport[] = [];
@@ -142,7 +154,12 @@ export function translate(read: UwsgiRead): Translation {
       continue;
     }
     const note = c.note ? ` (${c.note})` : "";
-    if (rule.as === "socket") {
+    if (to === "program") {
+      const d = c.value as { command: string; control: boolean };
+      const name = daemonName(d.command, t.daemons);
+      t.daemons.push({ name, command: d.command, control: d.control, where, from });
+      report(rule.verdict, `program ${name}: ${rule.why}`);
+    } else if (rule.as === "socket") {
       sockets.push(report("decide", rule.why, rule.blocks));
       put("listen", c.value, where, o.layer, from);
     } else if (to.startsWith("app.")) {
@@ -165,4 +182,29 @@ function setApp(app: AppSpec, part: string, value: unknown, where: string): void
   if (part === "module" || part === "wsgi-file" || part === "paste") app.where ??= where;
   if (part === "pythonpath") app.pythonpath.push(String(value));
   else (app as unknown as Record<string, unknown>)[part] = value;
+}
+
+/** Words that only run the command that follows them: the program is named after that. */
+const RUNNERS = new Set(["exec", "env", "nice", "nohup", "setsid", "stdbuf", "ionice", "chpst", "sh", "bash", "python", "python3", "node", "bun", "php", "ruby", "perl", "manage", "manage.py"]);
+
+/**
+ * A daemon's program name, from its command: the first word that is not a
+ * runner (nice, setsid, python, ./manage.py …), an option or a number, as a
+ * file name without its extension, plus the subcommand after manage.py
+ * ("sendalerts"); made unique, and never "app" (the app's own program).
+ */
+function daemonName(command: string, taken: Daemon[]): string {
+  const words = command.split(/\s+/).filter((w) => w !== "" && !/^[\w]+=/.test(w));
+  let base = "daemon";
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const file = (w.split("/").pop() ?? "").replace(/\.(py|sh|js|mjs|rb|pl|php)$/, "");
+    if (w.startsWith("-") || /^\d+$/.test(w) || /^\$\(|^%/.test(w)) continue;
+    if (RUNNERS.has(file) || RUNNERS.has(w.split("/").pop() ?? "")) continue;
+    base = file.replace(/[^\w-]/g, "") || "daemon";
+    break;
+  }
+  let name = base === "app" ? "app-daemon" : base;
+  for (let i = 2; taken.some((d) => d.name === name); i++) name = `${base}-${i}`;
+  return name;
 }

@@ -3,10 +3,12 @@
 // reach the arbiter loop.
 
 export interface Request {
-  cmd: "ping" | "status" | "reload" | "stop" | "start" | "restart";
+  cmd: "ping" | "status" | "reload" | "stop" | "start" | "restart" | "reopen-logs";
   rolling?: boolean;
   wait?: boolean;
   now?: boolean;
+  /** status: false skips reading each worker group's memory from /proc (sup top reads its own). */
+  memory?: boolean;
   /** The program a reload, stop, start or restart is for (reload and stop: every one / the master when absent). */
   program?: string;
 }
@@ -17,11 +19,12 @@ export const MAX_REQUEST = 4096;
 /** The switches each command takes (all booleans). */
 const SWITCHES: Record<Request["cmd"], readonly string[]> = {
   ping: [],
-  status: [],
+  status: ["memory"],
   reload: ["rolling", "wait", "program"],
   stop: ["now", "program"],
   start: ["program"],
   restart: ["program"],
+  "reopen-logs": [],
 };
 /** Commands that cannot do without a program name. */
 const NEEDS_PROGRAM = new Set(["start", "restart"]);

@@ -3,7 +3,7 @@
 // of them, grouped by program. Memory is the worker's whole process group
 // (processes/memory.ts): RSS, and PSS where /proc lets us read it.
 import { CRASH_LOOP_AFTER } from "../core/backoff.ts";
-import { groupMemory } from "../processes/memory.ts";
+import { groupMemory, type GroupMemory } from "../processes/memory.ts";
 import type { Slot } from "../supervisor/slots.ts";
 
 export interface WorkerStatus {
@@ -14,12 +14,22 @@ export interface WorkerStatus {
   state: string; // starting | ready | stopping | crashloop | waiting
   uptime: number; // seconds
   restarts: number;
+  /** Its id's replacements by reason (watchdog, health, lifetime, rss), and the last one. */
+  replaced?: Record<string, number>;
+  lastReplaced?: { reason: string; detail: string; at: number };
   /** Resident memory of the worker's process group, bytes (0 when unknown). */
   rss: number;
   /** Proportional set size of the group, bytes, when readable. */
   pss?: number;
   lastExit?: string;
   status?: string; // its sd_notify STATUS=
+}
+
+/** How the master stops a worker's whole tree, and its guard (processes/cgroup.ts, processes/guard.ts). */
+export interface Containment {
+  /** "cgroup /sys/fs/cgroup/…/sup-PID" or "process groups + subreaper". */
+  killMode: string;
+  guard?: { pid: number; kind: string };
 }
 
 export interface ProgramStatus {
@@ -38,7 +48,7 @@ export interface ProgramStatus {
 }
 
 export interface StatusReport {
-  master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload };
+  master: { pid: number; uptime: number; generation: number; target: number; stopping: boolean; reloading: boolean; lastReload?: LastReload } & Partial<Containment>;
   workers: WorkerStatus[];
   crashing: { program?: string; id: number; failures: number; lastExit?: string; lastStderr: string[]; waitingForChange: boolean }[];
   programs: ProgramStatus[];
@@ -65,13 +75,15 @@ export interface StatusInput {
   program?: { name: string; state: string; hold?: string; restart: string };
   workers: { id: number; pid: number; generation: number; state: string; uptime: number; status?: string }[];
   slots: Slot[];
+  /** Read each group's memory from /proc (default); false: rss 0 (the stats server fills it from its own cache). */
+  memory?: boolean;
 }
 
 const tenths = (s: number) => Math.round(s * 10) / 10;
 
 export function buildStatus(s: StatusInput): StatusReport {
   const slot = new Map(s.slots.map((x) => [x.id, x]));
-  const memory = groupMemory(s.workers.map((w) => w.pid));
+  const memory = s.memory === false ? new Map<number, GroupMemory>() : groupMemory(s.workers.map((w) => w.pid));
   const name = s.program?.name;
   const workers = s.workers
     .map((w) => ({
@@ -82,6 +94,7 @@ export function buildStatus(s: StatusInput): StatusReport {
       state: w.state,
       uptime: tenths(w.uptime),
       restarts: slot.get(w.id)?.restarts ?? 0,
+      ...(Object.keys(slot.get(w.id)?.replaced ?? {}).length ? { replaced: slot.get(w.id)!.replaced as Record<string, number>, lastReplaced: slot.get(w.id)!.lastReplaced } : {}),
       rss: memory.get(w.pid)?.rss ?? 0,
       pss: memory.get(w.pid)?.pss,
       lastExit: slot.get(w.id)?.lastExit,
@@ -123,6 +136,9 @@ export function combineStatus(reports: StatusReport[]): StatusReport {
   };
 }
 
+/** "lifetime 3": the last reason and how many replacements in all ("-" for none). */
+const replacedText = (w: WorkerStatus) => (w.lastReplaced ? `${w.lastReplaced.reason} ${Object.values(w.replaced ?? {}).reduce((a, b) => a + b, 0)}` : "-");
+
 const mb = (b: number | undefined) => (b ? `${(b / 1048576).toFixed(1)}M` : "-");
 
 /** Human table, one line per worker, grouped by program when there are several (also what USR1 logs). */
@@ -132,10 +148,11 @@ export function statusTable(r: StatusReport): string[] {
   const ready = r.programs.reduce((n, p) => n + p.ready, 0);
   const lines = [`master pid ${m.pid} up ${m.uptime}s ${several ? `programs ${r.programs.length}` : `gen ${m.generation}`} workers ${r.workers.length}/${m.target}, ${ready} ready${m.reloading ? " (reloading)" : ""}${m.stopping ? " (stopping)" : ""}`];
   const reloadLine = (l: LastReload) => `last reload ${new Date(l.at).toISOString()} (${l.reason}): ${l.ok ? "ok" : "failed"}: ${l.message.split("\n")[0]}`;
+  if (m.killMode) lines.push(`kill mode: ${m.killMode}${m.guard ? `; guard pid ${m.guard.pid} (${m.guard.kind})` : ""}`);
   if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));
-  const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
+  const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"REPLACED".padEnd(14)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
   const row = (w: WorkerStatus) =>
-    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${w.status ?? ""}`.trimEnd();
+    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${replacedText(w).padEnd(14)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${w.status ?? ""}`.trimEnd();
   for (const p of r.programs) {
     if (several) {
       lines.push(`program ${p.name}: ${p.state}${p.hold ? ` (${p.hold})` : ""}, gen ${p.generation}, ${p.ready}/${p.target} ready${p.restart !== "always" ? `, restart ${p.restart}` : ""}`);

@@ -18,11 +18,17 @@ export function distance(a: string, b: string): number {
 export function nearest(name: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
+  const limit = Math.max(2, Math.floor(name.length / 3));
   for (const k of known) {
-    const d = k.startsWith(name) || name.startsWith(k) ? Math.min(distance(name, k), 2) : distance(name, k);
+    // The distance is at least the difference in length: a name far longer
+    // than any known one (a 4 MiB key in a config file) costs nothing.
+    const floor = Math.abs(name.length - k.length);
+    const prefix = k.startsWith(name) || name.startsWith(k);
+    if (!prefix && floor > limit) continue;
+    const d = prefix ? (floor >= 2 ? 2 : Math.min(distance(name, k), 2)) : distance(name, k);
     if (d < bestD) [best, bestD] = [k, d];
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+  return best !== undefined && bestD <= limit ? best : undefined;
 }
 
 export const didYouMean = (name: string, known: Iterable<string>, prefix = "") => {

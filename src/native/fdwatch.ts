@@ -9,14 +9,10 @@
 // re-armed it, so it never spins and JS never races it. The master thus hears
 // of a datagram as soon as it arrives, idle or not, with no timer.
 //
-// TinyCC needs the source in a real file (a path inside the compiled binary's
-// $bunfs is "not found") and gets no system headers (a server may have none),
-// so the C code declares what it uses. Where `cc` cannot run, watch() returns
-// undefined and the caller polls.
-import { JSCallback, cc } from "bun:ffi";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// Built with compileC (cc.ts). Where it cannot be, watch() returns undefined
+// and the caller polls.
+import { JSCallback } from "bun:ffi";
+import { compileOnce } from "./cc.ts";
 import { O_CLOEXEC, errno, libc, strerror } from "./libc.ts";
 
 const SOURCE = String.raw`
@@ -29,6 +25,7 @@ extern ssize_t read(int fd, void *buf, size_t n);
 extern void *malloc(size_t n);
 extern int pthread_create(pthread_t *t, void *attr, void *(*fn)(void *), void *arg);
 extern int pthread_detach(pthread_t t);
+extern int *__errno_location(void);
 typedef void (*ready_fn)(int events);
 struct watch { int fd; int ack; ready_fn ready; short events; };
 
@@ -38,7 +35,7 @@ static int wait_ack(int ack) {
   for (;;) {
     ssize_t n = read(ack, &b, 1);
     if (n == 1) return b != 'q';
-    if (n == 0) return 0;
+    if (n == 0 || *__errno_location() != 4) return 0; /* EOF, or an error other than EINTR */
   }
 }
 
@@ -46,7 +43,7 @@ static void *loop(void *arg) {
   struct watch *w = arg;
   for (;;) {
     struct pollfd p[2] = { { w->fd, w->events, 0 }, { w->ack, 1, 0 } }; /* ack: POLLIN */
-    if (poll(p, 2, -1) < 0) continue; /* EINTR */
+    if (poll(p, 2, -1) < 0) { if (*__errno_location() == 4) continue; return 0; } /* EINTR; anything else ends the watch */
     if (p[1].revents) { if (!wait_ack(w->ack)) return 0; continue; }
     if (p[0].revents & 0x20) return 0; /* POLLNVAL: the fd was closed */
     if (!p[0].revents) continue;
@@ -61,29 +58,22 @@ int watch_start(int fd, int ack, ready_fn ready, int events) {
   if (!w) return -1;
   w->fd = fd; w->ack = ack; w->ready = ready; w->events = (short)events;
   if (pthread_create(&t, 0, loop, w) != 0) return -1;
+  /* It fails only for a thread that is not joinable (pthread_detach(3)); t
+     is, and the thread runs already: failing here would orphan it. */
   pthread_detach(t);
   return 0;
 }
 `;
 
 type Lib = { watch_start(fd: number, ack: number, ready: unknown, events: number): number };
-let lib: Lib | null | undefined;
+const build = compileOnce("fdwatch.c", SOURCE, { watch_start: { args: ["i32", "i32", "function", "i32"], returns: "i32" } });
 let why = "";
 
 function compile(): Lib | null {
-  if (lib !== undefined) return lib;
-  const dir = mkdtempSync(join(tmpdir(), "sup-cc-"));
-  try {
-    const file = join(dir, "fdwatch.c");
-    writeFileSync(file, SOURCE, { mode: 0o600 });
-    lib = cc({ source: file, symbols: { watch_start: { args: ["i32", "i32", "function", "i32"], returns: "i32" } } }).symbols as unknown as Lib;
-  } catch (e) {
-    why = (e as Error).message.split("\n")[0] ?? String(e);
-    lib = null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return lib;
+  const lib = build();
+  if (typeof lib !== "string") return lib as unknown as Lib;
+  why = lib;
+  return null;
 }
 
 /** Why watch() returned undefined, for the log. */

@@ -34,6 +34,8 @@ export const SCM_CREDENTIALS = 2;
 export const POLLOUT = 4;
 export const O_CLOEXEC = 0o2000000;
 export const F_SETFD = 2;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
 export const FD_CLOEXEC = 1;
 export const CLOCK_MONOTONIC = 1;
 
@@ -97,6 +99,8 @@ export const libc = openLibc((name) => dlopen(name, {
   getuid: { args: [], returns: "u32" },
   getgid: { args: [], returns: "u32" },
   getgroups: { args: ["i32", "ptr"], returns: "i32" },
+  // getxattr(path, name, value, size): systemd marks the cgroups it delegates (processes/cgroup.ts).
+  getxattr: { args: ["ptr", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
   strerror: { args: ["i32"], returns: "cstring" },
   __errno_location: { args: [], returns: "ptr" },
 })).symbols;

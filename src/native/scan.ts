@@ -2,14 +2,9 @@
 // (bun:ffi cc), so a poll is one foreign call per batch of directories and
 // a file costs one statx(2) relative to its directory's fd. Where it cannot
 // be built (no TinyCC in this Bun, another architecture, a read-only
-// TMPDIR), scan-fs.ts does the same with node:fs, 4-5x slower.
-//
-// tcc cannot read Bun's embedded files ($bunfs), so the source is written to
-// a private mkdtemp directory first (DESIGN.md §7) and removed once built.
-import { cc } from "bun:ffi";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// TMPDIR), scan-fs.ts does the same with node:fs, 4-5x slower. Built with
+// compileC (cc.ts).
+import { compileOnce } from "./cc.ts";
 import source from "./scan.c" with { type: "text" };
 import { O, type TreeIndex } from "../watch/tree-index.ts";
 
@@ -23,42 +18,16 @@ export interface Scanner {
 
 export const TOO_SMALL = -100000;
 
-type Built = ReturnType<typeof build>;
-
-function build(dir: string) {
-  const file = join(dir, "scan.c");
-  writeFileSync(file, source, { mode: 0o600 });
-  return cc({
-    source: file,
-    symbols: {
-      sup_scan: { args: ["ptr", "ptr", "ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },
-      sup_list: { args: ["ptr", "ptr", "u32", "ptr"], returns: "i32" },
-    },
-  });
-}
-
-let lib: Built | null | undefined;
-let failure = "";
+const build = compileOnce("scan.c", source, {
+  sup_scan: { args: ["ptr", "ptr", "ptr", "ptr", "u32", "ptr", "u32", "ptr"], returns: "i32" },
+  sup_list: { args: ["ptr", "ptr", "u32", "ptr"], returns: "i32" },
+});
 
 /** The native scanner, or null (then `nativeFailure()` says why). */
 export function nativeScanner(): Scanner | null {
-  if (lib === undefined) {
-    lib = null;
-    if (process.platform !== "linux" || (process.arch !== "x64" && process.arch !== "arm64")) failure = `no native scanner for ${process.platform}-${process.arch}`;
-    else {
-      let dir = "";
-      try {
-        dir = mkdtempSync(join(tmpdir(), "sup-cc-"));
-        lib = build(dir);
-      } catch (e) {
-        failure = `TinyCC could not build the scanner: ${(e as Error).message.split("\n")[0]}`;
-      } finally {
-        if (dir) rmSync(dir, { recursive: true, force: true });
-      }
-    }
-  }
-  if (!lib) return null;
-  const { sup_scan, sup_list } = lib.symbols;
+  const lib = build();
+  if (typeof lib === "string") return null;
+  const { sup_scan, sup_list } = lib;
   return {
     name: "native",
     // Typed arrays are passed as such: Bun takes their address at the call,
@@ -68,4 +37,7 @@ export function nativeScanner(): Scanner | null {
   };
 }
 
-export const nativeFailure = () => failure;
+export const nativeFailure = () => {
+  const lib = build();
+  return typeof lib === "string" ? lib : "";
+};

@@ -31,9 +31,10 @@ export interface ListenSocket {
 
 const FORMS = "use HOST:PORT (127.0.0.1:8000), [IPV6]:PORT ([::1]:8000), :PORT (every IPv4 interface) or unix:/PATH";
 
-export function parseListen(addr: string): ListenAddr {
+/** `option`: the option named in errors (listen, or stats for the stats server's address). */
+export function parseListen(addr: string, option = "listen"): ListenAddr {
   const bad = (why: string): never => {
-    throw new ConfigError(`listen ${JSON.stringify(addr)}: ${why}; ${FORMS}`);
+    throw new ConfigError(`${option} ${JSON.stringify(addr)}: ${why}; ${FORMS}`);
   };
   if (addr.startsWith("unix:")) {
     const path = addr.slice("unix:".length);
@@ -59,9 +60,9 @@ const HINTS: Record<number, string> = {
   [ENOENT]: "the directory does not exist",
 };
 
-function fail(name: string, code: number): never {
+function failAs(name: string, code: number, option = "listen"): never {
   const hint = name.startsWith("unix:") && code === EADDRINUSE ? HINTS[code]!.replace("port", "path") : HINTS[code];
-  throw new ConfigError(`listen ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
+  throw new ConfigError(`${option} ${name}: ${strerror(code)}${hint ? ` (${hint})` : ""}`);
 }
 
 export interface BindOptions {
@@ -70,6 +71,8 @@ export interface BindOptions {
   mode: string;
   /** USER[:GROUP] that gets unix sockets ("" keeps the master's). */
   owner?: string;
+  /** The option named in errors (default listen). */
+  option?: string;
   /**
    * A TCP socket's SO_REUSEPORT group (net/steer-tcp.ts): "first" binds
    * without it, so an address anyone else holds is still EADDRINUSE, and
@@ -94,7 +97,7 @@ function ownerIds(owner: string): { uid: number; gid: number } {
 /** Binds every address, or none: on error the fds opened so far are closed. */
 export function bindListen(addrs: string[], opts: BindOptions): ListenSocket[] {
   checkMode(opts.mode);
-  const parsed = addrs.map((a) => [a, parseListen(a)] as const);
+  const parsed = addrs.map((a) => [a, parseListen(a, opts.option)] as const);
   const socks: ListenSocket[] = [];
   try {
     for (const [name, addr] of parsed) socks.push(bindOne(name, addr, opts));
@@ -115,10 +118,11 @@ function checkMode(mode: string) {
 export function bindOne(name: string, addr: ListenAddr, opts: BindOptions): ListenSocket {
   checkMode(opts.mode);
   const owner = opts.owner ? ownerIds(opts.owner) : undefined;
+  const fail = (n: string, code: number) => failAs(n, code, opts.option);
   const family = addr.kind === "unix" ? AF_UNIX : addr.kind === "inet6" ? AF_INET6 : AF_INET;
   const path = opts.at ?? addr.path;
   const sa = addr.kind === "unix" ? unixAddr(path) : inetAddr(family, addr.host, addr.port)!;
-  if (addr.kind === "unix") removeStaleSocket(name, path);
+  if (addr.kind === "unix") removeStaleSocket(name, path, opts.option);
   const fd = libc.socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(name, errno());
   const one = new Int32Array([1]);
@@ -159,14 +163,15 @@ export function bindOne(name: string, addr: ListenAddr, opts: BindOptions): List
  * listener is an error, as is a path that is not a socket (never delete a
  * user's file).
  */
-function removeStaleSocket(name: string, path: string): void {
+function removeStaleSocket(name: string, path: string, option = "listen"): void {
+  const fail = (n: string, code: number) => failAs(n, code, option);
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();
   } catch {
     return; // absent: nothing to replace
   }
-  if (!isSocket) throw new ConfigError(`listen ${name}: ${path} exists and is not a socket; remove it or choose another path`);
+  if (!isSocket) throw new ConfigError(`${option} ${name}: ${path} exists and is not a socket; remove it or choose another path`);
   const probe = libc.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (probe < 0) fail(name, errno());
   const sa = unixAddr(path);

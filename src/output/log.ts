@@ -9,6 +9,7 @@
 // Before that (errors at start, client verbs) lines go to console.error,
 // which writes at once.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
+import { LogFile } from "./logfile.ts";
 import { Output } from "./writer.ts";
 
 export type Fields = Record<string, string | number | boolean | null | undefined>;
@@ -18,7 +19,8 @@ let format: LogFormat = "text";
 const masterPid = process.pid;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-let outputs: { stdout: Output; stderr: Output } | undefined;
+/** Where lines go once the master runs: fd 1 and 2, or with --logto one file for both (and fd 2 for its drop reports). */
+let outputs: { stdout: Output; stderr: Output; file?: LogFile; console?: Output } | undefined;
 
 function emit(text: string) {
   if (outputs) outputs.stderr.write(encoder.encode(text + "\n"), true);
@@ -49,22 +51,50 @@ export const log = {
   error: (msg: string, fields?: Fields) => consola.error(msg, fields),
 };
 
-/** From now on the log and worker output go through bounded writers on fd 1 and 2. */
-export function useOutputs(): void {
+/**
+ * From now on the log and worker output go through bounded writers on fd 1
+ * and 2, or into the --logto file (opened by the caller: LogFile.open).
+ * uWSGI's logto takes both stdout and stderr, and so does sup's: one file
+ * holds the whole story in order.
+ */
+export function useOutputs(file?: LogFile): void {
   if (outputs) return;
+  const dropped = (what: string, n: number, why: string) => `output: dropped ${n.toLocaleString("en-US")} line${n === 1 ? "" : "s"} since the last report: ${what} ${why}`;
+  if (file) {
+    // A full disk is said on fd 2 too (the journal, kubectl logs): the file may not take it.
+    const terminal = new Output(2);
+    outputs = { stdout: file, stderr: file, file, console: terminal };
+    const both = (text: string, fields: Fields) => {
+      terminal.write(encoder.encode(`${new Date().toISOString()} sup[${masterPid}] warn: ${text}\n`), true);
+      log.warn(text, fields);
+    };
+    file.onDrop = (n, error) => both(dropped(`logto ${file.path}`, n, error ? `cannot be written: ${error}` : "is not written fast enough"), { event: "output.drop", stream: "logfile", lines: n, error });
+    file.onError = (message) => both(message, { event: "output.error", stream: "logfile" });
+    return;
+  }
   outputs = { stdout: new Output(1), stderr: new Output(2) };
   for (const [name, o] of Object.entries(outputs)) {
-    o.onDrop = (n, error) => {
-      const why = error ? `${name} cannot be written: ${error}` : `${name} is not read fast enough`;
-      log.warn(`output: dropped ${n.toLocaleString("en-US")} line${n === 1 ? "" : "s"} since the last report: ${why}`, { event: "output.drop", stream: name, lines: n, error });
-    };
+    o.onDrop = (n, error) => log.warn(dropped(name, n, error ? `cannot be written: ${error}` : "is not read fast enough"), { event: "output.drop", stream: name, lines: n, error });
   }
+}
+
+/** USR1, `sup reopen-logs`, --touch-logreopen: the --logto file opened again (logrotate moved it). */
+export function reopenLogs(): { ok: boolean; message: string } {
+  if (!outputs?.file) return { ok: true, message: "no log file to reopen (no --logto): sup writes to stdout and stderr" };
+  return outputs.file.reopen();
+}
+
+/** Lines lost so far, by stream (for /metrics). */
+export function droppedLines(): Record<string, number> {
+  if (outputs?.file) return { logfile: outputs.file.droppedTotal, stderr: outputs.console!.droppedTotal };
+  return outputs ? { stdout: outputs.stdout.droppedTotal, stderr: outputs.stderr.droppedTotal } : {};
 }
 
 /** At exit: one last non-blocking attempt to write what is queued. */
 export function endOutputs(): void {
   outputs?.stdout.end();
-  outputs?.stderr.end();
+  if (outputs?.stderr !== outputs?.stdout) outputs?.stderr.end();
+  outputs?.console?.end();
   outputs = undefined;
 }
 

@@ -69,7 +69,7 @@ function widenPipe(fd: number) {
 }
 
 export class Output {
-  private readonly target: { fd: number; mode: Mode; owned: boolean };
+  private target: { fd: number; mode: Mode; owned: boolean };
   private queue: Uint8Array[] = [];
   private queued = 0;
   private head = 0; // bytes of queue[0] already written
@@ -203,9 +203,9 @@ export class Output {
     this.retryTimer = setTimeout(() => this.flush(), this.retryMs);
   }
 
-  private drop(): void {
-    this.dropped++;
-    this.droppedTotal++;
+  private drop(lines = 1): void {
+    this.dropped += lines;
+    this.droppedTotal += lines;
     if (this.reportTimer || !this.onDrop) return;
     const wait = Math.max(0, this.lastReport + this.reportEveryMs - Date.now());
     this.reportTimer = setTimeout(() => {
@@ -219,8 +219,14 @@ export class Output {
     }, wait);
   }
 
+  /** Drops what is queued, counting its lines (small lines were joined into one buffer per write). */
   private dropQueued(): void {
-    for (let i = 0; i < this.queue.length; i++) this.drop();
+    for (let i = 0; i < this.queue.length; i++) {
+      const b = i === 0 ? this.queue[0]!.subarray(this.head) : this.queue[i]!;
+      let lines = 0;
+      for (let at = b.indexOf(10); at >= 0; at = b.indexOf(10, at + 1)) lines++;
+      this.drop(Math.max(1, lines));
+    }
     this.queue = [];
     this.queued = this.head = 0;
   }
@@ -231,6 +237,26 @@ export class Output {
     this.queue = [];
     this.queued = this.head = 0;
     clearTimeout(this.retryTimer);
+  }
+
+  /**
+   * Writes go to `fd` from now on (a log file reopened or rotated, see
+   * logfile.ts): what is queued is written to the old fd first (a regular
+   * file, where write(2) does not wait), so no line is split between the two.
+   */
+  retarget(fd: number): void {
+    if (!this.closed) this.flush();
+    clearTimeout(this.retryTimer);
+    this.watch?.close();
+    this.watch = undefined;
+    this.blocked = false;
+    this.target = openPrivate(fd);
+    new Int32Array(this.pollBuf.buffer)[0] = this.target.fd;
+    this.closed = false;
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Last chance at exit: try to write what is queued, without waiting. */

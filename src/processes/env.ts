@@ -55,6 +55,8 @@ export function workerEnv(base: Record<string, string | undefined>, cfg: Config,
     env.LISTEN_FDNAMES = who.listenFdNames;
   }
   if (who.notifySocket) env.NOTIFY_SOCKET = who.notifySocket;
+  // systemd's watchdog protocol (sd_watchdog_enabled(3)); the exec shim sets WATCHDOG_PID to the worker's own pid.
+  if (cfg.watchdog > 0) env.WATCHDOG_USEC = String(Math.round(cfg.watchdog * 1_000_000));
   if (who.notifyFd !== undefined) env.SUP_NOTIFY_FD = String(who.notifyFd);
   return env;
 }

@@ -41,11 +41,15 @@ export class WorkerHandle {
   readyAt?: number;
   stopAt?: number;
   killAt?: number;
+  /** The stop signal still to send after a diagnostic one, and when. */
+  termAt?: { sig: NodeJS.Signals; at: number };
   killed = false;
   /** The last STATUS= it sent over sd_notify. */
   statusText?: string;
   /** What the master wants a reader of `sup status` to know about it. */
   note?: string;
+  /** The port of its own socket (liveness probes that must reach this worker), when it has one. */
+  privatePort?: number;
   exit?: { code: number | null; signal: string | null };
   /** Its first and last stderr lines (raw, decoded only when a report needs them), and how many fell between. */
   private readonly head: Uint8Array[] = [];
@@ -55,6 +59,8 @@ export class WorkerHandle {
   stopReason?: string;
   /** Stopped because it failed (not ready in time): its exit counts as a crash. */
   failed = false;
+  /** cgroup mode: its own cgroup, which holds its whole tree. */
+  cgroup?: string;
 
   constructor(
     readonly id: number,
@@ -84,11 +90,19 @@ export class WorkerHandle {
   }
 
   /** The polite stop: the stop signal to the group, SIGKILL after `mercy` seconds. */
-  term(sig: NodeJS.Signals, now: number, mercy: number, reason: string) {
+  term(sig: NodeJS.Signals, now: number, mercy: number, reason: string, diagnose?: { signal: NodeJS.Signals; ms: number }) {
     if (this.state === "stopping" || this.state === "exited") return;
     this.state = "stopping";
     this.stopReason = reason;
     this.stopAt = now;
+    if (diagnose) {
+      // A diagnostic signal first (SIGABRT: Python's faulthandler, Node's
+      // report, the JVM dump their stacks), the stop signal a moment later.
+      signalGroup(this.pid, diagnose.signal);
+      this.termAt = { sig, at: now + diagnose.ms };
+      this.killAt = now + diagnose.ms + mercy * 1000;
+      return;
+    }
     this.killAt = now + mercy * 1000;
     signalGroup(this.pid, sig);
   }
@@ -103,6 +117,10 @@ export class WorkerHandle {
 
   /** True when the mercy has run out and KILL was sent by this call. */
   escalate(now: number): boolean {
+    if (this.termAt && this.state === "stopping" && now >= this.termAt.at) {
+      signalGroup(this.pid, this.termAt.sig);
+      this.termAt = undefined;
+    }
     if (this.state !== "stopping" || this.killed || this.killAt === undefined || now < this.killAt) return false;
     this.kill();
     return true;

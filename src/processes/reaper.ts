@@ -18,24 +18,27 @@ export function becomeSubreaper(): boolean {
   return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0;
 }
 
-/** This process's children: every thread's list (proc(5), /proc/PID/task/TID/children). */
-export function children(): number[] {
+/** A process's children: every thread's list (proc(5), /proc/PID/task/TID/children); [] once it is gone. */
+export function childrenOf(pid: number | "self"): number[] {
   const out: number[] = [];
   try {
-    for (const tid of readdirSync("/proc/self/task")) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
       let text = "";
       try {
-        text = readFileSync(`/proc/self/task/${tid}/children`, "latin1");
+        text = readFileSync(`/proc/${pid}/task/${tid}/children`, "latin1");
       } catch {
         continue; // the thread ended meanwhile
       }
       for (const p of text.split(" ")) if (p !== "" && p !== "\n") out.push(Number(p));
     }
   } catch {
-    // no /proc: nothing to reap by pid
+    // no /proc, or gone: nothing to list
   }
   return out;
 }
+
+/** This process's children. */
+export const children = () => childrenOf("self");
 
 export interface ProcInfo {
   pid: number;

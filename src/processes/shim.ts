@@ -1,12 +1,12 @@
 // The exec shim between the master and each worker: `sup __exec MASTERPID
-// [--user UID:GID:GROUPS] -- /abs/cmd arg...`. Bun.spawn has no pre-exec hook
+// [--cgroup DIR] [--user UID:GID:GROUPS] -- /abs/cmd arg...`. Bun.spawn has no pre-exec hook
 // (DESIGN.md §4, §7), so the sup binary itself runs here first, does what a
 // C supervisor would do between fork and exec, and replaces itself with the
 // command. Imports stay minimal: this runs once per worker start. Every libc
 // call goes through src/native/libc.ts and every result is checked.
 import { errno, execve, libc, strerror } from "../native/libc.ts";
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, isAbsolute, resolve } from "node:path";
+import { accessSync, constants, statSync, writeFileSync } from "node:fs";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 /** The argv prefix that runs the shim: the compiled binary, or bun on src/main.ts. */
 export function shimArgv(): string[] {
   // A compiled binary's modules live in Bun's embedded "/$bunfs/" filesystem.
@@ -40,12 +40,21 @@ const SIGKILL = 9;
 const SIG_SETMASK = 2;
 /** Linux has signals 1..64; signal(2) refuses the few it cannot reset (KILL, STOP, 32, 33). */
 const LAST_SIGNAL = 64;
-const USAGE = "sup: __exec is internal: sup __exec MASTERPID [--user UID:GID:GROUPS] -- /abs/path/to/cmd [arg...]";
+const USAGE = "sup: __exec is internal: sup __exec MASTERPID [--cgroup DIR] [--user UID:GID:GROUPS] -- /abs/path/to/cmd [arg...]";
 
 /** Runs the shim; returns only when it could not exec (the exit code then). */
 export function runShim(args: string[]): number {
   const [masterPid, ...rest0] = args;
   let rest = rest0;
+  let cgroup: string | undefined;
+  if (rest[0] === "--cgroup") {
+    cgroup = rest[1];
+    if (!cgroup) {
+      console.error(USAGE);
+      return 2;
+    }
+    rest = rest.slice(2);
+  }
   let user: { uid: number; gid: number; groups: number[] } | undefined;
   if (rest[0] === "--user") {
     const m = /^(\d+):(\d+):([\d,]*)$/.exec(rest[1] ?? "");
@@ -65,6 +74,8 @@ export function runShim(args: string[]): number {
     console.error(`sup: worker ${path}: ${what}: ${strerror(errno())}`);
     return 126;
   };
+
+  if (cgroup !== undefined && !joinCgroup(cgroup)) return 1;
 
   // The workers' user: groups first, then the gid, then the uid (after
   // setuid nothing else may change); the uid last also because it clears
@@ -89,6 +100,7 @@ export function runShim(args: string[]): number {
   // uses them, and execve keeps our pid.
   const env = { ...process.env };
   if (env.LISTEN_FDS !== undefined) env.LISTEN_PID = String(process.pid);
+  if (env.WATCHDOG_USEC !== undefined) env.WATCHDOG_PID = String(process.pid);
 
   // Ignored signals and the signal mask survive execve (signal(7)); the
   // runtime's choices (SIGPIPE ignored, …) must not leak into the worker.
@@ -106,4 +118,20 @@ export function runShim(args: string[]): number {
   execve(path, [path, ...argv], Object.entries(env).map(([k, v]) => `${k}=${v}`));
   console.error(`sup: cannot exec ${path}: ${String(libc.strerror(errno()))}`);
   return 127;
+}
+
+/**
+ * Moves this process into the worker's cgroup (cgroup.kill then reaches
+ * all it will ever fork) before anything else runs: before the command is
+ * exec'd, and before the change of user, which could take away the right to
+ * write there. A worker that cannot join would escape cgroup.kill: refuse.
+ */
+function joinCgroup(dir: string): boolean {
+  try {
+    writeFileSync(join(dir, "cgroup.procs"), String(process.pid), { flag: "r+" });
+    return true;
+  } catch (e) {
+    console.error(`sup: cannot move the worker into its cgroup ${dir}: ${(e as Error).message}`);
+    return false;
+  }
 }

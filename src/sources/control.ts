@@ -46,7 +46,7 @@ export function startControl(path: string, queue: Queue<Event>, version: string)
       case "ping":
         return answer({ ok: true, sup: true, pid: process.pid, version });
       case "status":
-        return queue.push({ type: "status", reply: (r) => answer({ ok: true, status: r }) });
+        return queue.push({ type: "status", memory: req.memory, reply: (r) => answer({ ok: true, status: r }) });
       case "reload": {
         // --wait: the answer comes when the reload is over, however long it takes.
         if (req.wait) keep();
@@ -59,6 +59,8 @@ export function startControl(path: string, queue: Queue<Event>, version: string)
         if (req.program) return queue.push({ type: "program", op: "stop", name: req.program, reply: (r) => answer(r) });
         queue.push({ type: "stop", reason: `control: sup stop${req.now ? " --now" : ""}`, now: !!req.now });
         return answer({ ok: true, message: "stop requested" });
+      case "reopen-logs":
+        return queue.push({ type: "reopen", reason: "control: sup reopen-logs", reply: (r) => answer(r) });
       case "start":
       case "restart":
         return queue.push({ type: "program", op: req.cmd, name: req.program!, reply: (r) => answer(r) });

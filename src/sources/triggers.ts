@@ -54,8 +54,11 @@ export class Triggers {
     if (mode) {
       const { watchTree } = await import("../watch/autoreload.ts");
       if (this.key !== key) return;
-      // Files sup itself writes never trigger a reload (the pidfile is resolved as run.ts does).
-      const ownFiles = cfg.pidfile ? [resolve(this.cwd, cfg.pidfile)] : [];
+      // Files sup itself writes never trigger a reload (the pidfile is resolved
+      // as run.ts does). Touch files are the touch trigger's: one touch is one
+      // reload, not one from each trigger (docs/config.md, "What autoreload watches").
+      const touchFiles = [...cfg["touch-reload"], ...cfg["touch-chain-reload"]].map((f) => resolve(workDir, f));
+      const ownFiles = [...(cfg.pidfile ? [resolve(this.cwd, cfg.pidfile)] : []), ...touchFiles];
       const t = watchTree(
         { ...mode, watch: cfg["autoreload-watch"], include: cfg["autoreload-include"], ignore: cfg["autoreload-ignore"], settle: cfg["autoreload-settle"], cwd: workDir, ownFiles },
         (ev) => this.queue.push({ type: "reload", reason: `autoreload: ${ev.files[0] ?? "?"}${ev.count > 1 ? ` and ${(ev.count - 1).toLocaleString("en-US")} more` : ""}`, rolling: false, targets: this.targets }),
@@ -87,6 +90,19 @@ export class ProgramTriggers {
     t.update(cfg);
   }
 
+  /** --touch-logreopen (the master's, relative to where sup started): a touch reopens the --logto file. */
+  logReopen(files: string[], interval: number) {
+    if (files.length === 0) return;
+    let stopped = false;
+    this.stopLogReopen = () => (stopped = true);
+    void import("../watch/touch.ts").then(({ watchTouchFiles }) => {
+      if (stopped) return;
+      const t = watchTouchFiles({ files, chainFiles: [], interval, cwd: this.cwd, option: "touch-logreopen" }, (ev) => this.queue.push({ type: "reopen", reason: `touch: ${ev.file}` }), (msg) => this.log.info(msg, { event: "trigger" }));
+      this.stopLogReopen = () => t.stop();
+    });
+  }
+  private stopLogReopen?: () => void;
+
   /** A program that is gone: its triggers stop. */
   drop(program: string) {
     this.byProgram.get(program)?.stop();
@@ -94,6 +110,7 @@ export class ProgramTriggers {
   }
 
   stop() {
+    this.stopLogReopen?.();
     for (const t of this.byProgram.values()) t.stop();
     this.byProgram.clear();
   }

@@ -7,6 +7,7 @@ import type { StatusReport } from "../control/status.ts";
 import type { WorkerHandle } from "../processes/handle.ts";
 import type { ReloadTarget } from "./reload-run.ts";
 import type { MasterSignal } from "./signals.ts";
+import type { StatsAnswer } from "./metrics.ts";
 
 export interface ReloadResult {
   ok: boolean;
@@ -23,6 +24,8 @@ export type Event =
   /** sd_notify text from the notify socket (sender pid and uid) or a worker's notify pipe. */
   | { type: "notify"; text: string; worker?: WorkerHandle; pid?: number; uid?: number }
   | { type: "probe"; worker: WorkerHandle; ok: boolean }
+  /** A liveness probe of a ready worker came back (--health). */
+  | { type: "health"; worker: WorkerHandle; ok: boolean; detail: string }
   | { type: "config"; seq: number; config?: Config | Setup; error?: string }
   /** targets: every program ("all", the default), those whose config changed ("changed"), or these names. */
   | { type: "reload"; reason: string; rolling: boolean; reply?: (r: ReloadResult) => void; targets?: ReloadTarget }
@@ -30,7 +33,11 @@ export type Event =
   | { type: "program"; op: "stop" | "start" | "restart"; name: string; reply?: (r: { ok: boolean; message: string }) => void }
   | { type: "stop"; reason: string; now: boolean }
   | { type: "scale"; delta: number; reason: string }
-  | { type: "status"; reply?: (s: StatusReport) => void } // no reply: log the table (USR1)
+  | { type: "status"; reply?: (s: StatusReport) => void; memory?: boolean } // no reply: log the table (USR1); memory false: no /proc reads
+  /** The stats server asks (sources/stats.ts): the readiness verdict, and with `full` the report and counters. */
+  | { type: "stats"; full: boolean; reply: (a: StatsAnswer) => void }
+  /** USR1, `sup reopen-logs`, --touch-logreopen: open the --logto file again. */
+  | { type: "reopen"; reason: string; reply?: (r: { ok: boolean; message: string }) => void }
   /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
   | { type: "child" }
   /** A bug in sup's own code, caught outside the loop (a callback): the loop stops the workers and exits 70. */

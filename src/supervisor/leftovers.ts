@@ -1,7 +1,8 @@
 // What a worker leaves behind when it exits: the rest of its process group,
 // and processes that left the group (setsid, a double fork) and came back to
-// the master, which is their subreaper. They get TERM, and SIGKILL after the
-// worker's mercy (systemd's KillMode=control-group). Liveness is checked at
+// the master, which is their subreaper; in cgroup mode, all that is left in
+// its cgroup. They get TERM, and SIGKILL after the worker's mercy (systemd's
+// KillMode=control-group). Liveness is checked at
 // growing intervals, never by a full /proc scan: with the master reaping
 // every orphan, kill(2) with signal 0 is a true answer.
 
@@ -9,17 +10,19 @@
 const CHECK_MIN_MS = 20;
 const CHECK_MAX_MS = 1000;
 
+/** A process group (kill -pgid), one process, or a worker's cgroup (its directory). */
+export type LeftoverKind = "group" | "pid" | "cgroup";
+
 export interface Leftover {
-  /** A process group (kill -pgid) or one process. */
-  kind: "group" | "pid";
-  target: number;
+  kind: LeftoverKind;
+  target: number | string;
   label: string;
   killAt: number;
   checkAt: number;
   step: number;
 }
 
-export type SignalFn = (kind: "group" | "pid", target: number, sig: NodeJS.Signals | 0) => boolean;
+export type SignalFn = (kind: LeftoverKind, target: number | string, sig: NodeJS.Signals | 0) => boolean;
 
 export class Leftovers {
   private items: Leftover[] = [];
@@ -27,19 +30,19 @@ export class Leftovers {
   constructor(
     private readonly signal: SignalFn,
     /** Told when a leftover is gone (the guard stops watching it). */
-    private readonly onGone: (kind: "group" | "pid", target: number) => void = () => {},
+    private readonly onGone: (kind: LeftoverKind, target: number | string) => void = () => {},
   ) {}
 
   get size(): number {
     return this.items.length;
   }
 
-  has(kind: "group" | "pid", target: number): boolean {
+  has(kind: LeftoverKind, target: number | string): boolean {
     return this.items.some((l) => l.kind === kind && l.target === target);
   }
 
   /** Sends TERM now; SIGKILL at killAt (0: at once) if it is still there. */
-  add(kind: "group" | "pid", target: number, label: string, now: number, killAt: number, sig: NodeJS.Signals = "SIGTERM") {
+  add(kind: LeftoverKind, target: number | string, label: string, now: number, killAt: number, sig: NodeJS.Signals = "SIGTERM") {
     if (this.has(kind, target)) return;
     if (!this.signal(kind, target, killAt <= now ? "SIGKILL" : sig)) return this.onGone(kind, target); // already gone
     this.items.push({ kind, target, label, killAt, checkAt: now + CHECK_MIN_MS, step: CHECK_MIN_MS });

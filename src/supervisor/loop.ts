@@ -21,6 +21,8 @@ import type { ReloadTarget } from "./reload-run.ts";
 import { Reloads, asPrograms } from "./reloads.ts";
 import { gate } from "./depends.ts";
 import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
+import { Metrics, type StatsAnswer } from "./metrics.ts";
+import { readiness } from "./serving.ts";
 import type { Logger, World } from "./world.ts";
 
 /** EX_SOFTWARE (sysexits.h): the master stopped because of a bug in sup. */
@@ -30,6 +32,10 @@ export class Loop implements ProgramHost {
   readonly queue = new Queue<Event>();
   readonly programs = new Map<string, Program>();
   stopping?: { now: boolean; reason: string };
+  /** TERM with --shutdown-delay: /readyz says 503 and the workers serve on until `until` (ms), then the graceful stop. */
+  draining?: { until: number; reason: string };
+  /** ProgramHost: counters for /metrics. */
+  readonly metrics = new Metrics();
   exitCode = 0;
   readonly startedAt: number;
   readonly lifecycle: Lifecycle;
@@ -75,7 +81,9 @@ export class Loop implements ProgramHost {
       // app (libsystemd's STATUS=, WATCHDOG=1) costs a parse, not a manage().
       // One that made a worker ready is handled here; converge on it.
       while (ev.type === "notify" && !this.notified(ev)) ev = await this.queue.take();
-      if (ev.type === "notify") this.step(() => {});
+      // A scrape or probe (stats) only reads: no convergence after it (a scraper every 100 ms costs its answer only).
+      if (ev.type === "stats") this.answer(ev);
+      else if (ev.type === "notify") this.step(() => {});
       else {
         const e = ev;
         this.step(() => this.handle(e));
@@ -117,17 +125,20 @@ export class Loop implements ProgramHost {
     }
   }
 
-  private handle(ev: Exclude<Event, { type: "notify" }>): void {
+  private handle(ev: Exclude<Event, { type: "notify" | "stats" }>): void {
     switch (ev.type) {
       case "signal":
         return this[SIGNAL_TABLE[ev.sig] satisfies SignalAction](`signal ${ev.sig.slice(3)}`);
       case "timer":
         for (const p of this.programs.values()) p.onTimer();
+        if (this.draining && this.world.now() >= this.draining.until) this.stop(`${this.draining.reason}, after --shutdown-delay`, false);
         return;
       case "exit":
         return this.programOf(ev.worker)?.reap(ev.worker, ev.code, ev.signal, this.stopping?.now ?? false);
       case "probe":
         return this.programOf(ev.worker)?.workers.probed(ev.worker, ev.ok);
+      case "health":
+        return this.programOf(ev.worker)?.upkeep.probed(ev.worker, ev.ok, ev.detail);
       case "config":
         return this.reloads.loaded(ev.seq, ev.config, ev.error);
       case "reload":
@@ -139,7 +150,9 @@ export class Loop implements ProgramHost {
       case "scale":
         return this.scale(ev.delta, ev.reason);
       case "status":
-        return this.status(ev.reply);
+        return this.status(ev.reply, ev.memory);
+      case "reopen":
+        return this.reopen(ev.reason, ev.reply);
       case "child":
         return this.world.reapOrphans?.((pid) => this.owns(pid));
       case "fault":
@@ -164,8 +177,8 @@ export class Loop implements ProgramHost {
 
   /** A sd_notify message: true when it made a worker ready (only that needs a convergence). */
   private notified(ev: Extract<Event, { type: "notify" }>): boolean {
-    if (ev.worker) return this.programOf(ev.worker)?.workers.notified(ev.text, ev.worker) ?? false;
-    for (const p of this.programs.values()) if (p.workers.notified(ev.text, undefined, ev.pid, ev.uid)) return true;
+    if (ev.worker) return this.programOf(ev.worker)?.notified(ev.text, ev.worker) ?? false;
+    for (const p of this.programs.values()) if (p.notified(ev.text, undefined, ev.pid, ev.uid)) return true;
     return false;
   }
 
@@ -186,8 +199,13 @@ export class Loop implements ProgramHost {
   rollingReload(reason: string) {
     this.requestReload(reason, true, undefined, "changed");
   }
+  /** TERM: with --shutdown-delay, drain first (Kubernetes keeps sending traffic for a moment); a second TERM stops at once. */
   terminate(reason: string) {
-    this.stop(reason, false);
+    const delay = this.programs.values().next().value?.config["shutdown-delay"] ?? 0;
+    if (this.draining || this.stopping || !(delay > 0)) return this.stop(reason, false);
+    this.draining = { until: this.world.now() + delay * 1000, reason };
+    this.lifecycle.stopping(`${reason}: draining for ${delay}s`);
+    this.log.info(`draining (${reason}): /readyz answers 503 and the workers keep serving for ${delay}s (--shutdown-delay), then the graceful stop; TERM again or INT stops now`, { event: "master.draining", reason, seconds: delay });
   }
   interrupt(reason: string) {
     this.stop(reason, !!this.stopping); // Ctrl-C twice: the second one stops at once
@@ -195,7 +213,9 @@ export class Loop implements ProgramHost {
   quit(reason: string) {
     this.stop(reason, true);
   }
-  logStatus() {
+  /** USR1: reopen the log file (what logrotate, gunicorn and nginx mean by it), then log the status table (what uWSGI means) into it. */
+  reopenLogs(reason: string) {
+    this.reopen(reason);
     this.status();
   }
   scaleUp(reason: string) {
@@ -209,7 +229,7 @@ export class Loop implements ProgramHost {
 
   private nextDeadline(): number {
     const now = this.world.now();
-    let at = Infinity;
+    let at = this.draining?.until ?? Infinity;
     for (const p of this.programs.values()) at = Math.min(at, p.nextDeadline(now));
     return at;
   }
@@ -286,6 +306,10 @@ export class Loop implements ProgramHost {
   // --- reloads (reloads.ts) and the programs they add and remove ---
 
   requestReload(reason: string, rolling: boolean, reply?: (r: ReloadResult) => void, targets?: ReloadTarget) {
+    if (this.draining && !this.stopping) {
+      this.log.warn(`reload refused (${reason}): the master is draining before its stop (--shutdown-delay)`, { event: "reload.refused", reason });
+      return reply?.({ ok: false, generation: this.mainGeneration, message: "the master is draining before its stop (--shutdown-delay)" });
+    }
     this.reloads.request(reason, rolling, reply, targets);
   }
 
@@ -304,7 +328,7 @@ export class Loop implements ProgramHost {
   }
 
   private createProgram(name: string, pc: ProgramConfig): Program {
-    const p = new Program(name, pc.config, this.world, this, pc.name === "");
+    const p = new Program(name, pc.config, this.world, this, pc.main ?? pc.name === "");
     this.programs.set(name, p);
     return p;
   }
@@ -337,6 +361,7 @@ export class Loop implements ProgramHost {
     if (this.stopping && (!now || this.stopping.now)) return;
     const first = !this.stopping;
     this.stopping = { now, reason };
+    this.draining = undefined;
     if (first) this.lifecycle.stopping(reason);
     this.log.info(`${now ? "immediate" : "graceful"} stop requested (${reason})`, { event: "master.stopping", reason });
     this.reloads.cancel({ ok: false, generation: this.mainGeneration, message: "the master is stopping" });
@@ -350,14 +375,41 @@ export class Loop implements ProgramHost {
     p?.scale(delta, reason);
   }
 
-  report(): StatusReport {
-    const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running };
-    return combineStatus([...this.programs.values()].map((p) => p.report(o)));
+  /** memory: read each worker group's RSS and PSS from /proc (sup status); the stats server reads its own, cached. */
+  report(memory = true): StatusReport {
+    const o = { masterPid: this.world.masterPid, uptime: (this.world.now() - this.startedAt) / 1000, stopping: !!this.stopping, reloading: this.reloads.running, memory };
+    const r = combineStatus([...this.programs.values()].map((p) => p.report(o)));
+    // How a worker's tree is stopped, and by whom if the master dies (processes/cgroup.ts, guard.ts).
+    const g = this.world.guard;
+    if (this.world.killMode) r.master = { ...r.master, killMode: this.world.killMode(), guard: g && g.pid > 0 ? { pid: g.pid, kind: g.kind ?? "" } : undefined };
+    return r;
   }
 
-  private status(reply?: (s: StatusReport) => void) {
+  private answer(ev: Extract<Event, { type: "stats" }>) {
+    try {
+      ev.reply(this.stats(ev.full));
+    } catch (e) {
+      this.fault(e);
+    }
+  }
+
+  /** What /healthz, /readyz, /metrics and /status are answered from: the loop's own state, now. */
+  private stats(full: boolean): StatsAnswer {
+    const serving = readiness(this.programs.values(), { stopping: !!this.stopping, draining: !!this.draining });
+    if (!full) return { serving };
+    return { serving, draining: !!this.draining, report: this.report(false), metrics: this.metrics.snapshot() };
+  }
+
+  private reopen(reason: string, reply?: (r: { ok: boolean; message: string }) => void) {
+    const r = this.world.reopenLogs?.() ?? { ok: true, message: "no log file to reopen" };
+    if (r.ok) this.log.info(`${r.message} (${reason})`, { event: "log.reopen", reason });
+    else this.log.error(`${r.message} (${reason})`, { event: "log.reopen", reason });
+    reply?.(r);
+  }
+
+  private status(reply?: (s: StatusReport) => void, memory = true) {
     this.injectFault();
-    const report = this.report();
+    const report = this.report(memory);
     if (reply) return reply(report);
     for (const line of statusTable(report)) this.log.info(line, { event: "master.status" });
   }

@@ -31,6 +31,8 @@ export interface ManageInput<W extends WorkerView> {
   now: number;
   /** False while id cannot start yet (its port is still held by two workers). */
   canSpawn?(id: number): boolean;
+  /** Workers being replaced (replacements.ts), by id: each is kept beside the successor of its slot. */
+  replacing?: ReadonlyMap<number, W>;
 }
 
 const live = (w: WorkerView) => w.state === "starting" || w.state === "ready";
@@ -45,6 +47,7 @@ export function manage<W extends WorkerView>(input: ManageInput<W>): Action<W>[]
   const kept = new Set<string>();
   for (const w of workers) {
     if (!live(w)) continue;
+    if (input.replacing?.get(w.id) === w) continue; // it serves until its successor is ready
     const slot = slots.get(w.id);
     const key = `${w.id}.${w.generation}`;
     const asSlot = slot?.generation === w.generation && !(r?.stopsFirst(w.id) && w.generation !== r.to);

@@ -12,10 +12,14 @@ import { buildStatus, type LastReload } from "../control/status.ts";
 import type { WorkerHandle } from "../processes/handle.ts";
 import type { Queue } from "../core/queue.ts";
 import type { Event, ReloadResult } from "./events.ts";
+import { CRASH_LOOP_AFTER } from "../core/backoff.ts";
+import type { Metrics, ReloadOutcome } from "./metrics.ts";
 import { manage } from "./manage.ts";
 import { Reload } from "./reload.ts";
 import { clearsAt, newSlot, recordFailure, type Slot } from "./slots.ts";
+import { Upkeep } from "./upkeep.ts";
 import { Workers, fields } from "./workers.ts";
+import { parseNotify } from "../net/notify.ts";
 import type { Logger, World } from "./world.ts";
 
 /** What a Program asks of the Loop it runs in. */
@@ -31,6 +35,8 @@ export interface ProgramHost {
   owns(pid: number): boolean;
   /** The master runs several programs: log lines name them. */
   readonly several: boolean;
+  /** Counters for /metrics (metrics.ts): bumped where each event happens. */
+  readonly metrics: Metrics;
 }
 
 /** Why a program runs no workers now. */
@@ -64,17 +70,32 @@ export class Program {
   /** The generation new connections go to (net/sockets.ts), and whether at once or once it accepts. */
   private steered = "1 true";
 
+  /** Watchdog, liveness probes, lifetime and memory of its ready workers, and the replacements they ask for. */
+  readonly upkeep: Upkeep;
+
   constructor(
     readonly name: string,
     public config: Config,
-    private readonly world: World,
+    readonly world: World,
     private readonly host: ProgramHost,
-    /** The one program of a config that declares none (named after its command). */
+    /** The config's own program (one that declares none, or a uwsgi.ini's app): a HUP always reloads it. */
     readonly implicit = false,
   ) {
     this.configs.set(1, config);
     if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
     this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name, (pid) => host.owns(pid), host.several);
+    const program = this;
+    this.upkeep = new Upkeep({
+      world,
+      workers: this.workers,
+      slots: this.slots,
+      queue: host.queue,
+      configFor: (w) => this.configFor(w),
+      get config() {
+        return program.config;
+      },
+      replaced: (reason) => host.metrics.replaced(name, reason),
+    });
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
   }
 
@@ -93,6 +114,7 @@ export class Program {
     }
     for (const s of this.slots.values()) if (s.respawnAt !== undefined && s.respawnAt !== Infinity) at = Math.min(at, s.respawnAt);
     if (this.reload?.starting) at = Math.min(at, this.reload.peek(this.workers.list, now).recheckAt);
+    if (!this.hold) at = Math.min(at, this.upkeep.deadline());
     return at;
   }
 
@@ -158,7 +180,7 @@ export class Program {
     return [...byGen].map(([g, n]) => `generation ${g} keeps serving (${n} worker${n === 1 ? "" : "s"})`).join(", ");
   }
 
-  report(o: { masterPid: number; uptime: number; stopping: boolean; reloading: boolean }): StatusReport {
+  report(o: { masterPid: number; uptime: number; stopping: boolean; reloading: boolean; memory?: boolean }): StatusReport {
     const now = this.world.now();
     return buildStatus({
       ...o,
@@ -184,6 +206,15 @@ export class Program {
       const slot = this.slots.get(w.id);
       if (slot?.failures && w.state === "ready" && slot.generation === w.generation && now >= clearsAt(slot, w.startedAt)) slot.failures = 0;
     }
+    if (!this.hold) this.upkeep.onTimer();
+  }
+
+  /** A sd_notify message from one of its workers: true when the loop must converge (a worker became ready, or asked to be replaced). */
+  notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
+    const w = this.workers.sender(worker, pid, uid);
+    if (!w) return false;
+    const watchdog = this.upkeep.notified(w, parseNotify(text));
+    return this.workers.notified(text, w) || watchdog;
   }
 
   /** Not ready in time: a candidate rolls its reload back; any other worker is killed and counts as a crash. */
@@ -195,6 +226,7 @@ export class Program {
     if (slot?.generation !== w.generation) return;
     this.log.error(`${w.label} ${why}; stopping it${readyHint(this.configFor(w).ready)}`, fields(w, "worker.timeout"));
     this.workers.retireNotReady(w, why);
+    this.host.metrics.replaced(this.name, "ready-timeout");
     slot.respawnAt = Infinity; // not before it has exited
   }
 
@@ -230,6 +262,8 @@ export class Program {
   private fail(slot: Slot, uptime: number, exitText: string, stderr: string[], what: string, f: ReturnType<typeof fields>) {
     const cfg = this.configs.get(slot.generation) ?? this.config;
     const r = recordFailure(slot, { now: this.world.now(), uptime, exitText, stderr, backoffMax: cfg["backoff-max"], waitForChange: this.world.hasFileTriggers?.(cfg) ?? false });
+    this.host.metrics.crash(this.name, slot.id);
+    if (slot.failures === CRASH_LOOP_AFTER) this.host.metrics.crashLoop(this.name, slot.id);
     this.log.warn(`${what}; ${r.next === "change" ? "waiting for changes" : `respawn in ${r.next.toFixed(1)}s`}`, { ...f, restarts: slot.restarts });
     if (r.crashLoop) {
       const why = r.next === "change" ? "the code looks broken; waiting for changes" : `retrying every ${r.next.toFixed(1)}s`;
@@ -286,7 +320,8 @@ export class Program {
       if (commit) return this.commit(r);
     }
     const canSpawn = (id: number) => this.workers.portFor(id, this.slotConfig(id)) !== undefined;
-    for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn })) {
+    const replacing = this.upkeep.converge(this.reloading);
+    for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn, replacing })) {
       if (this.reload !== r) return; // a spawn failed and rolled the reload back
       if (a.kind === "retire") this.workers.retire(a.worker, a.reason);
       else this.spawn(a.id, a.generation, a.candidate);
@@ -347,7 +382,7 @@ export class Program {
     if (error || !config) {
       const message = `${error}; keeping the old config and workers`;
       this.log.error(`reload failed: ${message}`, { event: "reload.fail", reason: r.reason });
-      return this.endReload({ ok: false, generation: this.generation, message });
+      return this.endReload({ ok: false, generation: this.generation, message }, "failed");
     }
     this.genCounter = generation;
     this.configs.set(generation, config);
@@ -376,6 +411,7 @@ export class Program {
     const f = this.finished;
     if (!this.rerun || !f) return;
     const { reason } = this.rerun;
+    this.countReload(this.rerun, f.ok ? "done" : "failed");
     this.rerun = undefined;
     const message = f.ok ? `generation ${this.generation} completed` : `generation ${this.generation} failed: ${[...this.slots.values()].map((s) => `worker ${s.id} ${s.done!.exit}`).join(", ")}`;
     this.log[f.ok ? "info" : "error"](`reload gen ${this.generation} ${f.ok ? "done" : "failed"}: ${message} (${reason})`, { event: f.ok ? "reload.done" : "reload.fail", gen: this.generation });
@@ -403,7 +439,7 @@ export class Program {
     this.log.info(`reload gen ${r.to} done in ${secs}s (${r.reason})`, { event: "reload.done", gen: r.to, seconds: Number(secs) });
     const gens = [...new Set(old.map((w) => w.generation))].sort((a, b) => a - b).join(", ");
     const replaced = old.length ? `; replaced ${old.length} worker${old.length === 1 ? "" : "s"} of gen ${gens} (pid ${old.map((w) => w.pid).join(", ")})` : "";
-    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving, reload took ${secs}s${replaced}` });
+    this.endReload({ ok: true, generation: r.to, message: `generation ${r.to} serving, reload took ${secs}s${replaced}` }, "done");
   }
 
   /** The new generation failed: drop the reload; manage() stops its workers, the slots keep what runs. */
@@ -416,18 +452,23 @@ export class Program {
       // Stop-first stopped the old workers before the new ones started: there is nothing to roll back to.
       const message = `reload gen ${r.to} failed: the new code did not start, and stop-first had already stopped the old workers, so it cannot keep the old code: nothing serves now; gen ${this.generation} starts again from the code on disk (if that is the code that failed, nothing serves until the next change or reload): ${why}`;
       this.log.error(message, { event: "reload.outage", gen: r.to });
-      return this.endReload({ ok: false, outage: true, generation: this.generation, message });
+      return this.endReload({ ok: false, outage: true, generation: this.generation, message }, "outage");
     }
     const message = `reload gen ${r.to} rolled back: ${why}${portHint(why)}`;
     this.log.error(`${message}\n  ${serving}${next}`, { event: "reload.rollback", gen: r.to });
-    this.endReload({ ok: false, generation: this.generation, message });
+    this.endReload({ ok: false, generation: this.generation, message }, "rolled_back");
   }
 
-  private endReload(result: ReloadResult) {
+  private endReload(result: ReloadResult, outcome: ReloadOutcome) {
     const r = this.reload!;
     this.reload = undefined;
+    this.countReload(r, outcome);
     this.lastReload = { reason: r.reason, at: Date.now(), ok: result.ok, generation: result.generation, message: result.message };
     this.host.reloadEnded(this, result);
+  }
+
+  private countReload(r: { reason: string; startedAt: number }, outcome: ReloadOutcome) {
+    this.host.metrics.reload(this.name, r.reason, outcome, (this.world.now() - r.startedAt) / 1000);
   }
 
   /** The master stops: a running reload ends unfinished (its replies are the Loop's); every worker is stopped. */
@@ -435,6 +476,7 @@ export class Program {
     const r = this.reload ?? this.rerun;
     this.reload = this.rerun = undefined;
     if (r) this.lastReload = { reason: r.reason, at: Date.now(), ok: false, generation: this.generation, message: "the master is stopping" };
+    if (r) this.countReload(r, "cancelled");
     this.workers.stopAll(now);
   }
 
@@ -446,6 +488,7 @@ export class Program {
     this.reload = this.rerun = undefined;
     if (r) {
       const message = `program ${this.name} stopped (${why})`;
+      this.countReload(r, "cancelled");
       this.lastReload = { reason: r.reason, at: Date.now(), ok: false, generation: this.generation, message };
       this.host.reloadEnded(this, { ok: false, generation: this.generation, message });
     }

@@ -6,9 +6,10 @@
 // the one queued behind it, whatever their number.
 //
 // Targets: "all" (sup reload: every program), "changed" (SIGHUP: programs
-// whose config changed, as supervisorctl update does; a config without
-// programs has one, which a HUP always reloads, as uWSGI's does) or names
-// (sup reload web, a program's own touch or autoreload trigger).
+// whose config changed, as supervisorctl update does; the config's own
+// program, that of a config without [programs] or a uwsgi.ini's app, a HUP
+// always reloads, as uWSGI's does) or names (sup reload web, a program's own
+// touch or autoreload trigger).
 import type { Config, ProgramConfig, Setup } from "../config/schema.ts";
 import type { Queue } from "../core/queue.ts";
 import type { Event, ReloadResult } from "./events.ts";

@@ -4,7 +4,7 @@
 // handle_<sig>), so every decision, the second INT's included, is made in
 // the loop with the loop's state.
 
-export type SignalAction = "gracefulReload" | "rollingReload" | "terminate" | "interrupt" | "quit" | "logStatus" | "scaleUp" | "scaleDown";
+export type SignalAction = "gracefulReload" | "rollingReload" | "terminate" | "interrupt" | "quit" | "reopenLogs" | "scaleUp" | "scaleDown";
 
 export const SIGNAL_TABLE = {
   SIGHUP: "gracefulReload",
@@ -12,7 +12,7 @@ export const SIGNAL_TABLE = {
   SIGTERM: "terminate",
   SIGINT: "interrupt",
   SIGQUIT: "quit",
-  SIGUSR1: "logStatus",
+  SIGUSR1: "reopenLogs", // then the status table, as uWSGI's USR1 (SIGNALS.md says why both)
   SIGTTIN: "scaleUp",
   SIGTTOU: "scaleDown",
 } as const satisfies Record<string, SignalAction>;

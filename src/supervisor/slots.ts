@@ -1,6 +1,7 @@
 // The desired state per worker id (a slot): the generation that id runs and
 // the crash accounting that outlives each of its processes. A respawn of the
 // id gets the slot's generation after the slot's backoff.
+import type { ReplaceReason } from "./vitals.ts";
 import { BACKOFF_RESET_AFTER, CRASH_LOOP_AFTER, backoffDelay, nextFailures } from "../core/backoff.ts";
 
 export interface Slot {
@@ -13,9 +14,12 @@ export interface Slot {
   lastStderr: string[];
   /** A worker of a one-shot program (restart never / on-failure) finished: nothing respawns it. */
   done?: { ok: boolean; exit: string };
+  /** Replacements of this id's workers by reason (watchdog, health, lifetime, rss), and the last one. */
+  replaced: Partial<Record<ReplaceReason, number>>;
+  lastReplaced?: { reason: ReplaceReason; detail: string; at: number };
 }
 
-export const newSlot = (id: number, generation: number): Slot => ({ id, generation, failures: 0, restarts: 0, lastStderr: [] });
+export const newSlot = (id: number, generation: number): Slot => ({ id, generation, failures: 0, restarts: 0, lastStderr: [], replaced: {} });
 
 export interface Failure {
   /** Seconds to the respawn, or "change" when it waits for the files to change. */

@@ -13,6 +13,9 @@ import { Leftovers } from "./leftovers.ts";
 import type { Queue } from "../core/queue.ts";
 import { ReadyWatch, type ReadyDue } from "./readiness.ts";
 
+/** How long a worker gets to dump its stack after the diagnostic signal, before the stop signal. */
+const DIAGNOSE_MS = 1000;
+
 export const fields = (w: WorkerHandle, event: string, extra?: Fields): Fields => ({ event, ...(w.program ? { program: w.program } : {}), worker: w.id, wpid: w.pid, gen: w.generation, ...extra });
 
 function signalPid(pid: number, sig: NodeJS.Signals | 0): boolean {
@@ -45,8 +48,8 @@ export class Workers {
     private readonly named = false,
   ) {
     this.leftovers = new Leftovers(
-      (kind, t, sig) => (kind === "group" ? signalGroup(t, sig) : signalPid(t, sig)),
-      (kind, t) => deps.guard?.unwatch(kind === "group" ? "g" : "p", t),
+      (kind, t, sig) => (kind === "group" ? signalGroup(t as number, sig) : kind === "pid" ? signalPid(t as number, sig) : (deps.cgroups?.signal(t as string, sig) ?? false)),
+      (kind, t) => (kind === "cgroup" ? deps.cgroups?.remove(t as string) : deps.guard?.unwatch(kind === "group" ? "g" : "p", t as number)),
     );
   }
 
@@ -76,16 +79,23 @@ export class Workers {
     const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
     const spec = expandReady(parseReady(cfg.ready), { id, port });
     const box: { w?: WorkerHandle } = {};
-    const { pid } = this.deps.spawn({
-      ...prepared,
-      onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
-      onLine: (stream, line, cut) => {
-        if (stream === "stderr" && box.w) box.w.noteStderr(line);
-        this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
-      },
-      onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
-    });
+    let pid: number;
+    try {
+      ({ pid } = this.deps.spawn({
+        ...prepared,
+        onExit: (code, signal) => this.queue.push({ type: "exit", worker: box.w!, code, signal }),
+        onLine: (stream, line, cut) => {
+          if (stream === "stderr" && box.w) box.w.noteStderr(line);
+          this.deps.line?.(stream, id, generation, line, cut, cfg, this.program);
+        },
+        onNotify: (text) => box.w && this.queue.push({ type: "notify", worker: box.w, text }),
+      }));
+    } catch (e) {
+      if (prepared.cgroup) this.deps.cgroups?.remove(prepared.cgroup);
+      throw e;
+    }
     const w = (box.w = new WorkerHandle(id, generation, pid, now, port, this.named ? this.program : undefined));
+    w.cgroup = prepared.cgroup;
     if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);
     this.list.push(w);
@@ -95,11 +105,22 @@ export class Workers {
   }
 
   /** The polite stop: stop signal to its group, SIGKILL after the mercy. */
-  retire(w: WorkerHandle, reason: string) {
+  retire(w: WorkerHandle, reason: string, diagnose = false) {
     const cfg = this.configFor(w);
     this.watches.delete(w);
-    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason);
-    this.deps.log.info(`${w.label} stopping (${reason})`, fields(w, "worker.stop", { reason }));
+    const diag = diagnose ? parseSignal(cfg["watchdog-signal"]) : undefined;
+    w.term(parseSignal(cfg["stop-signal"]) ?? "SIGTERM", this.deps.now(), cfg["worker-reload-mercy"], reason, diag ? { signal: diag, ms: DIAGNOSE_MS } : undefined);
+    this.deps.log.info(`${w.label} stopping (${reason})${diag ? `: ${diag} first, ${cfg["stop-signal"]} ${DIAGNOSE_MS / 1000}s later` : ""}`, fields(w, "worker.stop", { reason }));
+  }
+
+  /** The worker of this notify message: the pipe names it; on the socket, the sender is the worker or in its session, and of its user. */
+  sender(worker?: WorkerHandle, pid?: number, uid?: number): WorkerHandle | undefined {
+    let w = worker;
+    if (!w && pid) {
+      w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
+      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return undefined; // another user's process
+    }
+    return !w || w.state === "exited" ? undefined : w;
   }
 
   /**
@@ -153,7 +174,7 @@ export class Workers {
     let at = this.leftovers.deadline();
     for (const t of this.nicer.values()) at = Math.min(at, t);
     for (const w of this.list) {
-      if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt);
+      if (w.state === "stopping" && !w.killed && w.killAt !== undefined) at = Math.min(at, w.killAt, w.termAt?.at ?? Infinity);
       if (w.state === "starting") at = Math.min(at, this.watches.get(w)?.deadline() ?? Infinity);
     }
     return at;
@@ -178,12 +199,8 @@ export class Workers {
    * ready (a STATUS= alone changes nothing the loop converges on).
    */
   notified(text: string, worker?: WorkerHandle, pid?: number, uid?: number): boolean {
-    let w = worker;
-    if (!w && pid) {
-      w = this.list.find((x) => x.pid === pid) ?? this.list.find((x) => x.pid === (this.deps.sessionOf?.(pid) ?? -1));
-      if (w && uid !== undefined && uid !== 0 && uid !== process.geteuid?.() && uid !== this.uids.get(w)) return false; // another user's process
-    }
-    if (!w || w.state === "exited") return false;
+    const w = this.sender(worker, pid, uid);
+    if (!w) return false;
     const msg = parseNotify(text);
     const status = msg.get("STATUS");
     if (status !== undefined) w.statusText = status;
@@ -199,20 +216,27 @@ export class Workers {
     this.list = this.list.filter((x) => x !== w);
     this.watches.delete(w);
     this.nicer.delete(w);
-    // Whatever it forked into its group goes with it (systemd's KillMode=control-group).
-    this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
+    // Whatever it forked goes with it (systemd's KillMode=control-group):
+    // its cgroup, which holds all of it, or its group and what escaped it.
     const escaped = this.escapedFrom(w);
+    if (w.cgroup) this.leftovers.add("cgroup", w.cgroup, `cgroup ${w.cgroup} of worker ${w.id}`, now, killAt);
+    else this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
     if (escaped.length === 0) return;
     const n = escaped.length;
-    this.deps.log.warn(`worker ${w.id} left ${n} process${n === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${n === 1 ? "it" : "them"}`, fields(w, "worker.escaped", { count: n }));
+    this.deps.log.warn(`worker ${w.id} left ${n} process${n === 1 ? "" : "es"} outside its group: ${escaped.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${n === 1 ? "it" : "them"}${w.cgroup ? " with its cgroup" : ""}`, fields(w, "worker.escaped", { count: n }));
+    if (w.cgroup) return;
     for (const p of escaped) {
       this.deps.guard?.watch("p", p.pid);
       this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm}) left by worker ${w.id}`, now, killAt);
     }
   }
 
-  /** Processes that left w's group and came back to the master when w (or their parent) died. */
+  /**
+   * Processes that left w's group: in its cgroup, or (without one) those
+   * that came back to the master when w or their parent died.
+   */
   private escapedFrom(w: WorkerHandle): Orphan[] {
+    if (w.cgroup) return (this.deps.cgroups?.members(w.cgroup) ?? []).filter((o) => o.pgid !== w.pid);
     return (this.deps.orphans?.(this.anyOwns) ?? []).filter(
       (o) =>
         o.pgid !== w.pid && // its group is stopped as a group

@@ -4,6 +4,7 @@
 // its Programs reach processes, sockets, files, systemd and the guard only
 // through this.
 import type { Config, Setup } from "../config/schema.ts";
+import type { HealthSpec, ProbeTarget } from "../net/health.ts";
 import type { Fields } from "../output/log.ts";
 import type { ReadySpec } from "../net/probe.ts";
 import type { SpawnFn } from "../processes/spawn.ts";
@@ -23,6 +24,8 @@ export interface Prepared {
   cwd: string;
   notifyPipe: boolean;
   output: "pipe" | "inherit";
+  /** cgroup mode: the worker's own cgroup, which its shim joins (made by prepare). */
+  cgroup?: string;
   /** The uid the worker runs as, when the config names one (uid): its sd_notify datagrams come from that uid. */
   uid?: number;
 }
@@ -64,14 +67,31 @@ export interface World {
   reapOrphans?(owned: (pid: number) => boolean): void;
   /** Live children that are not Bun's: what left a worker's tree and came back here. */
   orphans?(owned: (pid: number) => boolean): Orphan[];
-  /** The guard (guard.ts): what to kill if this master dies by SIGKILL. */
-  guard?: { pid: number; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
+  /** The guard (processes/guard.ts): what to kill if this master dies by SIGKILL (in cgroup mode it kills sup's cgroups as well). */
+  guard?: { pid: number; kind?: string; watch(kind: "g" | "p", n: number): void; unwatch(kind: "g" | "p", n: number): void };
+  /** cgroup mode (processes/cgroup.ts): what is left in a worker's cgroup is stopped through it. */
+  cgroups?: {
+    /** Signal 0: is anything left; SIGKILL: cgroup.kill; any other: to each process. False when it is empty. */
+    signal(dir: string, sig: NodeJS.Signals | 0): boolean;
+    /** The processes in it now. */
+    members(dir: string): Orphan[];
+    /** Removes it once empty (and unused: the worker exited). */
+    remove(dir: string): boolean;
+  };
+  /** How a worker's tree is stopped, for sup status ("cgroup …", "process groups + subreaper"). */
+  killMode?(): string;
   /** A line a worker wrote (stdout or stderr): pass it on (output/log.ts workerLine). */
   line?(stream: "stdout" | "stderr", id: number, generation: number, line: Uint8Array, cut: boolean, cfg: Config, program?: string): void;
   /** Lowers a reload's new worker's CPU priority while it boots (--boot-nice), and restores it at ready. */
   bootPriority?: { lower(pid: number, nice: number): void; restore(pid: number): void };
+  /** Opens the --logto file again (logrotate moved it); says how it went. */
+  reopenLogs?(): { ok: boolean; message: string };
   /** Test-only fault injection (SUP_TEST_FAULT, ignored by a release build): throw in the loop or in a callback. */
   fault?: "loop" | "callback";
+  /** One liveness probe of one worker (net/health.ts), off the loop; its result comes back as a "health" event. */
+  probeHealth?(spec: HealthSpec, target: ProbeTarget, timeoutMs: number): Promise<{ ok: boolean; detail: string }>;
+  /** Resident memory of process groups by leader pid (processes/memory.ts), for --reload-on-rss. */
+  memory?(pgids: number[]): Map<number, { rss: number }>;
   /** Tests push timer events themselves (with their own clock). */
   manualTicks?: boolean;
 }

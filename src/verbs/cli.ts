@@ -6,7 +6,7 @@ import { OPTIONS, SPECS, type OptionSpec } from "../config/schema.ts";
 import { ConfigError, coerce } from "../config/coerce.ts";
 import { didYouMean } from "../core/suggest.ts";
 
-export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "migrate";
+export type Verb = "run" | "reload" | "stop" | "start" | "restart" | "status" | "config" | "check" | "version" | "help" | "systemd-unit" | "migrate" | "reopen-logs" | "top";
 
 /** A value given on the command line, in the order given. */
 export interface FlagValue {
@@ -35,7 +35,7 @@ export interface Cli {
   help: boolean;
 }
 
-const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit", "migrate"]);
+const VERBS = new Set(["reload", "stop", "start", "restart", "status", "config", "check", "help", "version", "systemd-unit", "migrate", "reopen-logs", "top"]);
 /** Verbs that take a program name (start and restart need one). */
 const PROGRAM_VERBS = new Set<Verb>(["reload", "stop", "start", "restart"]);
 const SWITCHES: Record<string, readonly Verb[]> = {
@@ -131,7 +131,7 @@ export function parseCli(argv: string[]): Cli {
       cli.json = true;
       continue;
     }
-    if (cli.verb === "status" || PROGRAM_VERBS.has(cli.verb)) {
+    if (cli.verb === "status" || cli.verb === "reopen-logs" || cli.verb === "top" || PROGRAM_VERBS.has(cli.verb)) {
       if (name !== "pidfile") throw new UsageError(`sup ${cli.verb}: unknown option ${tok}${didYouMean(name, ["pidfile", ...Object.keys(SWITCHES).filter((k) => SWITCHES[k]!.includes(cli.verb))], "--")}`);
       cli.pidfile = next();
       continue;

@@ -107,7 +107,7 @@ function programAnswer(r: Record<string, unknown>): number {
   return r.ok ? 0 : 1;
 }
 
-async function pidfileOf(cli: Cli): Promise<string> {
+export async function pidfileOf(cli: Cli): Promise<string> {
   if (cli.pidfile) return cli.pidfile;
   // No --pidfile: use the one the config in this directory names.
   const { loadConfig } = await import("../config/load.ts");
@@ -135,6 +135,8 @@ export async function runClientVerb(cli: Cli): Promise<number> {
       // 1: rolled back, the old code serves; 3: failed with nothing serving (stop-first).
       return r.ok ? 0 : r.outage ? 3 : 1;
     }
+    case "reopen-logs":
+      return programAnswer(checkDenied(await ask(sock, { cmd: "reopen-logs" }, 5000, pid)));
     case "start":
     case "restart":
       return programAnswer(checkDenied(await ask(sock, { cmd: cli.verb, program: cli.program! }, 5000, pid)));

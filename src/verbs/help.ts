@@ -67,6 +67,18 @@ export const VERBS: Record<string, VerbDoc> = {
     args: { pidfile, json: { type: "boolean", description: "One JSON object, for scripts." } },
     examples: ["sup status --pidfile app.pid", "sup status --pidfile app.pid --json"],
   },
+  top: {
+    summary: "the workers of a running master, live",
+    description: "The workers of a running master, refreshed every second: program, id, pid, generation, state, uptime, CPU %, RSS of the group, restarts, and each program's last reload. Keys c m i u r sort; q or Ctrl-C quits. Off a terminal: one plain table.",
+    args: { pidfile },
+    examples: ["sup top --pidfile app.pid", "sup top --pidfile app.pid > workers.txt"],
+  },
+  "reopen-logs": {
+    summary: "reopen the --logto file (after logrotate moved it)",
+    description: "Ask a running master to reopen its --logto file, as logrotate's postrotate does (USR1 does it too, then logs the status table).",
+    args: { pidfile },
+    examples: ["sup reopen-logs --pidfile app.pid"],
+  },
   config: {
     summary: "the effective config, and where each value came from",
     description: "The effective config (every layer: defaults, file, its environment section, SUP_* variables, flags), and where each value came from.",
@@ -113,6 +125,7 @@ const GROUPS: [OptionGroup, string][] = [
   ["workers", "Workers"],
   ["sockets", "Sockets"],
   ["readiness", "Readiness"],
+  ["health", "Health and recycling"],
   ["reloads", "Reloads and triggers"],
   ["control", "Control"],
   ["logging", "Logging"],
@@ -210,7 +223,7 @@ ${groups.join("\n")}
 SIGNALS
 
   HUP reload, USR2 rolling reload, TERM/INT graceful stop, QUIT immediate stop,
-  USR1 status in the log, TTIN/TTOU one worker more/fewer (SIGNALS.md).
+  USR1 reopen the log file and log the status, TTIN/TTOU one worker more/fewer (SIGNALS.md).
 
 EXAMPLES
 

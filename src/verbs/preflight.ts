@@ -4,6 +4,7 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { UsageError } from "./cli.ts";
+import { ConfigError } from "../config/coerce.ts";
 import { parseListen } from "../net/listen.ts";
 import { parseReady } from "../net/probe.ts";
 import { commandArgv, parseEnvList } from "../processes/env.ts";
@@ -43,6 +44,21 @@ export function checkConfig(cfg: Config, startDir: string): Checked {
   const result = { argv: argv!, user };
   checked.set(cfg, result);
   return result;
+}
+
+/** checkConfig for a named program: its problems say which program ("" for the one implicit program: no name). */
+export function checkProgram(cfg: Config, program: string, startDir: string): Checked {
+  try {
+    return checkConfig(cfg, startDir);
+  } catch (e) {
+    if (!program || !(e instanceof ConfigError)) throw e;
+    throw new UsageError(`program ${program}: ${e.message}`);
+  }
+}
+
+/** What a check elsewhere found for cfg (the reload's loader, src/verbs/config-child.ts): checkConfig then does no work on the loop. */
+export function rememberChecked(cfg: Config, result: Checked): void {
+  checked.set(cfg, result);
 }
 
 function commandProblems(cfg: Config, startDir: string, problems: string[]): string[] | undefined {

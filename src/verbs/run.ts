@@ -9,24 +9,32 @@ import { ConfigError } from "../config/coerce.ts";
 import { loadConfig, type Loaded } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { openControl, refuseRunningMaster, type Control } from "../control/open.ts";
-import { endOutputs, log, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
+import { droppedLines, endOutputs, log, reopenLogs, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
+import { LogFile } from "../output/logfile.ts";
 import { libc } from "../native/libc.ts";
 import { listenFdNames } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
-import { checkConfig } from "./preflight.ts";
+import { loadInChild } from "./config-child.ts";
+import { checkConfig, checkProgram } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
 import { setFaultSink } from "../core/fault.ts";
+import { probeHealth } from "../net/health.ts";
+import { groupMemory } from "../processes/memory.ts";
 import { Loop } from "../supervisor/loop.ts";
 import type { World } from "../supervisor/world.ts";
 import { NotifyChannel } from "../sources/notify.ts";
-import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { bootPriority, type BootPriority } from "../processes/priority.ts";
+import { startGuard, type GuardLink } from "../processes/guard.ts";
 import { becomeSubreaper, children, procInfo, reapOrphans, workerOf } from "../processes/reaper.ts";
+import { WorkerCgroups } from "../processes/cgroup.ts";
+import { setupCgroups } from "../processes/cgroup-place.ts";
 import { MASTER_SIGNALS } from "../supervisor/signals.ts";
 import { Sockets } from "../net/sockets.ts";
 import { notifySystemd } from "../net/systemd.ts";
 import { ProgramTriggers, Triggers } from "../sources/triggers.ts";
+import { startStats } from "../sources/stats.ts";
+import { StartOnly } from "./start-only.ts";
 
 declare const SUP_VERSION: string;
 const VERSION = typeof SUP_VERSION === "string" ? SUP_VERSION : "dev";
@@ -35,19 +43,11 @@ export async function runMaster(cli: Cli): Promise<number> {
   // prctl(PR_SET_PDEATHSIG), /proc and the socket constants are Linux's.
   if (process.platform !== "linux") throw new UsageError(`the sup master runs on Linux only (this is ${process.platform}); sup --version and sup config work here`);
   const startDir = process.cwd();
-  const load = async () => await loadConfig(cli, process.env, startDir);
-  const loaded = await load();
+  const loaded = await loadConfig(cli, process.env, startDir);
   const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
   // Every program is checked before anything starts (exit 2, naming the program).
-  const check = (cfg: Config, program: string) => {
-    try {
-      return checkConfig(cfg, startDir);
-    } catch (e) {
-      if (!program || !(e instanceof ConfigError)) throw e;
-      throw new UsageError(`program ${program}: ${e.message}`);
-    }
-  };
+  const check = (cfg: Config, program: string) => checkProgram(cfg, program, startDir);
   for (const p of programs) check(p.config, p.name);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
@@ -57,6 +57,11 @@ export async function runMaster(cli: Cli): Promise<number> {
   let control: Control | undefined;
   const sockets = new Sockets((level, msg, fields) => log[level](msg, fields), () => several);
   const shim = shimArgv();
+  // A reload loads and checks the config in a child (config-child.ts): Bun
+  // reaps it, so the orphan reaper must leave it alone.
+  const loaders = new Set<number>();
+  const loadArgv = [...shim.slice(0, -1), "__load-config", String(masterPid), startDir, ...process.argv.slice(2)];
+  const notOurs = (owned: (pid: number) => boolean) => (pid: number) => owned(pid) || loaders.has(pid);
   let triggers: ProgramTriggers | undefined;
   let notify: NotifyChannel | undefined;
   let guard: GuardLink | undefined;
@@ -64,6 +69,10 @@ export async function runMaster(cli: Cli): Promise<number> {
   let prioritySaid = false;
   // What a worker leaves behind by setsid or a double fork comes back here.
   becomeSubreaper();
+  // Each worker's tree in a cgroup of its own where sup may make them (processes/cgroup.ts).
+  const cg = setupCgroups(masterPid);
+  const cgroups = "place" in cg ? new WorkerCgroups(cg.place) : undefined;
+  const killMode = cgroups?.describe ?? "process groups + subreaper";
 
   // The World: all the I/O the supervisor does (src/supervisor/world.ts).
   const world: World = {
@@ -71,13 +80,14 @@ export async function runMaster(cli: Cli): Promise<number> {
     now: () => performance.now(),
     log,
     masterPid,
-    loadConfig: load,
+    loadConfig: () => loadInChild({ argv: loadArgv, running: (pid, alive) => void (alive ? loaders.add(pid) : loaders.delete(pid)) }),
     accept(next, generation, program = "", share = false) {
-      check(next, program);
+      check(next, program); // a config from the loader was checked there: this finds its result
       sockets.acquire(generation, next, share, program);
-      if (next.ready === "notify") notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
+      if (talksNotify(next)) notify ??= NotifyChannel.open(notifyName(next, control!.dir), loop.queue, log);
       setLogFormat(next["log-format"]);
       triggers?.update(program, next);
+      startOnly.check(next);
     },
     steer: (generation, now, program = "") => sockets.steer(generation, now, program),
     ownsSockets: (generation, program = "") => sockets.ownsSockets(generation, loop.programs.get(program)?.configFor({ generation }) ?? config, program),
@@ -87,9 +97,8 @@ export async function runMaster(cli: Cli): Promise<number> {
     prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const { argv: command, user } = checkConfig(cfg, startDir);
-      const argv = [...shim, String(masterPid), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
       const listen = sockets.for(generation, cfg, program);
-      const wantsNotify = cfg.ready === "notify";
+      const wantsNotify = talksNotify(cfg);
       const env = workerEnv(process.env, cfg, {
         id, generation, masterPid, port, program: several ? program : undefined,
         listenFds: listen.length, listenFdNames: listenFdNames(listen),
@@ -98,18 +107,27 @@ export async function runMaster(cli: Cli): Promise<number> {
       });
       // Plain text without a prefix: the worker writes to our stdout and
       // stderr itself, as gunicorn's and unicorn's workers do (no copy).
-      const output = cfg["log-format"] === "text" && !cfg["log-prefix"] ? "inherit" : "pipe";
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid };
+      // With --logto its lines come through the master, which reopens the file.
+      const output = cfg["log-format"] === "text" && !cfg["log-prefix"] && !config.logto ? "inherit" : "pipe";
+      const cgroup = cgroups?.create(id, generation, several ? program : undefined);
+      const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
+    reopenLogs,
     hasFileTriggers: (cfg) => Triggers.enabled(cfg),
     guard: {
       get pid() {
         return guard?.pid ?? -1;
       },
+      get kind() {
+        return guard?.kind;
+      },
       watch: (kind, n) => guard?.watch(kind, n),
       unwatch: (kind, n) => guard?.unwatch(kind, n),
     },
+    cgroups,
+    killMode: () => killMode,
     sessionOf: (pid) => libc.getsid(pid),
     bootPriority: {
       lower(pid, nice) {
@@ -122,20 +140,37 @@ export async function runMaster(cli: Cli): Promise<number> {
       },
       restore: (pid) => priority?.restore(pid),
     },
-    reapOrphans: (owned) => void reapOrphans(owned),
+    reapOrphans: (owned) => {
+      guard?.reap(); // the native guard is a child Bun does not wait for
+      reapOrphans(notOurs(owned));
+    },
     orphans: (owned) =>
       children()
-        .filter((pid) => !owned(pid))
+        .filter((pid) => !notOurs(owned)(pid))
         .map((pid) => procInfo(pid))
         .filter((p) => p !== undefined && p.state !== "Z")
         .map((p) => ({ pid: p!.pid, pgid: p!.pgid, comm: p!.comm, worker: workerOf(p!.pid) })),
     line: (stream, id, gen, line, cut, cfg, program) => workerLine(stream, id, gen, line, cut, cfg["log-prefix"], several ? program : undefined),
     fault: testFault(),
+    probeHealth,
+    memory: (pgids) => groupMemory(pgids, false),
   };
   const several = programs.length > 1 || programs[0]?.name !== "";
+  const startOnly = new StartOnly(config, log);
   const loop = new Loop(world, loaded);
   // Binds --listen (or takes systemd's sockets); ConfigError → exit 2.
   for (const p of loop.programs.values()) sockets.acquire(1, p.config, false, p.name);
+  // --stats and --logto: opened now, so a bad address or file is exit 2 with nothing started.
+  let stats: { close(): void } | undefined;
+  let logfile: LogFile | undefined;
+  try {
+    if (config.logto) logfile = LogFile.open(resolve(startDir, config.logto), config["log-maxsize"]);
+    if (config.stats) stats = startStats(config.stats, { queue: loop.queue, version: VERSION, dropped: droppedLines, startTime: (Date.now() - performance.now()) / 1000 });
+  } catch (e) {
+    logfile?.end();
+    sockets.closeAll();
+    throw e;
+  }
 
   // Handlers only enqueue. Installing them also undoes an inherited SIG_IGN
   // for INT/QUIT (a master started in the background by a script).
@@ -157,13 +192,15 @@ export async function runMaster(cli: Cli): Promise<number> {
   try {
     control = openControl(masterPid, pidfile, loop.queue, VERSION);
     // From here on no write to stdout or stderr may block the master.
-    useOutputs();
-    guard = startGuard([...shim.slice(0, -1), "__guard"], masterPid, control.dir, (why) => log.warn(why, { event: "guard.restart" }));
-    const notifying = programs.filter((p) => p.config.ready === "notify").map((p) => p.config);
+    useOutputs(logfile);
+    log.info(`kill mode: ${killMode}${"why" in cg ? ` (no cgroup of its own: ${cg.why})` : ""}`, { event: "master.killmode" });
+    guard = startGuard({ masterPid, runtimeDir: control.dir, cgroups: cgroups?.place, json: config["log-format"] === "json", bunArgv: [...shim.slice(0, -1), "__guard"], log: (level, msg, event) => log[level](msg, { event }) });
+    const notifying = programs.filter((p) => talksNotify(p.config)).map((p) => p.config);
     if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
     if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
     triggers = new ProgramTriggers(loop.queue, startDir, log);
     for (const p of loop.programs.values()) triggers.update(p.name, p.config);
+    triggers.logReopen(config["touch-logreopen"], config["check-interval"]);
     const code = await loop.run();
     clean = true;
     return code;
@@ -174,9 +211,12 @@ export async function runMaster(cli: Cli): Promise<number> {
     notify?.close();
     // "bye" tells the guard all is well: only after the loop ended with every
     // worker gone. A loop that threw leaves the pipe to close with the
-    // process, and the guard kills what is left.
+    // process, and the guard kills what is left (and removes the cgroups).
     if (clean) guard?.close();
+    // Without a guard (a start that failed early), nobody else will.
+    if (clean || !guard) cgroups?.close(masterPid);
     control?.close();
+    stats?.close();
     sockets.closeAll();
     endOutputs();
   }
@@ -218,3 +258,5 @@ function testFault(): World["fault"] {
   return f === "loop" || f === "callback" ? f : undefined;
 }
 
+/** A worker that says READY=1 or feeds a watchdog gets the notify socket and pipe. */
+const talksNotify = (cfg: Config) => cfg.ready === "notify" || cfg.watchdog > 0;

@@ -1,6 +1,6 @@
 // `sup systemd-unit [options] [--] COMMAND`: prints a systemd service unit
 // that runs the same master as `sup [options] [--] COMMAND` would, here.
-// The choices (Type=notify, KillMode=mixed, the timeouts) are explained in
+// The choices (Type=notify, KillMode=mixed, Delegate=yes, the timeouts) are explained in
 // docs/systemd.md; the comments in the unit say the same in one line each.
 import { basename, resolve } from "node:path";
 import { userInfo } from "node:os";
@@ -80,6 +80,9 @@ export function renderUnit(u: UnitInput): string {
     "# TERM goes to sup alone, which stops its workers with their stop-signal and waits up to",
     "# worker-reload-mercy; whatever is left in the cgroup after TimeoutStopSec gets SIGKILL.",
     "KillMode=mixed",
+    "# sup may give each worker a cgroup of its own below the unit's: a whole tree is then one",
+    "# cgroup.kill, from sup on a stop and from its guard if sup is killed.",
+    "Delegate=yes",
     `TimeoutStopSec=${mercy + 15}`,
     `TimeoutStartSec=${Math.max(90, readyTimeout + 15)}`,
     "Restart=on-failure",

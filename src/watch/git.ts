@@ -2,8 +2,8 @@
 // (checkout, pull, rebase, merge) it holds .git/index.lock; a rebase or a
 // conflicted merge leaves rebase-merge/, rebase-apply/ or MERGE_HEAD behind
 // (gitrepository-layout(5)). A reload in the middle would boot half-old code.
-import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { readConfigText } from "../config/read.ts";
 import { DIR, FILE, newStatOut, type Stater } from "../native/statx.ts";
 
 const MARKERS = ["index.lock", "rebase-merge", "rebase-apply", "MERGE_HEAD"];
@@ -15,10 +15,11 @@ export function resolveGitDir(dotGit: string, st: Stater): string | null {
   if (out.kind === DIR) return dotGit;
   if (out.kind !== FILE) return null;
   try {
-    const m = /^gitdir: (.+)$/m.exec(readFileSync(dotGit, "utf8"));
+    // Not opened blindly: a FIFO swapped in since the stat would block the master's loop.
+    const m = /^gitdir: (.+)$/m.exec(readConfigText(dotGit, dotGit));
     return m ? resolve(dirname(dotGit), m[1]!.trim()) : null;
   } catch {
-    return null; // went away since the stat
+    return null; // went away since the stat, or not a regular file now
   }
 }
 

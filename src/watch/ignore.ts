@@ -17,15 +17,19 @@ export interface Rule {
   readonly anchored: boolean; // matches the path below base, not just the name
 }
 
-/** Ignored unless re-included: VCS dirs, dependencies, virtualenvs, bytecode,
- * tool caches, what a running app writes (logs, SQLite and other database
- * files with their -journal/-wal/-shm companions: a Django project's
- * db.sqlite3 and its log would reload it forever), editor swap/backup/lock
- * files (vim writes and deletes "4913" to test a directory). */
+/** Ignored unless re-included (`--autoreload-ignore '!*.pid'`), the one list
+ * docs/config.md shows ("What autoreload watches"): VCS dirs, dependencies
+ * and their caches, virtualenvs, bytecode, tool caches, what a running app
+ * writes (logs and their rotations by logrotate or Python's handlers:
+ * app.log.1, app.log.2.gz, app.log.2024-01-01; pidfiles, unix sockets;
+ * SQLite and other database files with their -journal/-wal/-shm companions:
+ * a Django project's db.sqlite3 and its log would reload it forever), editor
+ * swap/backup/lock files (vim writes and deletes "4913" to test a directory). */
 export const DEFAULT_IGNORES = [
-  ".git", ".hg", ".svn", "node_modules", "__pycache__", "*.pyc",
+  ".git", ".hg", ".svn", "node_modules", "**/node_modules/.cache", "__pycache__", "*.pyc",
   ".venv", "venv", ".tox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-  "*.log", "*.sqlite", "*.sqlite3", "*.db", "*-journal", "*-wal", "*-shm",
+  "*.log", "*.log.*", "*.pid", "*.sock",
+  "*.sqlite", "*.sqlite3", "*.db", "*-journal", "*-wal", "*-shm",
   "*.swp", "*.swo", "*.swx", "*~", ".#*", "\\#*#", "4913", "*.tmp",
 ];
 

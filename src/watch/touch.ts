@@ -21,7 +21,8 @@ interface Watched {
 }
 
 export function watchTouchFiles(
-  opts: { files: string[]; chainFiles: string[]; interval: number; cwd: string },
+  /** option: the name in log lines (touch-reload and touch-chain-reload by default). */
+  opts: { files: string[]; chainFiles: string[]; interval: number; cwd: string; option?: string },
   emit: (ev: TouchEvent) => void,
   log: (msg: string) => void,
 ): { stop(): void } {
@@ -37,8 +38,8 @@ export function watchTouchFiles(
   ].map(({ file, rolling }) => {
     const abs = resolve(opts.cwd, file);
     const last = current(abs);
-    const option = rolling ? "touch-chain-reload" : "touch-reload";
-    if (!last) log(`${option} ${file}: not there yet, will reload when it is created`);
+    const option = opts.option ?? (rolling ? "touch-chain-reload" : "touch-reload");
+    if (!last) log(`${option} ${file}: not there yet, will ${opts.option ? "act" : "reload"} when it is created`);
     else if (out.kind !== FILE) log(`${option} ${file}: not a regular file; its mtime is watched all the same`);
     return { file, abs, rolling, last };
   });

@@ -2,7 +2,7 @@
 // ignores, .gitignore chain, --autoreload-ignore, --autoreload-include), new
 // and vanished subdirectories, and the files a listing found gone. The scans
 // themselves are in tree.ts.
-import { readFileSync } from "node:fs";
+import { readConfigText } from "../config/read.ts";
 import { basename, dirname } from "node:path";
 import { byteKey, display, joinBytes, lossy } from "../core/bytes.ts";
 import { DEFAULT_IGNORES, includeFilter, isIgnored, parseRules, type Rule } from "./ignore.ts";
@@ -217,9 +217,11 @@ export class Lister {
     const inherited = parent === NONE ? DEFAULT_RULES : this.rules[parent]!;
     let text: string | null = null;
     try {
-      text = readFileSync(Buffer.from(this.abs(d, Buffer.from(GITIGNORE_NAME))), "utf8");
+      // Through the config reader: a FIFO named .gitignore would block the master's loop in open(2).
+      const path = Buffer.from(this.abs(d, Buffer.from(GITIGNORE_NAME)));
+      text = readConfigText(path, display(path));
     } catch {
-      // none (or unreadable): nothing to add
+      // none, unreadable, or not a regular file: nothing to add
     }
     this.ix.dirs[d * D + D_FLAGS] = (this.ix.dirs[d * D + D_FLAGS]! & ~GITIGNORE) | (text === null ? 0 : GITIGNORE);
     this.rules[d] = text === null ? inherited : inherited.concat(parseRules(text, this.rels[d]));

@@ -6,7 +6,7 @@
 // made on the other side never sends an event.
 import { readFileSync } from "node:fs";
 import { byteKey, display } from "../core/bytes.ts";
-import { ENOENT, ENOSPC, ENOTDIR, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_IGNORED, IN_ISDIR, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW, Inotify, remoteFs, type InotifyEvent } from "./inotify.ts";
+import { ENOENT, ENOSPC, ENOTDIR, IN_CLOSE_WRITE, IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW, Inotify, remoteFs, type InotifyEvent } from "./inotify.ts";
 import { D, D_FLAGS, D_PATH, D_WD, NONE, SINGLE } from "./tree-index.ts";
 import type { Tree } from "./tree.ts";
 import { strerror } from "../native/libc.ts";
@@ -36,6 +36,7 @@ export class EventsEngine {
   private readonly said = new Set<string>();
   private dirs = new Set<number>();
   private relist = new Set<number>();
+  private rewatch = new Set<number>();
   /** Files created and not yet closed, or deleted and maybe coming back ("dir/name" keys). */
   readonly incomplete = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -89,35 +90,63 @@ export class EventsEngine {
       this.dirsOf.delete(wd);
       this.ino?.remove(wd);
     }
+    this.tree.ix.dirs[d * D + D_WD] = NONE;
     this.unwatched.delete(d);
+  }
+
+  /**
+   * A new watch on d's path, whatever became of the old one: after
+   * `rm -rf D && mkdir D` the index still holds D (the same name), but its
+   * watch died with the old directory (IN_IGNORED) and nothing would report
+   * an edit in the new one. inotify_add_watch on a path still watched gives
+   * back the same wd, so this is also how an overflow checks every watch.
+   */
+  private renew(d: number): void {
+    const { ix } = this.tree;
+    const old = ix.dirs[d * D + D_WD]!;
+    const set = this.dirsOf.get(old);
+    if (old !== NONE && set?.delete(d) && set.size === 0) this.dirsOf.delete(old);
+    ix.dirs[d * D + D_WD] = NONE;
+    this.unwatched.delete(d);
+    this.watch(d);
+    // The old watch follows a directory moved away (IN_MOVE_SELF): let it go.
+    if (old !== NONE && ix.dirs[d * D + D_WD] !== old && !this.dirsOf.has(old)) this.ino?.remove(old);
   }
 
   private take(events: InotifyEvent[]): void {
     for (const ev of events) {
       if (ev.mask & IN_Q_OVERFLOW) {
+        // Events were lost, watches' ends among them: renew every watch,
+        // then the whole tree is scanned.
+        for (let d = 0; d < this.tree.ix.dirsLen; d++) if (this.tree.ix.isLive(d)) this.renew(d);
         this.hooks.overflow();
         continue;
       }
       const set = this.dirsOf.get(ev.wd);
       if (!set) continue;
-      if (ev.mask & IN_IGNORED) {
-        this.dirsOf.delete(ev.wd); // its directory is gone: the parent's IN_DELETE lists the parent again
+      if (ev.mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+        // The directory was deleted or moved and its watch has ended or
+        // follows it elsewhere: rescan it now, as a new directory (a new
+        // watch, then a listing), whether or not the path is there again.
+        if (ev.mask & IN_IGNORED) this.dirsOf.delete(ev.wd);
+        for (const d of set) this.rewatch.add(d);
         continue;
       }
       for (const d of set) this.note(d, ev);
     }
-    if ((this.dirs.size > 0 || this.relist.size > 0) && !this.timer) this.timer = setTimeout(() => this.flush(), BATCH_MS);
+    if ((this.dirs.size > 0 || this.relist.size > 0 || this.rewatch.size > 0) && !this.timer) this.timer = setTimeout(() => this.flush(), BATCH_MS);
   }
 
   private note(d: number, ev: InotifyEvent): void {
+    const single = (this.tree.ix.dirs[d * D + D_FLAGS]! & SINGLE) !== 0;
     if (ev.name.length === 0) {
-      this.relist.add(d); // the directory itself was deleted or moved: the scan finds it gone
+      (single ? this.dirs : this.relist).add(d); // the directory itself changed (its mode, say): look again
       return;
     }
     const isDir = (ev.mask & IN_ISDIR) !== 0;
     if (this.tree.ignores(d, ev.name, isDir)) return;
     const entries = (ev.mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) !== 0;
-    if (entries && !(this.tree.ix.dirs[d * D + D_FLAGS]! & SINGLE)) this.relist.add(d);
+    if (entries && !single) this.relist.add(d);
     else this.dirs.add(d);
     if (isDir) return;
     const key = `${d}/${byteKey(ev.name)}`;
@@ -127,9 +156,18 @@ export class EventsEngine {
 
   private flush(): void {
     this.timer = null;
-    const { dirs, relist } = this;
+    const { dirs, relist, rewatch } = this;
     this.dirs = new Set();
     this.relist = new Set();
+    this.rewatch = new Set();
+    // The watch first, then the listing: what is created in between is in the listing.
+    for (const d of rewatch) {
+      if (!this.tree.ix.isLive(d)) continue;
+      this.renew(d);
+      // A watched file's directory is never listed (it holds that one name): stat it.
+      if (this.tree.ix.dirs[d * D + D_FLAGS]! & SINGLE) dirs.add(d);
+      else relist.add(d);
+    }
     this.hooks.batch(dirs, relist);
   }
 

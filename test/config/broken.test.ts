@@ -79,7 +79,6 @@ const CASES: Case[] = [
   // Files
   { name: "missing file", files: {}, args: ["check", "-c", "nope.ini"], message: "-c nope.ini: config file nope.ini does not exist" },
   { name: "unknown format", files: { "app.conf": "processes = 1\n" }, message: "cannot tell the format of app.conf" },
-  { name: "TOML not named .toml", files: { "app.conf": "processes = 1\n" }, args: ["check", "--toml", "app.conf"], message: "app.conf: a TOML config file must be named *.toml" },
 ];
 
 for (const c of CASES) {
@@ -110,7 +109,7 @@ test("broken config: unreadable file (mode 000) → exit 2", async () => {
   chmodSync(join(dir, "sup.ini"), 0);
   const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
   const r = await sup(["check", "-c", "sup.ini"], dir, cleanEnv(), asNobody);
-  expect(r.stderr).toContain("sup.ini: config file cannot be read (EACCES)");
+  expect(r.stderr).toContain("sup.ini: config file cannot be read (EACCES: permission denied)");
   expect(r.code).toBe(2);
 });
 

@@ -1,12 +1,10 @@
 import { expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseCli } from "../../src/verbs/cli.ts";
 import { EVENTS_SETTLE, loadConfig } from "../../src/config/load.ts";
 import { autoreloadMode } from "../../src/config/schema.ts";
+import { dirWith } from "./helpers.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "sup-derived-"));
+const dir = dirWith({}); // removed at the end (it was left in the temp dir)
 const load = (argv: string[]) => loadConfig(parseCli([...argv, "--", "true"]), {}, dir);
 
 test("the events engine settles for 10 ms unless autoreload-settle is set; the poller for 0.3 s", async () => {

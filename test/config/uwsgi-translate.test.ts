@@ -84,11 +84,11 @@ describe("the app command", () => {
 
 describe("sup check --ini", () => {
   test("a placeholder key is a no-op, a typo an error with did you mean; all in one report", async () => {
-    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("base = /srv\nchdir = %(base)\nprocess = 2\nharakiri = 30\nvacuum = true\n"));
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("base = /srv\nchdir = %(base)\nprocess = 2\nharakiri-verbose = true\nvacuum = true\nmax-fd = 2\n"));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("uwsgi.ini:2: base = /srv: a placeholder (used as %(base))");
     expect(r.stderr).toContain("uwsgi.ini:4: process = 2: not a uWSGI option (did you mean processes?)");
-    expect(r.stderr).toContain("uwsgi.ini:5: harakiri = 30: not in sup yet (issue 21)");
+    expect(r.stderr).toContain("uwsgi.ini:5: harakiri-verbose = true: details of uWSGI's per-request timeout");
     expect(r.stderr).toContain("uwsgi.ini:6: vacuum = true: sup always removes its pidfile");
   });
 });
@@ -99,11 +99,11 @@ describe("sup migrate uwsgi", () => {
     const r = await sup(["migrate", "uwsgi", "uwsgi.ini", "--format", "ini"], dir);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("\n[sup]\n");
-    expect(r.stdout).toContain("command = gunicorn --preload --workers 2 app:app\n");
-    expect(r.stdout).toContain(";   uwsgi.ini:8 harakiri = 30: not in sup yet (issue 21)");
+    expect(r.stdout).toContain("command = gunicorn --preload --workers 2 --timeout 30 app:app\n");
+    expect(r.stdout).toContain("; uwsgi.ini:2: the app command sup builds from module = app:app, harakiri = 30\n");
     const migrated = dirWith({ "sup.ini": r.stdout });
     const { config } = await load(["--ini", "sup.ini"], migrated);
-    expect(config.command).toEqual(["gunicorn", "--preload", "--workers", "2", "app:app"]);
+    expect(config.command).toEqual(["gunicorn", "--preload", "--workers", "2", "--timeout", "30", "app:app"]);
     expect(config.env).toEqual(["A=two words"]);
     expect(config["touch-reload"]).toEqual(["a.txt", "b.txt"]);
     expect(config.listen).toEqual(["127.0.0.1:8000"]);

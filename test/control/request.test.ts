@@ -16,7 +16,7 @@ describe("parseRequest", () => {
     ["null", "request is not a JSON object"],
     ['"stop"', "request is not a JSON object"],
     ["{}", "unknown command null"],
-    ['{"cmd":"shutdown"}', 'unknown command "shutdown" (expected one of ping, status, reload, stop, start, restart)'],
+    ['{"cmd":"shutdown"}', 'unknown command "shutdown" (expected one of ping, status, reload, stop, start, restart, reopen-logs)'],
     ['{"cmd":"toString"}', 'unknown command "toString"'],
     ['{"cmd":"__proto__"}', 'unknown command "__proto__"'],
     ['{"cmd":7}', "unknown command 7"],

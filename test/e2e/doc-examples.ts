@@ -9,11 +9,15 @@ export interface DocLine {
   test: string;
 }
 
+/** docs/health.md's line; test/e2e/health.test.ts runs it (with its own port). */
+export const HEALTH_LINE = "sup -p 4 --listen 127.0.0.1:8000 --ready notify --max-worker-lifetime 4 --max-worker-lifetime-delta 4 -- python3 examples/hello.py";
+
 export const DOC_LINES: DocLine[] = [
   { line: "sup --ini sup.ini", test: "test/e2e/programs.test.ts" },
   { line: "sup --procfile Procfile", test: "test/e2e/programs.test.ts" },
   { line: "sup --ini uwsgi.ini", test: "test/e2e/uwsgi-dropin.test.ts" },
   { line: "sup migrate uwsgi uwsgi.ini", test: "test/config/uwsgi-corpus.test.ts" },
+  { line: HEALTH_LINE, test: "test/e2e/health.test.ts" },
 ];
 
 /** Example files a doc shows whole, and the test that runs each. */

@@ -1,10 +1,11 @@
 // Runs the real dist/sup as a user would and cleans up every process tree it
 // started, by pid, even when a test fails.
 import { afterEach } from "bun:test";
-import { chmodSync, cpSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { onSuiteEnd } from "../preload.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const SUP = join(ROOT, "dist/sup");
@@ -12,6 +13,16 @@ export const FIXTURES = join(ROOT, "test/fixtures");
 export const fixture = (name: string) => join(FIXTURES, name);
 
 export { isAlive as alive } from "../../src/control/pidfile.ts";
+
+/** A process that still runs: it exists and is not a zombie (dead, waiting for whoever reaps it; this machine's PID 1 may take its time). */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
 
 /** Polls `fn` every 20 ms until it returns a truthy value; throws after `ms`. */
 export async function waitUntil<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string)): Promise<NonNullable<Awaited<T>>> {
@@ -89,7 +100,7 @@ export function forNobody(): { sup: string; fixture: (name: string) => string } 
   chmodSync(d, 0o755);
   cpSync(SUP, join(d, "sup"));
   cpSync(FIXTURES, join(d, "fixtures"), { recursive: true });
-  process.on("exit", () => rmSync(d, { recursive: true, force: true }));
+  onSuiteEnd(() => rmSync(d, { recursive: true, force: true })); // before the check for leftovers (test/preload.ts)
   return (nobodyCopy = { sup: join(d, "sup"), fixture: (name) => join(d, "fixtures", name) });
 }
 

@@ -11,7 +11,7 @@ import { RECIPES, words } from "./recipes.ts";
 
 const DOCS = ["README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 /** sup verbs that talk to a running master or print: no worker command to test. */
-const CLIENT = /^sup (reload|stop|status|config|check|--version|--help|--reload|--stop)\b/;
+const CLIENT = /^sup (reload|stop|status|config|check|top|reopen-logs|--version|--help|--reload|--stop)\b/;
 
 /** The lines of the fenced blocks of one language, with their line numbers (and each line's block). */
 function fenced(text: string, lang: string) {

@@ -113,6 +113,23 @@ describe("the drop-in keeps sup's promises", () => {
     expect((await hit(p.port)).text).toContain("marker=v2");
   }, TIMEOUT);
 
+  test("attach-daemon: a program beside the app, restarted when it dies; a HUP reloads the app and leaves the daemon alone", async () => {
+    const p = await project(APPS[1]!, `attach-daemon = ${join(ROOT, "test/fixtures/programs/worker.sh")} --queue mail\n`);
+    const m = new Master(["--ini", "uwsgi.ini"], { cwd: p.dir, env: privateTmp() });
+    await m.waitFor(/worker\.1 g1 \| bg-worker pid \d+ program worker/, 30_000);
+    const first = Number((await m.waitFor(/worker worker 1 pid (\d+) gen 1 spawned/))[1]);
+    await m.waitFor(/app worker 1 pid \d+ gen 1 ready/, 30_000);
+    expect(m.out).toMatch(/master started pid \d+, programs app \(1\), worker \(1\)/);
+    p.mark("v2");
+    m.signal("SIGHUP");
+    await m.waitFor(/reload gen 2 done/, 30_000);
+    await p.served("v2");
+    expect(m.out).not.toMatch(/worker worker 1 pid \d+ gen 1 stopping/); // the daemon is left alone
+    process.kill(first, "SIGKILL");
+    await m.waitFor(/worker worker 1 pid \d+ gen 1 exited signal SIGKILL/, 10_000);
+    await m.waitFor(/worker worker 1 pid (?!${first})\d+ gen 1 spawned/, 10_000); // the daemon respawned
+  }, TIMEOUT);
+
   test("uid and gid: sockets and files as root, the app's processes as nobody with its groups", async () => {
     if (!isRoot) throw new Error("this test runs as root (it switches the workers to nobody, 65534)");
     const p = await project(APPS[1]!, "uid = nobody\ngid = 65534\nsocket = %dapp.sock\nprotocol = http\nchown-socket = nobody\nchmod-socket = 660\npidfile = %dapp.pid\n");

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bindListen, closeListen, type ListenSocket } from "../../src/net/listen.ts";
 import { resolveCommand, shimArgv } from "../../src/processes/shim.ts";
+import { running } from "../e2e/harness.ts";
 
 const MAIN = resolve(import.meta.dir, "../../src/main.ts");
 let python = "";
@@ -28,8 +29,8 @@ afterEach(() => {
 });
 
 /** Runs the shim from source as a child of this test process. */
-async function runShim(cmd: string[], opts: { env?: Record<string, string>; fds?: number[] } = {}) {
-  const proc = Bun.spawn([...shimArgv(), String(process.pid), "--", ...cmd], {
+async function runShim(cmd: string[], opts: { env?: Record<string, string>; fds?: number[]; cgroup?: string } = {}) {
+  const proc = Bun.spawn([...shimArgv(), String(process.pid), ...(opts.cgroup ? ["--cgroup", opts.cgroup] : []), "--", ...cmd], {
     stdio: ["ignore", "pipe", "pipe", ...(opts.fds ?? [])],
     env: { ...process.env, ...opts.env },
   });
@@ -40,14 +41,6 @@ async function runShim(cmd: string[], opts: { env?: Record<string, string>; fds?
   return { pid: proc.pid, stdout, stderr, code };
 }
 
-/** Alive and not a zombie waiting for a reaper. */
-function running(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 describe("shimArgv", () => {
   test("runs src/main.ts under bun when not compiled", () => {
@@ -152,3 +145,29 @@ describe("resolveCommand", () => {
     for (const cmd of ["nope", "plain", "adir", "bin/plain", "", "/nonexistent/app"]) expect(resolveCommand(cmd, opts)).toBeUndefined();
   });
 });
+
+describe("runShim --cgroup", () => {
+  // A scratch cgroup under this machine's cgroup2 mount (root): made and removed here.
+  const mount = readFileSync("/proc/self/mountinfo", "latin1").split("\n").find((l) => l.includes(" - cgroup2 ") && l.split(" ")[3] === "/")?.split(" ")[4] ?? "";
+
+  test("moves itself into the worker's cgroup before it execs the command", async () => {
+    expect(mount).not.toBe("");
+    const dir = join(mount, `sup-shim-${process.pid}`);
+    mkdirSync(dir);
+    try {
+      const r = await runShim(["/bin/cat", "/proc/self/cgroup"], { cgroup: dir });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^0::/sup-shim-${process.pid}$`, "m"));
+    } finally {
+      rmdirSync(dir);
+    }
+  });
+
+  test("one it cannot join is refused: a line naming it, exit 1, the command never runs", async () => {
+    const r = await runShim(["/bin/echo", "ran"], { cgroup: "/nonexistent-cgroup" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("sup: cannot move the worker into its cgroup /nonexistent-cgroup: ENOENT: no such file or directory");
+  });
+});
+

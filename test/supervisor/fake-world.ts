@@ -3,13 +3,14 @@
 import type { Config, ProgramConfig } from "../../src/config/schema.ts";
 import { defaults } from "../../src/config/schema.ts";
 import { Loop } from "../../src/supervisor/loop.ts";
+import type { World } from "../../src/supervisor/world.ts";
 
 let nextPid = 7_000_000; // above pid_max: a stray kill() reaches nobody
 
 export const cfg = (over: Partial<Config> = {}): Config => ({ ...defaults(), command: ["app"], ready: "delay:1", "reload-grace": 0, ...over });
 export const prog = (name: string, over: Partial<Config> = {}): ProgramConfig => ({ name, config: cfg(over), where: `test:${name}` });
 
-export function setup(programs: ProgramConfig[]) {
+export function setup(programs: ProgramConfig[], world: Partial<World> = {}) {
   let now = 0;
   const spawned: { pid: number; program: string; id: number; gen: number }[] = [];
   const lines: string[] = [];
@@ -32,6 +33,7 @@ export function setup(programs: ProgramConfig[]) {
         env: { SUP_WORKER_ID: String(id), SUP_GENERATION: String(generation), PROGRAM: program ?? "" },
       }),
       manualTicks: true,
+      ...world,
     },
     programs,
   );
@@ -56,6 +58,9 @@ export function setup(programs: ProgramConfig[]) {
     for (const { w } of workers().filter(({ w }) => w.state === "stopping")) loop.queue.push({ type: "exit", worker: w, code: 0, signal: null });
     await settle();
   };
-  return { loop, spawned, lines, live, tick, exit, drain, settle, done, accepted, setLoad: (f: typeof load) => (load = f) };
+  /** Every live worker of a program, as "id.gen.state". */
+  const ready = () => workers().filter(({ w }) => w.state === "ready").length;
+  const handles = () => workers().map(({ w }) => w);
+  return { loop, ready, handles, now: () => now, spawned, lines, live, tick, exit, drain, settle, done, accepted, setLoad: (f: typeof load) => (load = f) };
 }
 

@@ -14,7 +14,7 @@ test("each signal names one method of the arbiter", () => {
     SIGTERM: "terminate",
     SIGINT: "interrupt",
     SIGQUIT: "quit",
-    SIGUSR1: "logStatus",
+    SIGUSR1: "reopenLogs",
     SIGTTIN: "scaleUp",
     SIGTTOU: "scaleDown",
   });

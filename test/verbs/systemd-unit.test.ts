@@ -33,6 +33,7 @@ describe("renderUnit", () => {
     expect(line(unit, "NotifyAccess")).toEqual(["NotifyAccess=main"]);
     expect(line(unit, "ExecReload")).toEqual(["ExecReload=/bin/kill -HUP $MAINPID"]);
     expect(line(unit, "KillMode")).toEqual(["KillMode=mixed"]);
+    expect(line(unit, "Delegate")).toEqual(["Delegate=yes"]);
     expect(line(unit, "ExecStart")).toEqual([
       "ExecStart=/usr/local/bin/sup --pidfile /run/shop-app/sup.pid --processes 4 -- python3 app.py",
     ]);

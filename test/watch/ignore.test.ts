@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { DEFAULT_IGNORES, globToRegExpSource, includeFilter, isIgnored, parseRule, parseRules } from "../../src/watch/ignore.ts";
 
 const glob = (g: string) => new RegExp(`^${globToRegExpSource(g)}$`);
@@ -52,6 +54,24 @@ describe("isIgnored", () => {
       expect([p, ignored("", p, dir)]).toEqual([p, true]);
     }
     expect(ignored("", "src/app.py")).toBe(false);
+  });
+  test("defaults: rotated logs and runtime files (issue 18); source files with such words in them are not", () => {
+    for (const [p, dir] of [["app.log.1", false], ["logs/app.log.2.gz", false], ["web.log.2024-01-01", false], ["run/app.pid", false], ["gunicorn.sock", false],
+      [".pytest_cache", true], ["a/__pycache__", true], ["node_modules", true], ["node_modules/.cache", true], ["web/node_modules/.cache", true]] as const) {
+      expect([p, ignored("", p, dir)]).toEqual([p, true]);
+    }
+    for (const p of ["logging.py", "catalog.py", "pid.py", "socket.py", "app.logger.py", "sock/x.py"]) expect([p, ignored("", p)]).toEqual([p, false]);
+  });
+  test("the user's !glob takes a default back; node_modules taken back keeps its .cache ignored", () => {
+    expect(isIgnored(defaults, parseRules("!*.pid"), "app.pid", false)).toBe(false);
+    const deps = parseRules("!node_modules");
+    expect(isIgnored(defaults, deps, "node_modules", true)).toBe(false);
+    expect(isIgnored(defaults, deps, "node_modules/.cache", true)).toBe(true);
+  });
+  test("docs/config.md shows exactly this list, in this order", () => {
+    const doc = readFileSync(join(import.meta.dir, "../../docs/config.md"), "utf8");
+    const block = /<!-- default-ignores -->\n([\s\S]*?)<!-- \/default-ignores -->/.exec(doc)?.[1] ?? "";
+    expect([...block.matchAll(/`([^`]+)`/g)].map((m) => m[1])).toEqual(DEFAULT_IGNORES);
   });
   test("a name pattern matches at any depth, an anchored one only below its .gitignore", () => {
     expect(ignored("*.log", "a/b/c.log")).toBe(true);
