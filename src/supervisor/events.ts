@@ -40,5 +40,7 @@ export type Event =
   | { type: "reopen"; reason: string; reply?: (r: { ok: boolean; message: string }) => void }
   /** SIGCHLD: a child changed state; reparented orphans may wait to be reaped. */
   | { type: "child" }
+  /** Nothing happened: converge again (a step had more to spawn than it may do at once). */
+  | { type: "converge" }
   /** A bug in sup's own code, caught outside the loop (a callback): the loop stops the workers and exits 70. */
   | { type: "fault"; error: unknown };

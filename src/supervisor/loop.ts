@@ -157,6 +157,8 @@ export class Loop implements ProgramHost {
         return this.world.reapOrphans?.((pid) => this.owns(pid));
       case "fault":
         return this.fault(ev.error);
+      case "converge":
+        return; // the convergence after every event is the work
     }
   }
 
@@ -180,6 +182,17 @@ export class Loop implements ProgramHost {
     if (ev.worker) return this.programOf(ev.worker)?.notified(ev.text, ev.worker) ?? false;
     for (const p of this.programs.values()) if (p.notified(ev.text, undefined, ev.pid, ev.uid)) return true;
     return false;
+  }
+
+  private moreQueued = false;
+  /** ProgramHost: a program has more to converge; one "converge" event comes back on the next turn. */
+  more() {
+    if (this.moreQueued) return;
+    this.moreQueued = true;
+    setImmediate(() => {
+      this.moreQueued = false;
+      this.queue.push({ type: "converge" });
+    });
   }
 
   /** ProgramHost: children Bun waits for itself: every program's workers, and the guard. */

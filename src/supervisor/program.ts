@@ -37,7 +37,17 @@ export interface ProgramHost {
   readonly several: boolean;
   /** Counters for /metrics (metrics.ts): bumped where each event happens. */
   readonly metrics: Metrics;
+  /** There is more to converge than one step may do (spawns): converge again on the loop's next turn. */
+  more(): void;
 }
+
+/**
+ * Spawns in one step of the loop: Bun.spawn blocks the loop for about 6 ms
+ * a process here, so a reload of 64 workers in one step kept every signal,
+ * /healthz and `sup status` waiting for seconds. The rest follow on the
+ * next turns, with other events in between.
+ */
+const SPAWNS_PER_STEP = 4;
 
 /** Why a program runs no workers now. */
 export type Hold =
@@ -321,10 +331,12 @@ export class Program {
     }
     const canSpawn = (id: number) => this.workers.portFor(id, this.slotConfig(id)) !== undefined;
     const replacing = this.upkeep.converge(this.reloading);
+    let spawns = 0;
     for (const a of manage({ slots: this.slots, workers: this.workers.list, reload: r, now, canSpawn, replacing })) {
       if (this.reload !== r) return; // a spawn failed and rolled the reload back
       if (a.kind === "retire") this.workers.retire(a.worker, a.reason);
-      else this.spawn(a.id, a.generation, a.candidate);
+      else if (spawns++ < SPAWNS_PER_STEP) this.spawn(a.id, a.generation, a.candidate);
+      else this.host.more(); // the rest on the loop's next turn
     }
   }
 

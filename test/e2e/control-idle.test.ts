@@ -15,11 +15,15 @@ test("100 idle connections: sup status still answers, and the idle ones are clos
   await m.waitFor(/ready/);
   const { socket } = locateControl(m.pid, pidfile);
   let closed = 0;
-  const idle = await Promise.all(
+  // Connected at once, the master closes the oldest idle ones to make room
+  // while later ones still connect: a few may be reset before they are open.
+  const tries = await Promise.allSettled(
     Array.from({ length: 100 }, () =>
       Bun.connect({ unix: socket, socket: { data() {}, close() { closed++; } } }),
     ),
   );
+  const idle = tries.filter((t) => t.status === "fulfilled").map((t) => (t as PromiseFulfilledResult<Awaited<ReturnType<typeof Bun.connect>>>).value);
+  expect(idle.length).toBeGreaterThan(50);
   try {
     const t0 = Date.now();
     const r = await runSup(["status", "--pidfile", pidfile], { ms: 10_000 });
@@ -27,10 +31,10 @@ test("100 idle connections: sup status still answers, and the idle ones are clos
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("ready");
     expect(Date.now() - t0).toBeLessThan(5000);
-    await waitUntil(() => closed === 100, 5000, () => `every idle connection closed (${closed} of 100)`);
+    await waitUntil(() => closed >= idle.length, 5000, () => `every idle connection closed (${closed} of ${idle.length})`);
   } finally {
     for (const s of idle) s.end();
   }
   m.signal("SIGTERM");
   expect(await m.exitCode()).toBe(0);
-});
+}, 30_000);

@@ -60,3 +60,10 @@ test("a reload's answer says how long it took and what it replaced", async () =>
   await t.tick(1500);
   expect(results).toEqual([`generation 2 serving, reload took 1.50s; replaced 2 workers of gen 1 (pid ${old.join(", ")})`]);
 });
+
+test("a step spawns at most 4 workers; the rest follow on the next turns, with other events in between (Bun.spawn blocks ~6 ms each)", async () => {
+  const t = setup([prog("app", { processes: 16 })]);
+  expect(t.spawned).toHaveLength(4); // the first step, before any other event
+  await t.settle();
+  expect(t.spawned).toHaveLength(16);
+});
