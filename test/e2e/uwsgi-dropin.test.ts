@@ -76,7 +76,7 @@ describe.each(APPS)("$name: one uwsgi.ini, run by uwsgi --ini and by sup --ini",
     const m = new Master(["--ini", "uwsgi.ini"], { cwd: p.dir, env: privateTmp() });
     await m.waitFor(/gen 1 ready/, 30_000);
     // One sup worker; its gunicorn forks the two workers the file asks for.
-    expect(m.out).toContain(`uwsgi: runs /usr/bin/gunicorn --preload --workers 2 ${app.module}: one sup worker whose gunicorn forks 2 workers`);
+    expect(m.out).toContain(`uwsgi: runs /usr/bin/gunicorn --preload --workers 2 --timeout 30 ${app.module}: one sup worker whose gunicorn forks 2 workers`);
     expect(m.out).toMatch(/set command = … in the file or give it after --/);
     expect(m.out).toMatch(/uwsgi\.ini:11: harakiri: ignored, not in sup yet \(issue 21\)/);
     await p.served("v1");
