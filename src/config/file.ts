@@ -12,6 +12,7 @@ import { SPECS } from "./schema.ts";
 import { didYouMean } from "../core/suggest.ts";
 import { splitWords } from "../core/words.ts";
 import { iniDialect, readUwsgi } from "./uwsgi-load.ts";
+import { looksLikeSupervisord, readSupervisord } from "./supervisord.ts";
 import type { Problem } from "./uwsgi-report.ts";
 import type { Daemon, Translation } from "./uwsgi-translate.ts";
 
@@ -42,6 +43,8 @@ export interface FileRead {
   uwsgi?: Translation;
   /** The program the top level's own command runs as, beside the declared ones (a uwsgi.ini's app beside its attached daemons). */
   topProgram?: string;
+  /** A supervisord config: what was left out and why, one line each (file:line: …). */
+  notes?: string[];
 }
 
 /** Found in the working directory when no file is named, in this order (DESIGN.md §2). */
@@ -67,7 +70,8 @@ function present(path: string): boolean {
 function formatOf(path: string): Format | undefined {
   if (basename(path) === ".suprc") return "ini"; // key = value lines, like c12's rc files
   const ext = extname(path).toLowerCase();
-  return ext === ".ini" ? "ini" : ext === ".toml" ? "toml" : ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : undefined;
+  // .conf: supervisord's supervisord.conf and conf.d/*.conf are INI.
+  return ext === ".ini" || ext === ".conf" ? "ini" : ext === ".toml" ? "toml" : ext === ".json" ? "json" : ext === ".yaml" || ext === ".yml" ? "yaml" : undefined;
 }
 
 export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
@@ -103,9 +107,18 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   let placeholders = new Set<string>();
   let programs: { name: string; line: number }[] = [];
   let uwsgi: Translation | undefined;
-  const dialect = found.format === "ini" ? iniDialect(text, found.section) : undefined;
+  let notes: string[] | undefined;
+  const early: Problem[] = [];
+  const supervisord = found.format === "ini" && found.section === undefined && looksLikeSupervisord(text);
+  const dialect = found.format === "ini" && !supervisord ? iniDialect(text, found.section) : undefined;
   if (dialect && "error" in dialect) throw new ConfigError(`${name}: ${dialect.error}; name one with ${name}:SECTION`);
-  if (dialect?.dialect === "uwsgi") {
+  if (supervisord) {
+    const read = readSupervisord(text, found.path, env);
+    raw = read.entries.map((e) => ({ key: e.key, value: e.value, line: e.line, layer: "file" as const, program: e.program }));
+    programs = read.programs;
+    notes = read.notes;
+    early.push(...read.problems.map((p) => ({ where: `${name}:${p.line}`, message: p.message })));
+  } else if (dialect?.dialect === "uwsgi") {
     uwsgi = readUwsgi({ path: found.path, name, section: dialect.section }, envName, env, cwd);
     raw = uwsgi.entries.map((e) => ({ key: e.key, value: e.value, line: 0, where: e.where, layer: e.layer }));
     for (const d of uwsgi.daemons) raw.push(...daemonEntries(d));
@@ -121,6 +134,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   // Every entry is checked, and every problem kept: one run shows them all.
   const entries: Entry[] = [];
   const problems: Problem[] = [];
+  problems.push(...early);
   for (const e of raw) {
     const where = e.where ?? `${name}:${e.line}`;
     const spec = SPECS.get(e.key);
@@ -151,7 +165,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   const declared = programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` }));
   // A uwsgi.ini's attached daemons are programs; its app is one too, "app", first.
   if (uwsgi?.daemons.length) return { entries, programs: [{ name: "app", where: uwsgi.app.where ?? name }, ...uwsgi.daemons.map((d) => ({ name: d.name, where: d.where }))], problems, uwsgi, topProgram: "app" };
-  return { entries, programs: declared, problems, uwsgi };
+  return { entries, programs: declared, problems, uwsgi, notes };
 }
 
 /**

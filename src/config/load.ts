@@ -33,6 +33,8 @@ export interface Loaded {
   programSources: Map<string, Record<string, Source>>;
   /** A [uwsgi] section: what sup made of each key, and the app command it built (one line for the log). */
   uwsgi?: { name: string; translation: Translation; command?: string };
+  /** A supervisord config: what sup left out and why (file:line: …). */
+  notes?: string[];
 }
 
 export function setValue(cfg: Record<string, unknown>, sources: Record<string, Source>, spec: OptionSpec, value: unknown, src: Source) {
@@ -139,7 +141,7 @@ export async function loadConfig(cli: Cli, env: Record<string, string | undefine
     throw new ConfigError(list.length === 1 ? list[0]! : `${list.length} problems in ${found!.name}:\n  ${list.join("\n  ")}`);
   }
   const { programsOf } = await import("./programs.ts");
-  return { config, sources, file, ...programsOf({ cli, cwd, env, config, sources, read }), uwsgi };
+  return { config, sources, file, ...programsOf({ cli, cwd, env, config, sources, read }), uwsgi, ...(read?.notes?.length ? { notes: read.notes } : {}) };
 }
 
 /**

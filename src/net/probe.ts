@@ -2,14 +2,16 @@
 // take traffic. `notify` and `delay` are decided by the master (a READY=1
 // datagram, time alive); `tcp` and `http` are probes run here.
 import { ConfigError } from "../config/coerce.ts";
+import { PRIVATE } from "./health.ts";
 
 export type ReadySpec =
   | { kind: "notify" }
   | { kind: "tcp"; host: string; port: string }
-  | { kind: "http"; url: string }
+  /** strict: only 200-399 counts (http:/PATH on the worker's own socket, to catch an app that answers 500). */
+  | { kind: "http"; url: string; strict?: boolean }
   | { kind: "delay"; seconds: number };
 
-const FORMS = "use notify, tcp:HOST:PORT, tcp:PORT, http://HOST:PORT/PATH or delay:SECONDS ({id} and {port} are replaced per worker)";
+const FORMS = "use notify, tcp:HOST:PORT, tcp:PORT, http://HOST:PORT/PATH, http:/PATH (the worker's own socket) or delay:SECONDS ({id} and {port} are replaced per worker)";
 
 /** One probe attempt's bound: a worker that answers slower is not ready yet. */
 const PROBE_MS = 1000;
@@ -18,9 +20,11 @@ export function parseReady(s: string): ReadySpec {
   const bad = (why: string): never => {
     throw new ConfigError(`ready ${JSON.stringify(s)}: ${why}; ${FORMS}`);
   };
-  const unknown = s.replaceAll("{id}", "").replaceAll("{port}", "").match(/\{[^}]*\}/);
+  const unknown = s.replaceAll("{id}", "").replaceAll("{port}", "").replaceAll(PRIVATE, "").match(/\{[^}]*\}/);
   if (unknown) bad(`unknown placeholder ${unknown[0]}`);
   if (s === "notify") return { kind: "notify" };
+  // http:/PATH: the worker's own socket (net/health.ts), where only this worker answers.
+  if (/^http:\/(?!\/)/.test(s)) return { kind: "http", url: `http://127.0.0.1:${PRIVATE}${s.slice("http:".length)}`, strict: true };
   if (s.startsWith("delay:")) {
     const text = s.slice("delay:".length);
     const seconds = Number(text);
@@ -36,7 +40,7 @@ export function parseReady(s: string): ReadySpec {
   }
   if (s.startsWith("http://") || s.startsWith("https://")) {
     try {
-      new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1"));
+      new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1").replaceAll(PRIVATE, "1"));
     } catch {
       bad("not a valid URL");
     }
@@ -46,13 +50,13 @@ export function parseReady(s: string): ReadySpec {
 }
 
 /** The spec for one worker: {id} and {port} replaced by its values. */
-export function expandReady(spec: ReadySpec, vars: { id: number; port: number }): ReadySpec {
-  const sub = (t: string) => t.replaceAll("{id}", String(vars.id)).replaceAll("{port}", String(vars.port));
+export function expandReady(spec: ReadySpec, vars: { id: number; port: number; privatePort?: number }): ReadySpec {
+  const sub = (t: string) => t.replaceAll("{id}", String(vars.id)).replaceAll("{port}", String(vars.port)).replaceAll(PRIVATE, String(vars.privatePort ?? 0));
   switch (spec.kind) {
     case "tcp":
       return { kind: "tcp", host: sub(spec.host), port: sub(spec.port) };
     case "http":
-      return { kind: "http", url: sub(spec.url) };
+      return { kind: "http", url: sub(spec.url), strict: spec.strict };
     default:
       return spec;
   }
@@ -75,7 +79,7 @@ export async function probeOnce(spec: ReadySpec): Promise<boolean> {
       headers: { connection: "close" },
     });
     await res.body?.cancel();
-    return res.status < 500;
+    return spec.strict ? res.status >= 200 && res.status < 400 : res.status < 500;
   } catch {
     return false;
   }

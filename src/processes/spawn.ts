@@ -10,6 +10,8 @@ export interface SpawnSpec {
   fds: number[]; // become the child's fd 3, 4, …
   /** "inherit": the worker writes to the master's stdout/stderr itself (no prefix, no copy). */
   output: "pipe" | "inherit";
+  /** Fds made for this worker alone (its own socket): the master's copies are closed once it has them. */
+  closeAfterSpawn?: number[];
   /** Also give the worker a pipe for sd_notify lines, as the fd after `fds` (SUP_NOTIFY_FD). */
   notifyPipe: boolean;
   onExit(code: number | null, signal: string | null): void;
@@ -61,15 +63,20 @@ const decoder = new TextDecoder();
 
 export const spawnProcess: SpawnFn = (spec) => {
   const out = spec.output === "pipe" ? "pipe" : "inherit";
-  const proc = Bun.spawn(spec.argv, {
-    cwd: spec.cwd,
-    env: spec.env,
-    // A new session and process group: signals to -pid reach the worker's
-    // children too, and a Ctrl-C in the terminal reaches only the master.
-    detached: true,
-    stdio: ["ignore", out, out, ...spec.fds, ...(spec.notifyPipe ? (["pipe"] as const) : [])],
-    onExit: (_p, code, signal) => spec.onExit(code, signal === null ? null : String(signal)),
-  });
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(spec.argv, {
+      cwd: spec.cwd,
+      env: spec.env,
+      // A new session and process group: signals to -pid reach the worker's
+      // children too, and a Ctrl-C in the terminal reaches only the master.
+      detached: true,
+      stdio: ["ignore", out, out, ...spec.fds, ...(spec.notifyPipe ? (["pipe"] as const) : [])],
+      onExit: (_p, code, signal) => spec.onExit(code, signal === null ? null : String(signal)),
+    });
+  } finally {
+    for (const fd of spec.closeAfterSpawn ?? []) closeFd(fd); // the worker has its copy (or never will)
+  }
   if (out === "pipe") {
     void pump(proc.stdout as ReadableStream<Uint8Array>, (l, cut) => spec.onLine("stdout", l, cut));
     void pump(proc.stderr as ReadableStream<Uint8Array>, (l, cut) => spec.onLine("stderr", l, cut));

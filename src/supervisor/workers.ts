@@ -77,7 +77,7 @@ export class Workers {
     const now = this.deps.now();
     const port = this.portFor(id, cfg) ?? 0;
     const prepared = this.deps.prepare(cfg, id, generation, port, this.program);
-    const spec = expandReady(parseReady(cfg.ready), { id, port });
+    const spec = expandReady(parseReady(cfg.ready), { id, port, privatePort: prepared.privatePort });
     const box: { w?: WorkerHandle } = {};
     let pid: number;
     try {
@@ -95,6 +95,7 @@ export class Workers {
       throw e;
     }
     const w = (box.w = new WorkerHandle(id, generation, pid, now, port, this.named ? this.program : undefined));
+    w.privatePort = prepared.privatePort;
     w.cgroup = prepared.cgroup;
     if (prepared.uid !== undefined) this.uids.set(w, prepared.uid);
     this.deps.guard?.watch("g", pid);

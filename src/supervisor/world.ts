@@ -28,6 +28,10 @@ export interface Prepared {
   cgroup?: string;
   /** The uid the worker runs as, when the config names one (uid): its sd_notify datagrams come from that uid. */
   uid?: number;
+  /** The worker's own socket (the last of `fds`), for probes that must reach it (http:/PATH): its port. */
+  privatePort?: number;
+  /** Fds the master made for this worker alone: closed in the master once the worker has them. */
+  closeAfterSpawn?: number[];
 }
 
 export interface Orphan {

@@ -70,6 +70,22 @@ function check(loaded: Loaded, env: string): number {
     console.log(uwsgiReport(loaded.uwsgi.name, loaded.uwsgi.translation));
     console.log(loaded.uwsgi.command ? `\ncommand: ${loaded.uwsgi.command}\n` : "");
   }
+  if (loaded.notes) console.log(`read as a supervisord config; left out:\n${loaded.notes.map((n) => `  ${n}`).join("\n")}\n`);
+  const named = loaded.programs.filter((p) => p.name !== "");
+  if (named.length > 0) {
+    // Every program is checked as the master would, each problem naming its program.
+    const problems: string[] = [];
+    for (const p of named) {
+      try {
+        checkConfig(p.config, process.cwd());
+      } catch (e) {
+        problems.push(`program ${p.name} (${p.where}): ${(e as Error).message}`);
+      }
+    }
+    if (problems.length) throw new ConfigError(problems.join("\n"));
+    console.log(`config ok (${what}): programs ${named.map((p) => `${p.name} (${p.config.processes})`).join(", ")}`);
+    return 0;
+  }
   if (config.command.length === 0) {
     console.log(`config ok (${what}); no command yet: give it after -- or as command in the config`);
     return 0;

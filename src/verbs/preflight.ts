@@ -6,6 +6,7 @@ import { dirname, resolve } from "node:path";
 import { UsageError } from "./cli.ts";
 import { ConfigError } from "../config/coerce.ts";
 import { parseListen } from "../net/listen.ts";
+import { PRIVATE, parseHealth } from "../net/health.ts";
 import { parseReady } from "../net/probe.ts";
 import { commandArgv, parseEnvList } from "../processes/env.ts";
 import { parseSignal } from "../processes/handle.ts";
@@ -74,6 +75,12 @@ function commandProblems(cfg: Config, startDir: string, problems: string[]): str
   } catch (e) {
     problems.push((e as Error).message);
   }
+  try {
+    if (cfg.health) parseHealth(cfg.health);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  if (!parseSignal(cfg["watchdog-signal"])) problems.push(`watchdog-signal ${JSON.stringify(cfg["watchdog-signal"])} is not a signal name; use e.g. ABRT, USR2 or QUIT`);
   if (cfg.command.length === 0) {
     problems.push("no command to run: give one after -- (sup -p 2 -- python app.py) or set command in the config");
     return undefined;
@@ -138,6 +145,7 @@ function refuseProbeOfListen(cfg: Config) {
   const spec = parseReady(cfg.ready);
   let port: string;
   if (spec.kind === "tcp") port = spec.port;
+  else if (spec.kind === "http" && spec.url.includes(PRIVATE)) return; // the worker's own socket: only it answers
   else if (spec.kind === "http") port = new URL(spec.url.replaceAll("{id}", "1").replaceAll("{port}", "1")).port || (spec.url.startsWith("https:") ? "443" : "80");
   else return;
   if (!/^\d+$/.test(port) || spec.kind === "http" && /\{(?:port|id)\}/.test(spec.url)) return;

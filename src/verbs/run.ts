@@ -12,14 +12,14 @@ import { openControl, refuseRunningMaster, type Control } from "../control/open.
 import { droppedLines, endOutputs, log, reopenLogs, setLogFormat, useOutputs, workerLine } from "../output/log.ts";
 import { LogFile } from "../output/logfile.ts";
 import { libc } from "../native/libc.ts";
-import { listenFdNames } from "../net/listen.ts";
+import { bindListen, boundPort, listenFdNames, type ListenSocket } from "../net/listen.ts";
 import { workerEnv } from "../processes/env.ts";
 import { loadInChild } from "./config-child.ts";
 import { checkConfig, checkProgram } from "./preflight.ts";
 import { shimArgv } from "../processes/shim.ts";
 import { spawnProcess } from "../processes/spawn.ts";
 import { setFaultSink } from "../core/fault.ts";
-import { probeHealth } from "../net/health.ts";
+import { needsPrivate, probeHealth } from "../net/health.ts";
 import { groupMemory } from "../processes/memory.ts";
 import { Loop } from "../supervisor/loop.ts";
 import type { World } from "../supervisor/world.ts";
@@ -97,7 +97,10 @@ export async function runMaster(cli: Cli): Promise<number> {
     prepare(cfg, id, generation, port, program) {
       const cwd = resolve(startDir, cfg.chdir || ".");
       const { argv: command, user } = checkConfig(cfg, startDir);
-      const listen = sockets.for(generation, cfg, program);
+      const shared = sockets.for(generation, cfg, program);
+      // Probes that must reach this worker alone (http:/PATH) get a socket of its own, last.
+      const own = needsPrivate(cfg.health) || needsPrivate(cfg.ready) ? ownSocket(cfg) : undefined;
+      const listen = own ? [...shared, own.sock] : shared;
       const wantsNotify = talksNotify(cfg);
       const env = workerEnv(process.env, cfg, {
         id, generation, masterPid, port, program: several ? program : undefined,
@@ -111,7 +114,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] && !config.logto ? "inherit" : "pipe";
       const cgroup = cgroups?.create(id, generation, several ? program : undefined);
       const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup };
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup, ...(own ? { privatePort: own.port, closeAfterSpawn: [own.sock.fd] } : {}) };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     reopenLogs,
@@ -198,6 +201,7 @@ export async function runMaster(cli: Cli): Promise<number> {
     const notifying = programs.filter((p) => talksNotify(p.config)).map((p) => p.config);
     if (notifying.length > 0) notify = NotifyChannel.open(notifyName(notifying.find((c) => c.uid || c.gid) ?? notifying[0]!, control.dir), loop.queue, log);
     if (loaded.uwsgi) logUwsgi(loaded.uwsgi);
+    for (const n of loaded.notes ?? []) log.warn(`supervisord: ${n}`, { event: "config.note" });
     triggers = new ProgramTriggers(loop.queue, startDir, log);
     for (const p of loop.programs.values()) triggers.update(p.name, p.config);
     triggers.logReopen(config["touch-logreopen"], config["check-interval"]);
@@ -260,3 +264,13 @@ function testFault(): World["fault"] {
 
 /** A worker that says READY=1 or feeds a watchdog gets the notify socket and pipe. */
 const talksNotify = (cfg: Config) => cfg.ready === "notify" || cfg.watchdog > 0;
+
+/**
+ * A worker's own socket (127.0.0.1, a port the kernel picks), passed after
+ * the shared ones and named "sup-worker" in LISTEN_FDNAMES: gunicorn serves
+ * every socket it is handed, so a probe of this port reaches this worker.
+ */
+function ownSocket(cfg: Config): { sock: ListenSocket; port: number } {
+  const [sock] = bindListen(["127.0.0.1:0"], { backlog: cfg["listen-backlog"], mode: "", option: "health" });
+  return { sock: { ...sock!, name: "sup-worker" }, port: boundPort(sock!.fd) };
+}

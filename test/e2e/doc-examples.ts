@@ -15,6 +15,7 @@ export const HEALTH_LINE = "sup -p 4 --listen 127.0.0.1:8000 --ready notify --ma
 export const DOC_LINES: DocLine[] = [
   { line: "sup --ini sup.ini", test: "test/e2e/programs.test.ts" },
   { line: "sup --procfile Procfile", test: "test/e2e/programs.test.ts" },
+  { line: "sup -c supervisord.conf", test: "test/e2e/programs.test.ts" },
   { line: "sup --ini uwsgi.ini", test: "test/e2e/uwsgi-dropin.test.ts" },
   { line: "sup migrate uwsgi uwsgi.ini", test: "test/config/uwsgi-corpus.test.ts" },
   { line: HEALTH_LINE, test: "test/e2e/health.test.ts" },

@@ -104,3 +104,45 @@ test("the same with gunicorn (the Flask app) as the worker command", async () =>
   cpSync(join(ROOT, "test/fixtures/apps/flask"), app, { recursive: true });
   await recycles([GUNICORN, "--preload", "--chdir", app, "app:app"], 20);
 }, 60_000);
+
+/** A fresh copy of a fixture app, and a free port. */
+async function appCopy(name: string) {
+  const { cpSync } = await import("node:fs");
+  const dir = tempDir();
+  cpSync(join(ROOT, "test/fixtures/apps", name), dir, { recursive: true });
+  return { dir, port: await freePort() };
+}
+
+test("--ready http:/ reaches the new worker's own socket: a Django app that boots and then answers 500 is never ready, and its reload rolls back", async () => {
+  const app = await appCopy("django");
+  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${app.port}`, "--ready", "http:/", "--ready-timeout", "8", "--reload-grace", "0", "--", GUNICORN, "--preload", "proj.wsgi"], { cwd: app.dir });
+  await waitUntil(() => m.count(/ready \(http:\/\/127\.0\.0\.1:\d+\/\)/g) >= 2, 30_000, () => `2 workers ready by their own socket:\n${m.out}`);
+  expect(m.out).toMatch(/LISTEN|ready/);
+  // The view raises at request time: the app imports fine, gunicorn says READY=1, and every request is a 500.
+  const views = join(app.dir, "proj/views.py");
+  writeFileSync(views, readFileSync(views, "utf8").replace("def whoami(request):", "def whoami(request):\n    raise RuntimeError('broken view')"));
+  m.signal("SIGHUP");
+  await m.waitFor(/reload gen 2 rolled back: .*not ready within 8s/, 30_000);
+  const res = await fetch(`http://127.0.0.1:${app.port}/`, { headers: { connection: "close" } });
+  expect(res.status).toBe(200); // generation 1 serves
+  expect(await res.text()).toContain("gen=1");
+}, 60_000);
+
+test("--health http:/PATH probes each gunicorn through its own socket: the sick one is replaced, its sibling never", async () => {
+  const app = await appCopy("flask");
+  // A /health that fails in the gunicorn of sup worker 2 once the file sick-2 exists.
+  writeFileSync(join(app.dir, "app.py"), readFileSync(join(app.dir, "app.py"), "utf8") + `
+
+@app.route("/health")
+def health():
+    sick = os.path.exists(os.path.join(${JSON.stringify(app.dir)}, "sick-" + os.environ.get("SUP_WORKER_ID", "?")))
+    return ("sick\\n", 500) if sick else ("ok\\n", 200)
+`);
+  const m = new Master(["-p", "2", "--listen", `127.0.0.1:${app.port}`, "--ready", "notify", "--health", "http:/health", "--health-interval", "0.3", "--", GUNICORN, "--preload", "app:app"], { cwd: app.dir });
+  await waitUntil(() => m.count(/ready \(notify\)/g) >= 2, 30_000, "2 workers ready");
+  await Bun.sleep(1500); // several probes of each, all healthy
+  expect(m.out).not.toContain("health check failed");
+  writeFileSync(join(app.dir, "sick-2"), "");
+  await m.waitFor(/worker 2 pid \d+ gen 1 is replaced \(health\): 3 health checks failed in a row, last: http:\/\/127\.0\.0\.1:\d+\/health answered 500/, 15_000);
+  expect(m.out).not.toMatch(/worker 1 pid \d+ gen 1 (health check failed|is replaced)/);
+}, 40_000);

@@ -179,3 +179,37 @@ test("a cycle in depends-on is a config error naming it (exit 2, nothing started
     expect(r.stderr).not.toContain("spawned");
   }
 });
+
+test("a supervisord.conf as it is (sup -c supervisord.conf): its programs run, numprocs workers each, a one-shot with autorestart=false finishes; what sup leaves out is logged", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "supervisord.conf"), `[supervisord]
+nodaemon=true
+pidfile=%(here)s/sup.pid
+
+[program:worker]
+command=${fixture("programs/worker.sh")} ; the queue consumer
+numprocs=2
+process_name=%(program_name)s_%(process_num)02d
+autorestart=true
+stopwaitsecs=5
+stdout_logfile=/dev/stdout
+
+[program:once]
+command=/bin/echo one-shot done
+autorestart=false
+`);
+  const m = new Master(["-c", "supervisord.conf"], { cwd: dir });
+  await waitUntil(() => m.count(/bg-worker pid \d+ program worker/g) >= 2, 20_000, "2 workers of program worker");
+  await m.waitFor(/once worker 1 pid \d+ gen 1 exited code 0 after [\d.]+s: done \(restart = never\)/, 10_000);
+  expect(m.out).toContain("supervisord: supervisord.conf:8: process_name: sup names each worker by its program and id");
+  expect(m.out).toContain("supervisord: supervisord.conf:2: nodaemon: a supervisord setting sup has no use for");
+  // startsecs (default 1) is the readiness: ready = delay:1.
+  let states: string[] = [];
+  await waitUntil(async () => {
+    states = (await status(dir)).programs.map((p) => `${p.name}:${p.state}`);
+    return states[0] === "worker:ready";
+  }, 10_000, "program worker ready after startsecs");
+  expect(states).toEqual(["worker:ready", "once:completed"]);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 40_000);

@@ -1,0 +1,170 @@
+// A supervisord config (supervisord.conf, or a conf.d/*.conf of
+// [program:x] sections) read as supervisor reads it: Python's ConfigParser
+// with supervisor's rules (`;` starts a comment at a line's start or after
+// blanks, an indented line continues the value before it, %(ENV_X)s,
+// %(here)s, %(program_name)s and %(process_num)d are expanded, %% is %),
+// then each [program:x] becomes a sup program through the table below.
+// supervisord's options that sup does itself, or that mean nothing to it,
+// are notes; those it has no form for are said too. docs/programs.md.
+import { basename, dirname } from "node:path";
+
+export interface SupervisordEntry {
+  key: string;
+  value: unknown;
+  line: number;
+  program?: string;
+}
+
+export interface SupervisordRead {
+  entries: SupervisordEntry[];
+  programs: { name: string; line: number }[];
+  /** What was left out and why (file:line: …). */
+  notes: string[];
+  problems: { line: number; message: string }[];
+}
+
+/** Keys only supervisord's [program:x] sections use: a file with any of them (or a [supervisord] section) is supervisord's. */
+const SUPERVISORD_KEYS = new Set(["numprocs", "numprocs_start", "process_name", "directory", "autostart", "autorestart", "startsecs", "startretries", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user", "redirect_stderr", "stdout_logfile", "stderr_logfile", "environment", "priority", "umask", "serverurl"]);
+
+/** A file with a [supervisord] section, or [program:x] sections that use supervisord's keys. */
+export function looksLikeSupervisord(text: string): boolean {
+  const sections = parse(text);
+  if (sections.has("supervisord") || sections.has("supervisorctl")) return true;
+  for (const [name, s] of sections) if (name.startsWith("program:") && s.lines.some((l) => SUPERVISORD_KEYS.has(l.key))) return true;
+  return false;
+}
+
+type Rule = { to: string; as?: (v: string) => unknown } | { note: string };
+
+const bool = (v: string) => /^(true|yes|on|1)$/i.test(v);
+const RULES: Record<string, Rule> = {
+  command: { to: "command" },
+  numprocs: { to: "processes", as: Number },
+  directory: { to: "chdir" },
+  user: { to: "uid" },
+  stopsignal: { to: "stop-signal" },
+  stopwaitsecs: { to: "worker-reload-mercy", as: Number },
+  startsecs: { to: "ready", as: (v) => `delay:${Number(v)}` },
+  autorestart: { to: "restart", as: (v) => (/^unexpected$/i.test(v) ? "on-failure" : bool(v) ? "always" : "never") },
+  environment: { to: "env", as: parseEnvironment },
+  process_name: { note: "sup names each worker by its program and id (web.2)" },
+  numprocs_start: { note: "sup numbers workers from 1" },
+  priority: { note: "start order in sup is depends-on (docs/programs.md)" },
+  autostart: { note: "sup starts every program; `sup stop NAME` stops one" },
+  startretries: { note: "sup retries a crashing worker with a backoff for ever (give-up-after stops the whole master)" },
+  exitcodes: { note: "with autorestart = unexpected, sup restarts after any exit but 0 (restart = on-failure)" },
+  stopasgroup: { note: "sup always signals the worker's whole process group" },
+  killasgroup: { note: "sup always signals the worker's whole process group" },
+  redirect_stderr: { note: "sup passes stdout and stderr on, each line prefixed with the program and worker" },
+  umask: { note: "the workers inherit sup's umask" },
+  serverurl: { note: "sup's workers reach the master through its control socket (sup status)" },
+};
+// Log file options: sup writes every program's output to its own stdout/stderr (or --logto).
+for (const stream of ["stdout", "stderr"]) {
+  for (const k of ["logfile", "logfile_maxbytes", "logfile_backups", "capture_maxbytes", "events_enabled", "syslog"]) RULES[`${stream}_${k}`] = { note: "sup writes the output of every program to its own stdout and stderr, or to --logto FILE" };
+}
+const SUPERVISORD_SECTION: Record<string, Rule> = {
+  pidfile: { to: "pidfile" },
+  logfile: { to: "logto" },
+};
+
+/**
+ * Parses the text (its sections and continued values), then maps every
+ * [program:x] key. `env` gives %(ENV_X)s; `path` gives %(here)s.
+ */
+export function readSupervisord(text: string, path: string, env: Record<string, string | undefined>): SupervisordRead {
+  const out: SupervisordRead = { entries: [], programs: [], notes: [], problems: [] };
+  const file = basename(path);
+  const sections = parse(text);
+  for (const [header, { line: at, lines }] of sections) {
+    const program = header.startsWith("program:") ? header.slice("program:".length).trim() : undefined;
+    if (program === undefined) {
+      if (header === "supervisord") mapKeys(lines, SUPERVISORD_SECTION, undefined, out, file, path, env);
+      else out.notes.push(`${file}:${at}: [${header}]: ${sectionNote(header)}`);
+      continue;
+    }
+    if (!/^[\w.-]+$/.test(program)) {
+      out.problems.push({ line: at, message: `[${header}]: a program name is letters, digits, "_", "-" and "."` });
+      continue;
+    }
+    out.programs.push({ name: program, line: at });
+    mapKeys(lines, RULES, program, out, file, path, env);
+  }
+  return out;
+}
+
+function sectionNote(header: string): string {
+  if (header === "include") return "sup reads one file: put the [program:x] sections of the included files in it";
+  if (header.startsWith("group:")) return "sup controls each program by name (sup reload|stop|start NAME)";
+  if (header.startsWith("eventlistener:") || header.startsWith("fcgi-program:")) return "sup has no such program kind: left out";
+  return "supervisord's own server and control settings: sup has its control socket and sup status";
+}
+
+function mapKeys(lines: { key: string; value: string; line: number }[], rules: Record<string, Rule>, program: string | undefined, out: SupervisordRead, file: string, path: string, env: Record<string, string | undefined>) {
+  for (const l of lines) {
+    const rule = rules[l.key];
+    const where = `${file}:${l.line}`;
+    if (!rule) {
+      if (program === undefined) out.notes.push(`${where}: ${l.key}: a supervisord setting sup has no use for`);
+      else out.problems.push({ line: l.line, message: `${l.key}: not a supervisord program option sup knows` });
+      continue;
+    }
+    if ("note" in rule) {
+      out.notes.push(`${where}: ${l.key}: ${rule.note}`);
+      continue;
+    }
+    const value = expand(l.value, { here: dirname(path), program_name: program ?? "", process_num: "0", group_name: program ?? "" }, env);
+    out.entries.push({ key: rule.to, value: rule.as ? rule.as(value) : value, line: l.line, program });
+  }
+}
+
+/** %(name)s and %(name)d as supervisor expands them, %% as %. An unknown name stays as written. */
+function expand(v: string, vars: Record<string, string>, env: Record<string, string | undefined>): string {
+  return v.replace(/%%|%\(([\w]+)\)[sd]/g, (whole, name?: string) => {
+    if (whole === "%%") return "%";
+    if (name!.startsWith("ENV_")) return env[name!.slice(4)] ?? whole;
+    return vars[name!] ?? whole;
+  });
+}
+
+/** environment = A="1",B=two,C='x,y': KEY=VALUE pairs, quoted values may hold commas. */
+export function parseEnvironment(v: string): string[] {
+  const out: string[] = [];
+  const re = /\s*([A-Za-z_][\w.]*)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*'|[^,]*)\s*(?:,|$)/gy;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(v)) && m[0] !== "") {
+    let val = m[2]!.trim();
+    if (/^".*"$/s.test(val)) val = val.slice(1, -1).replace(/\\(.)/g, "$1");
+    else if (/^'.*'$/s.test(val)) val = val.slice(1, -1);
+    out.push(`${m[1]}=${val}`);
+  }
+  return out;
+}
+
+/** Sections with their lines: `;` and `#` comments (at a line's start, or `;` after blanks), indented continuation lines. */
+function parse(text: string): Map<string, { line: number; lines: { key: string; value: string; line: number }[] }> {
+  const sections = new Map<string, { line: number; lines: { key: string; value: string; line: number }[] }>();
+  let current: { key: string; value: string; line: number }[] | undefined;
+  let last: { key: string; value: string; line: number } | undefined;
+  text.replace(/^\uFEFF/, "").split(/\r?\n/).forEach((raw, i) => {
+    const line = i + 1;
+    if (/^\s*([;#]|$)/.test(raw)) return;
+    const value = raw.replace(/\s+;.*$/, "");
+    if (/^\s/.test(raw) && last) {
+      last.value += `\n${value.trim()}`;
+      return;
+    }
+    const header = /^\[([^\]]+)\]/.exec(value);
+    if (header) {
+      current = [];
+      sections.set(header[1]!.trim(), { line, lines: current });
+      last = undefined;
+      return;
+    }
+    const m = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(value);
+    if (!m || !current) return;
+    last = { key: m[1]!.trim().toLowerCase(), value: m[2]!.trim(), line };
+    current.push(last);
+  });
+  return sections;
+}
