@@ -9,7 +9,7 @@ import { strerror } from "../native/libc.ts";
 import { AcceptProbe, type ProbeState } from "./accept-probe.ts";
 import { bindOne, closeListen, parseListen, type ListenAddr, type ListenSocket } from "./listen.ts";
 import { ReuseportGroup } from "./steer-tcp.ts";
-import { closeUnix, homeFor, steerUnix, unixListener, type UnixListener } from "./steer-unix.ts";
+import { checkUnixPath, closeUnix, homeFor, steerUnix, unixListener, type UnixListener } from "./steer-unix.ts";
 
 export type Say = (level: "info" | "warn", msg: string, fields: Record<string, string | number>) => void;
 
@@ -72,6 +72,27 @@ export class Address {
     const sock = bindOne(this.name, this.addr, home ? { ...opts, at: home } : { ...opts, group: "join" });
     this.listeners.push({ sock, gens: new Set([g.key]), unix: home ? unixListener(sock, home) : undefined });
     this.group?.add(sock.fd);
+  }
+
+  /**
+   * Before a reload binds for g: a unix path deleted since (or replaced by a
+   * dead socket) gets a fresh socket for g at the path itself when
+   * generations share one (steering renames g's own over it anyway); what
+   * cannot be reached is an error (checkUnixPath). True when g has its
+   * socket now.
+   */
+  reclaimPath(g: Gen, cfg: Config, share: boolean): boolean {
+    if (this.addr.kind !== "unix" || checkUnixPath(this.name, this.addr.path, this.steered?.unix) === "ours") return false;
+    if (!this.shared && !share) {
+      this.say("warn", `listen ${this.name}: ${this.addr.path} was gone; ${g.label}'s socket is put there when it is ready`, { event: "listen.reclaim", addr: this.name, gen: g.gen });
+      return false;
+    }
+    const sock = bindOne(this.name, this.addr, { ...bindOptions(cfg), group: "first" });
+    const l: Listener = { sock, gens: new Set([g.key]), unix: unixListener(sock, "") };
+    this.listeners.push(l);
+    this.steered = l;
+    this.say("warn", `listen ${this.name}: ${this.addr.path} was gone; bound a fresh socket there for ${g.label} (the workers before it keep theirs, which nothing reaches by the path)`, { event: "listen.reclaim", addr: this.name, gen: g.gen });
+    return true;
   }
 
   listenerOf(key: string): Listener | undefined {

@@ -163,7 +163,7 @@ export function bindOne(name: string, addr: ListenAddr, opts: BindOptions): List
  * listener is an error, as is a path that is not a socket (never delete a
  * user's file).
  */
-function removeStaleSocket(name: string, path: string, option = "listen"): void {
+export function removeStaleSocket(name: string, path: string, option = "listen"): void {
   const fail = (n: string, code: number) => failAs(n, code, option);
   let isSocket: boolean;
   try {

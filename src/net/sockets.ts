@@ -65,6 +65,7 @@ export class Sockets {
         if (!a) this.addrs.set(name, Address.open(name, g, cfg, this.say));
         else {
           if (a.listeners.some((l) => [...l.gens].some((k) => !k.startsWith(`${program}\0`)))) a.fallBack("several programs listen on it");
+          if (a.reclaimPath(g, cfg, share)) continue;
           if (share || a.shared) (a.steered ?? a.listeners.at(-1)!).gens.add(g.key);
           else a.bindBeside(g, cfg);
         }

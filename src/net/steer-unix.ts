@@ -6,8 +6,10 @@
 // The socket it replaces first gets its private name back (link(2)), so a
 // rollback can rename it over the path again. Every socket has one name:
 // the path while steered, its private name otherwise.
-import { linkSync, lstatSync, renameSync } from "node:fs";
-import { closeListen, unlinkQuietly, type ListenSocket } from "./listen.ts";
+import { existsSync, linkSync, lstatSync, renameSync } from "node:fs";
+import { dirname } from "node:path";
+import { ConfigError } from "../config/coerce.ts";
+import { closeListen, removeStaleSocket, unlinkQuietly, type ListenSocket } from "./listen.ts";
 import { SUN_PATH_MAX } from "./sockaddr.ts";
 
 export interface UnixListener {
@@ -61,6 +63,29 @@ export function steerUnix(path: string, from: UnixListener | undefined, to: Unix
   if (from) from.sock.path = st ? from.home : undefined;
   to.sock.path = path;
   return undefined;
+}
+
+/**
+ * Before a reload binds for a new generation: is path still the socket sup
+ * bound there? "ours", or "gone" (deleted, or a dead socket that is now
+ * removed), so the new generation's socket must be put there; a file that
+ * is not a socket, a socket another process listens on, or a deleted
+ * directory is a ConfigError that fails the reload (the workers serving
+ * keep serving): a reload never reports done while the path reaches nothing.
+ */
+export function checkUnixPath(name: string, path: string, ours: UnixListener | undefined): "ours" | "gone" {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    const dir = dirname(path);
+    if (!existsSync(dir)) throw new ConfigError(`listen ${name}: the directory ${dir} was deleted after sup bound its socket there, so nothing can connect by that path; create it again (mkdir -p ${dir}) and reload`);
+    return "gone";
+  }
+  if (ours && st.isSocket() && st.ino === ours.ino) return "ours";
+  if (!st.isSocket()) throw new ConfigError(`listen ${name}: ${path} is no longer the socket sup bound there (it is now a ${st.isDirectory() ? "directory" : st.isSymbolicLink() ? "symlink" : "file that is not a socket"}); remove it and reload`);
+  removeStaleSocket(name, path); // another process's: in use is an error, a dead one is removed
+  return "gone";
 }
 
 /** Closes the socket and removes its name, if that is still its file. */

@@ -2,7 +2,7 @@
 // generation stays a hot standby through the grace. Real binary, real
 // HTTP on 127.0.0.1 and on a unix socket, real signals.
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { Master, SUP, alive, fixture, freePort, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
@@ -118,4 +118,51 @@ describe("where steering cannot work, generations share the socket as before", (
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);
   });
+});
+
+// Issue 18 item 5: a unix --listen path that changed under a running master.
+// The next reload puts a socket back at the path, or fails saying why; it
+// never says done while the path reaches nothing.
+describe("a unix --listen path deleted or replaced under the master", () => {
+  for (const mode of ["steered", "rolling (one shared socket)"] as const) {
+    test(`${mode}: a deleted socket file is bound again on reload; a file put there, or a deleted directory, fails the reload and names it`, async () => {
+      const dir = join(tempDir(), "run");
+      mkdirSync(dir);
+      const path = join(dir, "app.sock");
+      const { m, pidfile } = await start(`unix:${path}`, ["--reload-grace", "0.2"]);
+      const reload = () => runSup(["reload", "--wait", ...(mode === "steered" ? [] : ["--rolling"]), "--pidfile", pidfile], { ms: 30_000 });
+      let gen = 1;
+
+      rmSync(path);
+      let r = await reload();
+      expect(r.code).toBe(0);
+      gen++;
+      expect(m.out).toMatch(new RegExp(`listen unix:${path.replace(/[.]/g, "\\.")}: ${path.replace(/[.]/g, "\\.")} was gone`));
+      expect((await hit(`unix:${path}`)).gen).toBe(gen);
+
+      rmSync(path);
+      writeFileSync(path, "not a socket\n");
+      r = await reload();
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`${path} is no longer the socket sup bound there (it is now a file that is not a socket); remove it and reload`);
+      rmSync(path);
+      r = await reload();
+      expect(r.code).toBe(0);
+      gen += 2; // the failed reload used a generation number too
+      expect((await hit(`unix:${path}`)).gen).toBeGreaterThan(gen - 2);
+
+      rmSync(dir, { recursive: true });
+      r = await reload();
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`the directory ${dir} was deleted after sup bound its socket there, so nothing can connect by that path; create it again (mkdir -p ${dir}) and reload`);
+      mkdirSync(dir);
+      r = await reload();
+      expect(r.code).toBe(0);
+      const after = await hit(`unix:${path}`);
+      expect(m.livePids()).toContain(after.pid);
+      m.signal("SIGTERM");
+      expect(await m.exitCode()).toBe(0);
+      expect(readdirSync(dir)).toEqual([]);
+    }, 90_000);
+  }
 });
