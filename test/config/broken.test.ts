@@ -78,7 +78,7 @@ const CASES: Case[] = [
   { name: "yaml unknown key", files: { "sup.yaml": "processes: 2\nautoreload-wach: [src]\n" }, message: 'sup.yaml:2: unknown key "autoreload-wach" (did you mean autoreload-watch?)' },
   // Files
   { name: "missing file", files: {}, args: ["check", "-c", "nope.ini"], message: "-c nope.ini: config file nope.ini does not exist" },
-  { name: "unknown format", files: { "app.conf": "processes = 1\n" }, message: "cannot tell the format of app.conf" },
+  { name: "unknown format", files: { "app.txt": "processes = 1\n" }, message: "cannot tell the format of app.txt" },
 ];
 
 for (const c of CASES) {
