@@ -16,7 +16,7 @@ const WEIGHTS: Record<string, number> = {
   "test/watch/autoreload.test.ts": 80,
   "test/e2e/recipes-python.test.ts": 80,
   "test/e2e/descriptors.test.ts": 62,
-  "test/e2e/health.test.ts": 60,
+  "test/e2e/health.test.ts": 80,
   "test/e2e/recipes-examples.test.ts": 55,
   "test/e2e/reload-triggers.test.ts": 55,
   "test/e2e/recipes-js.test.ts": 43,
