@@ -11,13 +11,11 @@
 // A probe answers true for HTTP 200-399 (Kubernetes' httpGet), a tcp
 // connection accepted, or exit 0, within --health-timeout.
 import { ConfigError } from "../config/coerce.ts";
+import { PRIVATE, tcpConnects } from "./probe.ts";
 
 export type HealthSpec = { kind: "http"; url: string } | { kind: "tcp"; host: string; port: string } | { kind: "exec"; command: string };
 
 const FORMS = "use http:/PATH (the worker's own socket), http://HOST:{port}/PATH or tcp:HOST:{port} (with --port-base), or exec:COMMAND";
-
-/** The address sup gives every worker of its own when a probe needs it (`http:/PATH`, `{private}`). */
-export const PRIVATE = "{private}";
 
 export function parseHealth(s: string): HealthSpec {
   const bad = (why: string): never => {
@@ -43,9 +41,6 @@ export function parseHealth(s: string): HealthSpec {
   }
   return bad("unknown probe");
 }
-
-/** Whether a probe of this kind needs the worker's own socket. */
-export const needsPrivate = (s: string) => /^http:\/(?!\/)/.test(s) || s.includes(PRIVATE);
 
 export interface ProbeTarget {
   id: number;
@@ -77,21 +72,6 @@ export async function probeHealth(spec: HealthSpec, v: ProbeTarget, timeoutMs: n
     const err = e as Error;
     return { ok: false, detail: err.name === "TimeoutError" ? `no answer within ${timeoutMs / 1000}s` : err.message };
   }
-}
-
-async function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  const { connect } = await import("node:net");
-  return await new Promise((resolve) => {
-    const sock = connect({ host, port });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.once("connect", () => done(true));
-    sock.once("error", () => done(false));
-  });
 }
 
 /** exec:COMMAND through /bin/sh -c, in its own group (killed whole at the timeout), never inheriting the master's fds. */

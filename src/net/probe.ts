@@ -2,7 +2,11 @@
 // take traffic. `notify` and `delay` are decided by the master (a READY=1
 // datagram, time alive); `tcp` and `http` are probes run here.
 import { ConfigError } from "../config/coerce.ts";
-import { PRIVATE } from "./health.ts";
+
+/** The address sup gives every worker of its own when a probe needs it (`http:/PATH`, `{private}`). */
+export const PRIVATE = "{private}";
+/** Whether a probe of this kind needs the worker's own socket. */
+export const needsPrivate = (s: string) => /^http:\/(?!\/)/.test(s) || s.includes(PRIVATE);
 
 export type ReadySpec =
   | { kind: "notify" }
@@ -23,7 +27,7 @@ export function parseReady(s: string): ReadySpec {
   const unknown = s.replaceAll("{id}", "").replaceAll("{port}", "").replaceAll(PRIVATE, "").match(/\{[^}]*\}/);
   if (unknown) bad(`unknown placeholder ${unknown[0]}`);
   if (s === "notify") return { kind: "notify" };
-  // http:/PATH: the worker's own socket (net/health.ts), where only this worker answers.
+  // http:/PATH: the worker's own socket (PRIVATE), where only this worker answers.
   if (/^http:\/(?!\/)/.test(s)) return { kind: "http", url: `http://127.0.0.1:${PRIVATE}${s.slice("http:".length)}`, strict: true };
   if (s.startsWith("delay:")) {
     const text = s.slice("delay:".length);
@@ -85,7 +89,8 @@ export async function probeOnce(spec: ReadySpec): Promise<boolean> {
   }
 }
 
-async function tcpConnects(host: string, port: number): Promise<boolean> {
+/** True when host:port accepts a TCP connection within timeoutMs (closed at once). */
+export async function tcpConnects(host: string, port: number, timeoutMs = PROBE_MS): Promise<boolean> {
   // Imported here: node:net costs the master ~3.7 MB and only tcp probes use it.
   const { connect } = await import("node:net");
   return await new Promise((resolve) => {
@@ -95,7 +100,7 @@ async function tcpConnects(host: string, port: number): Promise<boolean> {
       sock.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => done(false), PROBE_MS);
+    const timer = setTimeout(() => done(false), timeoutMs);
     sock.once("connect", () => done(true));
     sock.once("error", () => done(false));
   });
