@@ -122,7 +122,7 @@ function tagOf(program: string | undefined, id: number, gen: number): Uint8Array
   const key = `${program ?? ""}\0${id}\0${gen}`;
   let tag = tags.get(key);
   if (!tag) {
-    if (tags.size > 4096) tags.clear(); // generations come and go: keep the cache bounded
+    if (tags.size > 512) tags.clear(); // generations come and go: keep the cache small (64 workers of a few generations fit)
     tags.set(key, (tag = encoder.encode(program === undefined ? `[${id} g${gen}] ` : `${colour(program, `${program}.${id} g${gen} |`)} `)));
   }
   return tag;

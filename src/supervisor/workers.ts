@@ -35,6 +35,8 @@ export class Workers {
   /** Workers booting at a lower CPU priority (--boot-nice) until they are ready, or at the latest until this time (ms). */
   private readonly nicer = new Map<WorkerHandle, number>();
   readonly leftovers: Leftovers;
+  /** An exited worker's cgroup → its process group, which the guard stops watching once the cgroup is empty. */
+  private readonly groupOfCgroup = new Map<string, number>();
 
   constructor(
     private readonly deps: World,
@@ -49,7 +51,14 @@ export class Workers {
   ) {
     this.leftovers = new Leftovers(
       (kind, t, sig) => (kind === "group" ? signalGroup(t as number, sig) : kind === "pid" ? signalPid(t as number, sig) : (deps.cgroups?.signal(t as string, sig) ?? false)),
-      (kind, t) => (kind === "cgroup" ? deps.cgroups?.remove(t as string) : deps.guard?.unwatch(kind === "group" ? "g" : "p", t as number)),
+      (kind, t) => {
+        if (kind !== "cgroup") return deps.guard?.unwatch(kind === "group" ? "g" : "p", t as number);
+        deps.cgroups?.remove(t as string);
+        // The guard watched the worker's group too: an empty cgroup means it is gone.
+        const pid = this.groupOfCgroup.get(t as string);
+        this.groupOfCgroup.delete(t as string);
+        if (pid !== undefined) deps.guard?.unwatch("g", pid);
+      },
     );
   }
 
@@ -220,7 +229,10 @@ export class Workers {
     // Whatever it forked goes with it (systemd's KillMode=control-group):
     // its cgroup, which holds all of it, or its group and what escaped it.
     const escaped = this.escapedFrom(w);
-    if (w.cgroup) this.leftovers.add("cgroup", w.cgroup, `cgroup ${w.cgroup} of worker ${w.id}`, now, killAt);
+    if (w.cgroup) {
+      this.groupOfCgroup.set(w.cgroup, w.pid);
+      this.leftovers.add("cgroup", w.cgroup, `cgroup ${w.cgroup} of worker ${w.id}`, now, killAt);
+    }
     else this.leftovers.add("group", w.pid, `process group ${w.pid} of worker ${w.id}`, now, killAt);
     if (escaped.length === 0) return;
     const n = escaped.length;

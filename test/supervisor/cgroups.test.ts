@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { defaults, type Config } from "../../src/config/schema.ts";
 import { Arbiter } from "../../src/supervisor/arbiter.ts";
 
-test("cgroup mode: what a worker left in its cgroup gets TERM, cgroup.kill after the mercy; then the cgroup is removed", async () => {
+test("cgroup mode: what a worker left in its cgroup gets TERM, cgroup.kill after the mercy; then the cgroup is removed and the guard stops watching the group", async () => {
   const cfg: Config = { ...defaults(), command: ["app"], ready: "delay:1", "worker-reload-mercy": 2 };
   let now = 0;
   const lines: string[] = [];
@@ -62,5 +62,9 @@ test("cgroup mode: what a worker left in its cgroup gets TERM, cgroup.kill after
   cgroups.set("/cg/worker-1-1-1", false); // cgroup.kill has done its work
   await tick(1000);
   expect(calls.at(-1)).toBe("rmdir /cg/worker-1-1-1");
+  // The guard forgets the group with the cgroup: a pid it kept watching
+  // would fill its table over months and, once reused, name another
+  // process's group.
+  expect(guard).toEqual([`+g ${w.pid}`, `-g ${w.pid}`]);
   expect(await done).toBe(0);
 });
