@@ -6,7 +6,7 @@ import { basename, extname, relative, resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, clip } from "./coerce.ts";
 import { readIni, type IniEntry } from "./ini.ts";
-import { readConfigText } from "./read.ts";
+import { checkConfigPath, readConfigText } from "./read.ts";
 import { readStructured, type RawEntry } from "./structured.ts";
 import { SPECS } from "./schema.ts";
 import { didYouMean } from "../core/suggest.ts";
@@ -95,6 +95,8 @@ export function findConfigFile(cli: Cli, cwd: string): FoundFile | undefined {
   }
   const path = resolve(cwd, file);
   if (!present(path)) throw new ConfigError(`${given.flag} ${raw}: config file ${shown(path)} does not exist`);
+  // What the path is comes first: a directory has no format to guess.
+  checkConfigPath(path, shown(path));
   const format = FLAG_FORMAT[given.name] ?? formatOf(path);
   if (!format) throw new ConfigError(`${given.flag} ${raw}: cannot tell the format of ${shown(path)} from its name; use --ini, --toml or --json`);
   return { path, name: shown(path), format, section };

@@ -64,6 +64,17 @@ function failure(name: string, path: string | Buffer, e: unknown): ConfigError {
   return new ConfigFileError(name, why);
 }
 
+/** Throws what readConfigText would about the path itself (missing, a loop, a directory, a FIFO …), before anything is read. */
+export function checkConfigPath(path: string, name: string): void {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw failure(name, path, e);
+  }
+  if (!st.isFile()) throw notAFile(name, st);
+}
+
 /**
  * The text of the config file at `path` (bytes, for a name that is not
  * UTF-8; `name` as shown in messages), without a UTF-8 byte order mark

@@ -11,7 +11,7 @@
 // A probe answers true for HTTP 200-399 (Kubernetes' httpGet), a tcp
 // connection accepted, or exit 0, within --health-timeout.
 import { ConfigError } from "../config/coerce.ts";
-import { PRIVATE, tcpConnects } from "./probe.ts";
+import { PRIVATE, parseTcp, tcpConnects } from "./probe.ts";
 
 export type HealthSpec = { kind: "http"; url: string } | { kind: "tcp"; host: string; port: string } | { kind: "exec"; command: string };
 
@@ -35,10 +35,7 @@ export function parseHealth(s: string): HealthSpec {
     }
     return { kind: "http", url: s };
   }
-  if (s.startsWith("tcp:")) {
-    const m = /^tcp:(?:(\[[^\]]+\]|[^:\[\]]+):)?([^:]+)$/.exec(s) ?? bad("not a tcp probe");
-    return { kind: "tcp", host: (m[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port: m[2]! };
-  }
+  if (s.startsWith("tcp:")) return { kind: "tcp", ...parseTcp(s, bad) };
   return bad("unknown probe");
 }
 

@@ -35,13 +35,7 @@ export function parseReady(s: string): ReadySpec {
     if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) bad("delay must be a number of seconds, 0 or more");
     return { kind: "delay", seconds };
   }
-  if (s.startsWith("tcp:")) {
-    const m = /^tcp:(?:(\[[^\]]+\]|[^:\[\]]+):)?([^:]+)$/.exec(s) ?? bad("not a tcp probe");
-    const port = m[2]!;
-    if (!/^(?:\d|\{id\}|\{port\})+$/.test(port)) bad(`port ${port} must be a number`);
-    if (/^\d+$/.test(port) && (Number(port) < 1 || Number(port) > 65535)) bad("port must be 1..65535");
-    return { kind: "tcp", host: (m[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port };
-  }
+  if (s.startsWith("tcp:")) return { kind: "tcp", ...parseTcp(s, bad) };
   if (s.startsWith("http://") || s.startsWith("https://")) {
     try {
       new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1").replaceAll(PRIVATE, "1"));
@@ -51,6 +45,15 @@ export function parseReady(s: string): ReadySpec {
     return { kind: "http", url: s };
   }
   return bad("unknown readiness check");
+}
+
+/** `tcp:HOST:PORT` or `tcp:PORT` (127.0.0.1); the port a number, or {port}/{id} placeholders. `bad` throws. */
+export function parseTcp(s: string, bad: (why: string) => never): { host: string; port: string } {
+  const m = /^tcp:(?:(\[[^\]]+\]|[^:\[\]]+):)?([^:]+)$/.exec(s) ?? bad("not a tcp probe");
+  const port = m[2]!;
+  if (!/^(?:\d|\{id\}|\{port\})+$/.test(port)) bad(`port ${port} must be a number`);
+  if (/^\d+$/.test(port) && (Number(port) < 1 || Number(port) > 65535)) bad("port must be 1..65535");
+  return { host: (m[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port };
 }
 
 /** The spec for one worker: {id} and {port} replaced by its values. */

@@ -79,6 +79,16 @@ describe("at start: exit 2 at once, naming the path and what it is", () => {
     });
   }
 
+  test("a path without an extension says what it is (a directory, a FIFO, a loop), not that its format is unknown", async () => {
+    const dir = tempDir();
+    for (const [kind, message] of KINDS.slice(0, 5)) {
+      await place(kind, join(dir, "app"));
+      const r = await runSup(["-c", "app", "--", SLEEPER], { cwd: dir, ms: 5000 });
+      expect(r.stderr).toMatch(new RegExp(`^sup: app: ${message.source}`));
+      expect(r.code).toBe(2);
+    }
+  });
+
   test("a byte order mark is accepted in INI, TOML, JSON and YAML", async () => {
     const dir = tempDir();
     const files: Record<string, string> = {

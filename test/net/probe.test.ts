@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigError } from "../../src/config/coerce.ts";
 import { bindListen, boundPort, closeListen, type ListenSocket } from "../../src/net/listen.ts";
+import { parseHealth } from "../../src/net/health.ts";
 import { expandReady, parseReady, probeOnce } from "../../src/net/probe.ts";
 
 describe("parseReady", () => {
@@ -22,6 +23,23 @@ describe("parseReady", () => {
       expect(() => parseReady(s)).toThrow("tcp:HOST:PORT");
     },
   );
+});
+
+describe("parseHealth", () => {
+  test("accepts every form", () => {
+    expect(parseHealth("http:/health")).toEqual({ kind: "http", url: "http://127.0.0.1:{private}/health" });
+    expect(parseHealth("http://127.0.0.1:{port}/up")).toEqual({ kind: "http", url: "http://127.0.0.1:{port}/up" });
+    expect(parseHealth("tcp:127.0.0.1:{port}")).toEqual({ kind: "tcp", host: "127.0.0.1", port: "{port}" });
+    expect(parseHealth("exec:test -e /tmp/ok")).toEqual({ kind: "exec", command: "test -e /tmp/ok" });
+  });
+
+  // The tcp forms are readiness's: one parser (probe.ts parseTcp), so a
+  // port that is not one fails the start here too.
+  test.each(["", "health", "tcp:", "tcp:bad", "tcp:127.0.0.1:99999", "tcp:{pid}", "exec:", "http://", "ftp://x/"])("rejects %p naming it and the forms", (s) => {
+    expect(() => parseHealth(s)).toThrow(ConfigError);
+    expect(() => parseHealth(s)).toThrow(`health ${JSON.stringify(s)}:`);
+    expect(() => parseHealth(s)).toThrow("exec:COMMAND");
+  });
 });
 
 test("expandReady substitutes {id} and {port}", () => {
