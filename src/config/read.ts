@@ -65,7 +65,7 @@ function failure(name: string, path: string | Buffer, e: unknown): ConfigError {
 }
 
 /** Throws what readConfigText would about the path itself (missing, a loop, a directory, a FIFO …), before anything is read. */
-export function checkConfigPath(path: string, name: string): void {
+export function checkConfigPath(path: string | Buffer, name: string): Stats {
   let st: Stats;
   try {
     st = statSync(path);
@@ -73,6 +73,7 @@ export function checkConfigPath(path: string, name: string): void {
     throw failure(name, path, e);
   }
   if (!st.isFile()) throw notAFile(name, st);
+  return st;
 }
 
 /**
@@ -89,13 +90,7 @@ export function readConfigText(path: string | Buffer, name: string): string {
 
 /** The bytes of the config file at `path`, read as readConfigText reads them (for readers that decode it their own way). */
 export function readConfigBytes(path: string | Buffer, name: string): Buffer {
-  let before: Stats;
-  try {
-    before = statSync(path);
-  } catch (e) {
-    throw failure(name, path, e);
-  }
-  if (!before.isFile()) throw notAFile(name, before);
+  const before = checkConfigPath(path, name);
   if (before.size > MAX_CONFIG_BYTES) throw tooBig(name, before.size);
   let fd: number;
   try {
