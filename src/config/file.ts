@@ -107,7 +107,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   const text = readConfigText(found.path, name);
   let raw: RawEntry[];
   let placeholders = new Set<string>();
-  let programs: { name: string; line: number }[] = [];
+  let programs: { name: string; line: number; where?: string }[] = [];
   let uwsgi: Translation | undefined;
   let notes: string[] | undefined;
   const early: Problem[] = [];
@@ -116,10 +116,10 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
   if (dialect && "error" in dialect) throw new ConfigError(`${name}: ${dialect.error}; name one with ${name}:SECTION`);
   if (supervisord) {
     const read = readSupervisord(text, found.path, env);
-    raw = read.entries.map((e) => ({ key: e.key, value: e.value, line: e.line, layer: "file" as const, program: e.program }));
+    raw = read.entries.map((e) => ({ key: e.key, value: e.value, line: e.line, where: e.where, layer: "file" as const, program: e.program }));
     programs = read.programs;
     notes = read.notes;
-    early.push(...read.problems.map((p) => ({ where: `${name}:${p.line}`, message: p.message })));
+    early.push(...read.problems.map((p) => ({ where: p.where ?? `${name}:${p.line}`, message: p.message })));
   } else if (dialect?.dialect === "uwsgi") {
     uwsgi = readUwsgi({ path: found.path, name, section: dialect.section }, envName, env, cwd);
     raw = uwsgi.entries.map((e) => ({ key: e.key, value: e.value, line: 0, where: e.where, layer: e.layer }));
@@ -164,7 +164,7 @@ export async function readConfigFile(found: FoundFile, envName: string, env: Rec
     }
     entries.push({ key: e.key, value, where, layer: e.layer, program: e.program });
   }
-  const declared = programs.map((p) => ({ name: p.name, where: `${name}:${p.line}` }));
+  const declared = programs.map((p) => ({ name: p.name, where: p.where ?? `${name}:${p.line}` }));
   // A uwsgi.ini's attached daemons are programs; its app is one too, "app", first.
   if (uwsgi?.daemons.length) return { entries, programs: [{ name: "app", where: uwsgi.app.where ?? name }, ...uwsgi.daemons.map((d) => ({ name: d.name, where: d.where }))], problems, uwsgi, topProgram: "app" };
   return { entries, programs: declared, problems, uwsgi, notes };

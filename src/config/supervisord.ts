@@ -6,22 +6,28 @@
 // then each [program:x] becomes a sup program through the table below.
 // supervisord's options that sup does itself, or that mean nothing to it,
 // are notes; those it has no form for are said too. docs/programs.md.
-import { basename, dirname } from "node:path";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { readConfigText } from "./read.ts";
 
 export interface SupervisordEntry {
   key: string;
   value: unknown;
   line: number;
+  /** file:line when the line is in an included file. */
+  where?: string;
   program?: string;
 }
 
 export interface SupervisordRead {
   entries: SupervisordEntry[];
-  programs: { name: string; line: number }[];
+  programs: { name: string; line: number; where?: string }[];
   /** What was left out and why (file:line: …). */
   notes: string[];
-  problems: { line: number; message: string }[];
+  problems: { line: number; where?: string; message: string }[];
 }
+
+/** supervisord's own limit on nested includes is none; sup stops a cycle or a runaway at this depth. */
+const MAX_INCLUDE_DEPTH = 8;
 
 /** Keys only supervisord's [program:x] sections use: a file with any of them (or a [supervisord] section) is supervisord's. */
 const SUPERVISORD_KEYS = new Set(["numprocs", "numprocs_start", "process_name", "directory", "autostart", "autorestart", "startsecs", "startretries", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user", "redirect_stderr", "stdout_logfile", "stderr_logfile", "environment", "priority", "umask", "serverurl"]);
@@ -74,47 +80,102 @@ const SUPERVISORD_SECTION: Record<string, Rule> = {
  */
 export function readSupervisord(text: string, path: string, env: Record<string, string | undefined>): SupervisordRead {
   const out: SupervisordRead = { entries: [], programs: [], notes: [], problems: [] };
-  const file = basename(path);
-  const sections = parse(text);
-  for (const [header, { line: at, lines }] of sections) {
-    const program = header.startsWith("program:") ? header.slice("program:".length).trim() : undefined;
-    if (program === undefined) {
-      if (header === "supervisord") mapKeys(lines, SUPERVISORD_SECTION, undefined, out, file, path, env);
-      else out.notes.push(`${file}:${at}: [${header}]: ${sectionNote(header)}`);
-      continue;
-    }
-    if (!/^[\w.-]+$/.test(program)) {
-      out.problems.push({ line: at, message: `[${header}]: a program name is letters, digits, "_", "-" and "."` });
-      continue;
-    }
-    out.programs.push({ name: program, line: at });
-    mapKeys(lines, RULES, program, out, file, path, env);
-  }
+  readInto(out, text, path, env, path, 0);
   return out;
 }
 
+/**
+ * One file's sections into `out`; `top` is the file sup was given (its lines
+ * are named by number alone, an included file's by file:line). [include]
+ * files = GLOB … is read as supervisord reads it: globs relative to the
+ * directory of the file that names them, matches in name order.
+ */
+function readInto(out: SupervisordRead, text: string, path: string, env: Record<string, string | undefined>, top: string, depth: number) {
+  const file = path === top ? basename(path) : relative(dirname(top), path) || basename(path);
+  const at = (line: number) => (path === top ? {} : { where: `${file}:${line}` });
+  const problem = (line: number, message: string) => out.problems.push({ line, ...at(line), message });
+  for (const [header, { line: start, lines }] of parse(text)) {
+    const program = header.startsWith("program:") ? header.slice("program:".length).trim() : undefined;
+    if (header === "include") {
+      include(out, lines, path, env, top, depth, problem);
+      continue;
+    }
+    if (program === undefined) {
+      if (header === "supervisord") mapKeys(lines, SUPERVISORD_SECTION, undefined, out, file, path, env, at, problem);
+      else out.notes.push(`${file}:${start}: [${header}]: ${sectionNote(header)}`);
+      continue;
+    }
+    if (!/^[\w.-]+$/.test(program)) {
+      problem(start, `[${header}]: a program name is letters, digits, "_", "-" and "."`);
+      continue;
+    }
+    if (out.programs.some((p) => p.name === program)) {
+      problem(start, `[${header}]: program ${program} is defined twice`);
+      continue;
+    }
+    out.programs.push({ name: program, line: start, ...at(start) });
+    mapKeys(lines, RULES, program, out, file, path, env, at, problem);
+  }
+}
+
+function include(out: SupervisordRead, lines: { key: string; value: string; line: number }[], path: string, env: Record<string, string | undefined>, top: string, depth: number, problem: (line: number, message: string) => void) {
+  for (const l of lines) {
+    if (l.key !== "files") {
+      problem(l.line, `[include] ${l.key}: supervisord's [include] has only files =`);
+      continue;
+    }
+    if (depth >= MAX_INCLUDE_DEPTH) {
+      problem(l.line, `[include] nested more than ${MAX_INCLUDE_DEPTH} files deep (an include of itself?)`);
+      continue;
+    }
+    const here = dirname(path);
+    for (const pattern of expand(l.value, { here }, env).split(/\s+/).filter(Boolean)) {
+      const abs = isAbsolute(pattern) ? pattern : join(here, pattern);
+      // Python's glob.glob, as supervisord: a pattern (or a plain name) that matches nothing is no error.
+      let matches: string[] = [];
+      try {
+        matches = [...new Bun.Glob(basename(abs)).scanSync({ cwd: dirname(abs), onlyFiles: true })].sort().map((m) => join(dirname(abs), m));
+      } catch {
+        // its directory does not exist: no match
+      }
+      for (const f of matches) {
+        try {
+          readInto(out, readConfigText(f, f), f, env, top, depth + 1);
+        } catch (e) {
+          problem(l.line, `[include] ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+}
+
 function sectionNote(header: string): string {
-  if (header === "include") return "sup reads one file: put the [program:x] sections of the included files in it";
   if (header.startsWith("group:")) return "sup controls each program by name (sup reload|stop|start NAME)";
   if (header.startsWith("eventlistener:") || header.startsWith("fcgi-program:")) return "sup has no such program kind: left out";
   return "supervisord's own server and control settings: sup has its control socket and sup status";
 }
 
-function mapKeys(lines: { key: string; value: string; line: number }[], rules: Record<string, Rule>, program: string | undefined, out: SupervisordRead, file: string, path: string, env: Record<string, string | undefined>) {
+function mapKeys(lines: { key: string; value: string; line: number }[], rules: Record<string, Rule>, program: string | undefined, out: SupervisordRead, file: string, path: string, env: Record<string, string | undefined>, at: (line: number) => { where?: string }, problem: (line: number, message: string) => void) {
   for (const l of lines) {
     const rule = rules[l.key];
     const where = `${file}:${l.line}`;
     if (!rule) {
       if (program === undefined) out.notes.push(`${where}: ${l.key}: a supervisord setting sup has no use for`);
-      else out.problems.push({ line: l.line, message: `${l.key}: not a supervisord program option sup knows` });
+      else problem(l.line, `${l.key}: not a supervisord program option sup knows`);
       continue;
     }
     if ("note" in rule) {
       out.notes.push(`${where}: ${l.key}: ${rule.note}`);
       continue;
     }
+    // supervisord refuses a file whose %(ENV_X)s names an unset variable; so does sup.
+    const unset = [...l.value.matchAll(/%\(ENV_(\w+)\)[sd]/g)].map((m) => m[1]!).filter((n) => env[n] === undefined);
+    if (unset.length > 0) {
+      problem(l.line, `${l.key}: %(ENV_${unset[0]})s: ${unset[0]} is not set in the environment (supervisord refuses this too); set it, or write the value`);
+      continue;
+    }
     const value = expand(l.value, { here: dirname(path), program_name: program ?? "", process_num: "0", group_name: program ?? "" }, env);
-    out.entries.push({ key: rule.to, value: rule.as ? rule.as(value) : value, line: l.line, program });
+    out.entries.push({ key: rule.to, value: rule.as ? rule.as(value) : value, line: l.line, ...at(l.line), program });
   }
 }
 

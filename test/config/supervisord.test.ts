@@ -2,11 +2,11 @@
 // projects' files: SOURCES) read as programs: each [program:x] key mapped or
 // noted, supervisor's %(…)s expansions, inline comments and continued values.
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { parseEnvironment, readSupervisord } from "../../src/config/supervisord.ts";
-import { ROOT } from "./helpers.ts";
+import { ROOT, dirWith } from "./helpers.ts";
 
 const FIX = join(ROOT, "test/fixtures/supervisord");
 const load = async (file: string, env: Record<string, string> = {}) =>
@@ -46,7 +46,7 @@ test("tornado-conf-d.conf: `;` after blanks starts a comment, as supervisor read
   expect(program(l, "jobman").ready).toBe("delay:10");
 });
 
-test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected and false, [group:x] and [include] noted", async () => {
+test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected and false, [group:x] noted; an [include] that matches nothing adds nothing", async () => {
   const l = await load("celery-multiline.conf", { CELERY_CONCURRENCY: "8" });
   const web = program(l, "web");
   expect(web.command[0]).toBe(`${FIX}/venv/bin/gunicorn`);
@@ -57,7 +57,7 @@ test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected 
   expect(program(l, "beat").restart).toBe("never");
   const notes = l.notes!.join("\n");
   expect(notes).toContain("[group:proj]: sup controls each program by name");
-  expect(notes).toContain("[include]: sup reads one file");
+  expect(l.programs.map((p) => p.name)).toEqual(["web", "celery", "beat"]);
   expect(notes).toContain("priority: start order in sup is depends-on");
 });
 
@@ -65,6 +65,28 @@ test("an unknown key in a [program:x] section is an error with file:line; enviro
   const r = readSupervisord("[program:a]\ncommand=true\nnumprocs=1\nautorestrat=true\n", "/x/s.conf", {});
   expect(r.problems).toEqual([{ line: 4, message: "autorestrat: not a supervisord program option sup knows" }]);
   expect(parseEnvironment(`A="1,2",B=two, C='x,y'`)).toEqual(["A=1,2", "B=two", "C=x,y"]);
+});
+
+test("[include] files = as supervisord reads it: globs beside the including file, in name order, nested; an unset %(ENV_X)s is an error, as in supervisord", async () => {
+  const dir = dirWith({
+    "supervisord.conf": "[supervisord]\nnodaemon=true\n\n[program:web]\ncommand=python3 -m http.server %(ENV_PORT)s\n\n[include]\nfiles = conf.d/*.conf more.ini\n",
+    "conf.d/b-worker.conf": "[program:worker]\ncommand=/bin/sleep 1000\nnumprocs=2\nbogus=1\n\n[include]\nfiles=../nested/*.conf\n",
+    "conf.d/a-beat.conf": "[program:beat]\ncommand=/bin/sleep 999\n",
+    "nested/x.conf": "[program:x]\ncommand=/bin/true\nautorestart=false\n",
+  });
+  try {
+    const r = readSupervisord(readFileSync(join(dir, "supervisord.conf"), "utf8"), join(dir, "supervisord.conf"), {});
+    expect(r.programs.map((p) => `${p.name} ${p.where ?? p.line}`)).toEqual(["web 4", "beat conf.d/a-beat.conf:1", "worker conf.d/b-worker.conf:1", "x nested/x.conf:1"]);
+    expect(r.problems).toEqual([
+      { line: 5, message: "command: %(ENV_PORT)s: PORT is not set in the environment (supervisord refuses this too); set it, or write the value" },
+      { line: 4, where: "conf.d/b-worker.conf:4", message: "bogus: not a supervisord program option sup knows" },
+    ]);
+    const ok = readSupervisord(readFileSync(join(dir, "supervisord.conf"), "utf8"), join(dir, "supervisord.conf"), { PORT: "8001" });
+    expect(ok.entries.find((e) => e.program === "web" && e.key === "command")!.value).toBe("python3 -m http.server 8001");
+    expect(ok.entries.find((e) => e.program === "worker" && e.key === "processes")).toMatchObject({ value: 2, where: "conf.d/b-worker.conf:3" });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("every fixture reads without an error", async () => {
