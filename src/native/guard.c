@@ -226,7 +226,8 @@ static int read_tree(struct state *s) {
   for (int i = 0; i < n; i++) {
     int j, pg = 0, sid = 0;
     for (j = 0; j < s->ntree && s->tree[j] != s->next[i]; j++) ;
-    if (j < s->ntree) { s->next_start[i] = s->tree_start[j]; continue; }
+    /* seen before, with its start time (one whose stat could not be read then is read again) */
+    if (j < s->ntree && s->tree_start[j] != 0) { s->next_start[i] = s->tree_start[j]; continue; }
     if (stat_of(s, s->next[i], &pg, &sid, &s->next_start[i]) != 0) { s->next_start[i] = 0; continue; }
     if (!has(s->groups, s->ngroups, pg) && !has(s->groups, s->ngroups, sid)) changed = 1;
   }

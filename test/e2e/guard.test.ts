@@ -53,7 +53,10 @@ async function killMasterAndCheck(m: Master, pids: number[]) {
   const guard = Number((await m.waitFor(/guard pid (\d+)/))[1]);
   const all = [...pids, ...m.livePids()];
   expect(all.every(running)).toBe(true);
-  await Bun.sleep(300); // the guard has heard of every worker, and in subreaper mode read the tree
+  // The guard has heard of every worker, and in subreaper mode read the
+  // tree: 25 ms after it saw a new process, a few turns more on a loaded
+  // machine (a CI run of two shards saw 300 ms fall short once).
+  await Bun.sleep(1000);
   process.kill(m.pid, "SIGKILL");
   const t0 = Date.now();
   await waitUntil(() => !all.some(running), 1000, () => `nothing running 1 s after kill -9; still running: ${all.filter(running).join(" ")}\n${m.out}`);
