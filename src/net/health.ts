@@ -11,7 +11,7 @@
 // A probe answers true for HTTP 200-399 (Kubernetes' httpGet), a tcp
 // connection accepted, or exit 0, within --health-timeout.
 import { ConfigError } from "../config/coerce.ts";
-import { PRIVATE, parseTcp, tcpConnects } from "./probe.ts";
+import { PRIVATE, checkUrl, parseTcp, tcpConnects } from "./probe.ts";
 
 export type HealthSpec = { kind: "http"; url: string } | { kind: "tcp"; host: string; port: string } | { kind: "exec"; command: string };
 
@@ -27,14 +27,7 @@ export function parseHealth(s: string): HealthSpec {
     return { kind: "exec", command };
   }
   if (/^http:\/(?!\/)/.test(s)) return { kind: "http", url: `http://127.0.0.1:${PRIVATE}${s.slice("http:".length)}` };
-  if (s.startsWith("http://") || s.startsWith("https://")) {
-    try {
-      new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1").replaceAll(PRIVATE, "1"));
-    } catch {
-      bad("not a valid URL");
-    }
-    return { kind: "http", url: s };
-  }
+  if (s.startsWith("http://") || s.startsWith("https://")) return { kind: "http", url: checkUrl(s, bad) };
   if (s.startsWith("tcp:")) return { kind: "tcp", ...parseTcp(s, bad) };
   return bad("unknown probe");
 }

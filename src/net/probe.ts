@@ -36,15 +36,18 @@ export function parseReady(s: string): ReadySpec {
     return { kind: "delay", seconds };
   }
   if (s.startsWith("tcp:")) return { kind: "tcp", ...parseTcp(s, bad) };
-  if (s.startsWith("http://") || s.startsWith("https://")) {
-    try {
-      new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1").replaceAll(PRIVATE, "1"));
-    } catch {
-      bad("not a valid URL");
-    }
-    return { kind: "http", url: s };
-  }
+  if (s.startsWith("http://") || s.startsWith("https://")) return { kind: "http", url: checkUrl(s, bad) };
   return bad("unknown readiness check");
+}
+
+/** An http(s) probe's URL as given, once it parses with its placeholders filled in. `bad` throws. */
+export function checkUrl(s: string, bad: (why: string) => never): string {
+  try {
+    new URL(s.replaceAll("{id}", "1").replaceAll("{port}", "1").replaceAll(PRIVATE, "1"));
+  } catch {
+    bad("not a valid URL");
+  }
+  return s;
 }
 
 /** `tcp:HOST:PORT` or `tcp:PORT` (127.0.0.1); the port a number, or {port}/{id} placeholders. `bad` throws. */
