@@ -95,8 +95,19 @@ for (const r of runs) {
   pass += p || 0;
   fail += f || 0;
   if (code !== 0 && !(f > 0)) broken = true;
-  // bun prints each failure twice (as it happens, and in its summary).
-  for (const l of text.split("\n")) if (l.startsWith("(fail) ") && !failed.includes(l)) failed.push(l);
+  // bun prints each failure twice (as it happens, and in its summary); the
+  // first time it follows the error. The summary repeats the error too, so a
+  // CI log that keeps only its tail still says why a test failed.
+  const lines = text.split("\n");
+  lines.forEach((l, at) => {
+    if (!l.startsWith("(fail) ") || failed.some((f) => f.startsWith(`${l}\n`) || f === l)) return;
+    let from = at;
+    while (from > 0 && from > at - 5_000 && !/^\((pass|fail|skip|todo)\) |^\S+\.test\.ts:$/.test(lines[from - 1]!)) from--;
+    let why = lines.slice(from, at).filter((w) => w.trim() !== "");
+    // The error's head says what failed, its tail where; a long received log between is cut.
+    if (why.length > 50) why = [...why.slice(0, 40), `… ${why.length - 48} lines …`, ...why.slice(-8)];
+    failed.push(why.length ? `${l}\n${why.map((w) => `    ${w}`).join("\n")}` : l);
+  });
 }
 if (broken) fail = Math.max(fail, 1);
 process.stderr.write(`\n── ${shards} shards ──\n${failed.length ? `${failed.length} tests failed:\n${failed.join("\n")}\n` : ""}\n ${pass} pass\n ${fail} fail\n`);
