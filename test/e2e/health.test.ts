@@ -117,7 +117,10 @@ test("--ready http:/ reaches the new worker's own socket: a Django app that boot
   const app = await appCopy("django");
   const m = new Master(["-p", "2", "--listen", `127.0.0.1:${app.port}`, "--ready", "http:/", "--ready-timeout", "8", "--reload-grace", "0", "--", GUNICORN, "--preload", "proj.wsgi"], { cwd: app.dir });
   await waitUntil(() => m.count(/ready \(http:\/\/127\.0\.0\.1:\d+\/\)/g) >= 2, 30_000, () => `2 workers ready by their own socket:\n${m.out}`);
-  expect(m.out).toMatch(/LISTEN|ready/);
+  // Each was probed through its own socket, never the shared --listen port.
+  const probed = [...m.out.matchAll(/ready \(http:\/\/127\.0\.0\.1:(\d+)\/\)/g)].map((x) => Number(x[1]));
+  expect(new Set(probed).size).toBe(2);
+  expect(probed).not.toContain(app.port);
   // The view raises at request time: the app imports fine, gunicorn says READY=1, and every request is a 500.
   const views = join(app.dir, "proj/views.py");
   writeFileSync(views, readFileSync(views, "utf8").replace("def whoami(request):", "def whoami(request):\n    raise RuntimeError('broken view')"));

@@ -137,7 +137,8 @@ describe("a unix --listen path deleted or replaced under the master", () => {
       let r = await reload();
       expect(r.code).toBe(0);
       gen++;
-      expect(m.out).toMatch(new RegExp(`listen unix:${path.replace(/[.]/g, "\\.")}: ${path.replace(/[.]/g, "\\.")} was gone`));
+      // The master's log line can be read here after the control reply.
+      await m.waitFor(new RegExp(`listen unix:${path.replace(/[.]/g, "\\.")}: ${path.replace(/[.]/g, "\\.")} was gone`), 5_000);
       expect((await hit(`unix:${path}`)).gen).toBe(gen);
 
       rmSync(path);
