@@ -3,6 +3,7 @@
 // noted, supervisor's %(…)s expansions, inline comments and continued values.
 import { expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { parseEnvironment, readSupervisord } from "../../src/config/supervisord.ts";
@@ -51,7 +52,7 @@ test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected 
   const web = program(l, "web");
   expect(web.command[0]).toBe(`${FIX}/venv/bin/gunicorn`);
   expect(web.env).toEqual(["DJANGO_SETTINGS_MODULE=proj.settings.production", "PYTHONUNBUFFERED=1"]);
-  expect(web.restart).toBe("on-failure");
+  expect(web.restart).toBe("always");
   expect(web["stop-signal"]).toBe("INT");
   expect(program(l, "celery").command).toContain("--concurrency=8");
   expect(program(l, "beat").restart).toBe("never");
@@ -63,7 +64,7 @@ test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected 
 
 test("an unknown key in a [program:x] section is an error with file:line; environment values keep their commas in quotes", () => {
   const r = readSupervisord("[program:a]\ncommand=true\nnumprocs=1\nautorestrat=true\n", "/x/s.conf", {});
-  expect(r.problems).toEqual([{ line: 4, message: "autorestrat: not a supervisord program option sup knows" }]);
+  expect(r.problems).toEqual([{ line: 4, message: "autorestrat: not a supervisord program option (did you mean autorestart?); supervisord ignores it without a word, sup stops here: fix or remove it" }]);
   expect(parseEnvironment(`A="1,2",B=two, C='x,y'`)).toEqual(["A=1,2", "B=two", "C=x,y"]);
 });
 
@@ -79,7 +80,7 @@ test("[include] files = as supervisord reads it: globs beside the including file
     expect(r.programs.map((p) => `${p.name} ${p.where ?? p.line}`)).toEqual(["web 4", "beat conf.d/a-beat.conf:1", "worker conf.d/b-worker.conf:1", "x nested/x.conf:1"]);
     expect(r.problems).toEqual([
       { line: 5, message: "command: %(ENV_PORT)s: PORT is not set in the environment (supervisord refuses this too); set it, or write the value" },
-      { line: 4, where: "conf.d/b-worker.conf:4", message: "bogus: not a supervisord program option sup knows" },
+      { line: 4, where: "conf.d/b-worker.conf:4", message: "bogus: not a supervisord program option; supervisord ignores it without a word, sup stops here: fix or remove it" },
     ]);
     const ok = readSupervisord(readFileSync(join(dir, "supervisord.conf"), "utf8"), join(dir, "supervisord.conf"), { PORT: "8001" });
     expect(ok.entries.find((e) => e.program === "web" && e.key === "command")!.value).toBe("python3 -m http.server 8001");
@@ -94,5 +95,60 @@ test("every fixture reads without an error", async () => {
     const l = await load(f, { WORKERS: "1", CELERY_CONCURRENCY: "1" });
     expect(l.programs.length).toBeGreaterThan(0);
     expect(readFileSync(join(FIX, "SOURCES"), "utf8")).toContain(f);
+  }
+});
+
+const read = (text: string, env: Record<string, string> = {}) => readSupervisord(text, "/srv/app/supervisord.conf", env);
+const value = (r: ReturnType<typeof read>, program: string | undefined, key: string) => r.entries.findLast((e) => e.program === program && e.key === key)?.value;
+
+test("`#` after a blank starts a comment too (supervisor's inline_comment_prefixes), not only `;`", () => {
+  const r = read("[program:web]\ncommand=python3 app.py --port 8000 # the app\ndirectory=/srv/app\t# its code\n");
+  expect(value(r, "web", "command")).toBe("python3 app.py --port 8000");
+  expect(value(r, "web", "chdir")).toBe("/srv/app");
+  // Without a blank before it, # is part of the value, as in supervisord.
+  expect(value(read("[program:web]\ncommand=echo a#b\n"), "web", "command")).toBe("echo a#b");
+});
+
+test("every program reloads stop-first, as supervisorctl restart (it binds its own port); autorestart = unexpected is restart = always, with a note", () => {
+  const r = read("[program:migrate]\ncommand=python3 migrate.py\nautorestart=false\n\n[program:web]\ncommand=python3 web.py\nautorestart=unexpected\n");
+  expect(value(r, "migrate", "restart")).toBe("never");
+  expect(value(r, "web", "restart")).toBe("always");
+  expect(value(r, "web", "reload-strategy")).toBe("stop-first");
+  expect(value(r, "migrate", "reload-strategy")).toBe("stop-first");
+  expect(r.notes).toContain("supervisord.conf:7: autorestart: unexpected is restart = always in sup: a worker that exits 0 is respawned too, where supervisord would leave it stopped (sup's on-failure is for a one-shot task, whose reload waits for it to finish)");
+});
+
+test("[supervisord] environment = reaches every program, under the program's own, and its names are known to %(ENV_X)s", () => {
+  const r = read('[supervisord]\nenvironment=APP_ENV="prod",HOME_DIR=/srv\n\n[program:a]\ncommand=/bin/ls %(ENV_HOME_DIR)s\n\n[program:b]\ncommand=/bin/true\nenvironment=APP_ENV="dev",B=1\n');
+  expect(r.problems).toEqual([]);
+  expect(value(r, undefined, "env")).toEqual(["APP_ENV=prod", "HOME_DIR=/srv"]);
+  expect(value(r, "a", "command")).toBe("/bin/ls /srv");
+  expect(value(r, "b", "env")).toEqual(["APP_ENV=prod", "HOME_DIR=/srv", "APP_ENV=dev", "B=1"]);
+});
+
+test("%(host_node_name)s and %(numprocs)d are expanded; a name supervisord does not know is an error, as in supervisord", () => {
+  const r = read("[program:w]\ncommand=/bin/echo %(host_node_name)s %(numprocs)d\nnumprocs=3\nprocess_name=%(program_name)s_%(process_num)02d\n\n[program:x]\ncommand=/bin/echo %(prog_name)s\n");
+  expect(value(r, "w", "command")).toBe(`/bin/echo ${hostname()} 3`);
+  expect(r.problems).toEqual([{ line: 7, message: expect.stringContaining("command: %(prog_name)s: supervisord has no such name here (it refuses the file too)") }]);
+});
+
+test("a file indented throughout reads as ConfigParser reads it: only a line indented deeper than its key continues it; a section given twice is one", () => {
+  const r = read("  [program:web]\n  command=/bin/sleep\n    100\n  numprocs=2\n\n[program:web]\nstopsignal=INT\n");
+  expect(r.programs.map((p) => p.name)).toEqual(["web"]);
+  expect(value(r, "web", "command")).toBe("/bin/sleep\n100");
+  expect(value(r, "web", "processes")).toBe(2);
+  expect(value(r, "web", "stop-signal")).toBe("INT");
+});
+
+test("%(process_num) in a command or environment is each worker's own number, from numprocs_start, as supervisord gives each process", async () => {
+  const r = read('[program:api]\ncommand=/bin/echo --port=80%(process_num)02d --sock /run/api%(process_num)d.sock "it\'s"\nenvironment=INSTANCE="%(process_num)s",MODE=x\nnumprocs=2\nnumprocs_start=1\nprocess_name=api_%(process_num)s\n');
+  expect(r.problems).toEqual([]);
+  expect(value(r, "api", "shell")).toBe(true);
+  expect(value(r, "api", "env")).toEqual(["MODE=x"]);
+  const line = (value(r, "api", "command") as string[])[0]!;
+  // The shell line, run as each worker runs it: SUP_WORKER_ID 1 and 2 are process_num 1 and 2.
+  for (const id of [1, 2]) {
+    const p = Bun.spawnSync(["/bin/sh", "-c", line.replace(/exec \S+/, `exec /bin/sh -c 'printf "%s|" "$INSTANCE" "$@"' x`)], { env: { SUP_WORKER_ID: String(id), PATH: "/usr/bin:/bin" } });
+    expect(p.stdout.toString()).toBe(`${id}|--port=80${String(id).padStart(2, "0")}|--sock|/run/api${id}.sock|it's|`);
   }
 });

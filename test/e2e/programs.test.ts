@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hammer, hit } from "./recipes.ts";
-import { Master, ROOT, alive, fixture, freePort, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
+import { Master, ROOT, alive, fixture, freePort, freePorts, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
 
 useCleanup();
 
@@ -213,3 +213,36 @@ autorestart=false
   m.signal("SIGTERM");
   expect(await m.exitCode()).toBe(0);
 }, 40_000);
+
+test("supervisord's %(process_num)02d gives each worker its own number (port, socket), as supervisord gives each process; sup reload api stops the old worker before the new one binds (stop-first)", async () => {
+  const dir = tempDir();
+  const base = await freePorts(2);
+  const ports = [base, base + 1];
+  // Binds the port its INSTANCE picks (1 or 2, from numprocs_start = 1) and says which name it was given.
+  writeFileSync(join(dir, "bind.py"), `import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1 + int(os.environ["INSTANCE"])])))
+s.listen()
+print("bound", s.getsockname()[1], "as", sys.argv[1], os.environ["GREETING"], flush=True)
+time.sleep(1000)
+`);
+  writeFileSync(join(dir, "supervisord.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+environment=GREETING="hi, there"
+
+[program:api]
+command=${PY} %(here)s/bind.py api_%(process_num)02d ${ports.join(" ")} # the two ports
+numprocs=2
+numprocs_start=1
+process_name=api_%(process_num)02d
+environment=INSTANCE="%(process_num)s"
+stopwaitsecs=5
+`);
+  const m = new Master(["-c", "supervisord.conf"], { cwd: dir });
+  for (const [n, port] of [[1, ports[0]], [2, ports[1]]]) await m.waitFor(new RegExp(`api\\.${n} g1 \\| bound ${port} as api_0${n} hi, there`), 15_000);
+  expect((await runSup(["reload", "api", "--wait", "--pidfile", join(dir, "sup.pid")])).code).toBe(0);
+  for (const [n, port] of [[1, ports[0]], [2, ports[1]]]) await m.waitFor(new RegExp(`api\\.${n} g2 \\| bound ${port} as api_0${n}`), 15_000);
+  expect(m.out).not.toContain("Address already in use");
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
