@@ -100,8 +100,11 @@ function fromProcfile(pf: { path: string; shown: string }, i: Input, sources: Ma
   const entries = parseProcfile(readConfigText(pf.path, pf.shown), pf.shown);
   // foreman reads .env from the working directory into every process's environment.
   const dotenvPath = resolve(i.cwd, ".env");
-  const dotenv = existsSync(dotenvPath) ? parseDotenv(readConfigText(dotenvPath, ".env"), ".env").map(([k, v]) => `${k}=${v}`) : [];
-  const base = /^\d+$/.test(i.env.PORT ?? "") ? Number(i.env.PORT) : PROCFILE_PORT;
+  const pairs = existsSync(dotenvPath) ? parseDotenv(readConfigText(dotenvPath, ".env"), ".env") : [];
+  const dotenv = pairs.map(([k, v]) => `${k}=${v}`);
+  // foreman's base_port: the .env file's PORT first, then the environment's (a .env with PORT=3000 serves web on 3000).
+  const port = [pairs.findLast(([k]) => k === "PORT")?.[1], i.env.PORT].find((p) => /^\d+$/.test(p ?? ""));
+  const base = port ? Number(port) : PROCFILE_PORT;
   const release = entries.some((e) => e.name === RELEASE);
   return entries.map((e, n) => {
     const where = `${pf.shown}:${e.line}`;
