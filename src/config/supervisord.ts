@@ -64,7 +64,7 @@ const RULES: Record<string, Rule> = {
   process_name: { note: "sup names each worker by its program and id (web.2)" },
   numprocs_start: { note: "sup numbers workers from 1 (web.1); %(process_num) in a command or environment still counts from numprocs_start" },
   priority: { note: "start order in sup is depends-on (docs/programs.md)" },
-  autostart: { note: "sup starts every program; `sup stop NAME` stops one" },
+  autostart: { to: "autostart", as: bool },
   startretries: { note: "sup retries a crashing worker with a backoff for ever (give-up-after stops the whole master)" },
   exitcodes: { note: "sup respawns a worker after any exit (restart = always), or none (autorestart = false: restart = never)" },
   stopasgroup: { note: "sup always signals the worker's whole process group" },

@@ -93,6 +93,8 @@ export class Program {
   ) {
     this.configs.set(1, config);
     if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
+    // autostart = false: stopped from the start, as if `sup stop NAME` had come first; `sup start NAME` runs it.
+    if (!config.autostart) this.hold = { kind: "stopped", why: "autostart = false" };
     this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name, (pid) => host.owns(pid), host.several);
     const program = this;
     this.upkeep = new Upkeep({
@@ -107,6 +109,7 @@ export class Program {
       replaced: (reason) => host.metrics.replaced(name, reason),
     });
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
+    if (!config.autostart) this.log.info(`program ${name} stays stopped (autostart = false): sup start ${name} runs it`, { event: "program.stop", program: name });
   }
 
   private get log(): Logger {

@@ -152,3 +152,10 @@ test("%(process_num) in a command or environment is each worker's own number, fr
     expect(p.stdout.toString()).toBe(`${id}|--port=80${String(id).padStart(2, "0")}|--sock|/run/api${id}.sock|it's|`);
   }
 });
+
+test("autostart = false is sup's autostart (the program waits, stopped, for sup start NAME); an unset %(ENV_X)s in it is an error, as in supervisord", () => {
+  const r = read("[program:import]\ncommand=/bin/true\nautostart=false\n\n[program:io]\ncommand=/bin/true\nautostart=%(ENV_ENABLE_IO)s\n");
+  expect(value(r, "import", "autostart")).toBe(false);
+  expect(r.problems.map((p) => p.message)).toEqual(["autostart: %(ENV_ENABLE_IO)s: ENABLE_IO is not set in the environment (supervisord refuses this too); set it, or write the value"]);
+  expect(value(read("[program:io]\ncommand=/bin/true\nautostart=%(ENV_ENABLE_IO)s\n", { ENABLE_IO: "true" }), "io", "autostart")).toBe(true);
+});

@@ -246,3 +246,28 @@ stopwaitsecs=5
   m.signal("SIGTERM");
   expect(await m.exitCode()).toBe(0);
 }, 60_000);
+
+test("supervisord's autostart = false: the program stays stopped until sup start NAME; the others run", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "supervisord.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+
+[program:web]
+command=/bin/sleep 1000
+
+[program:import]
+command=/bin/echo imported
+autostart=false
+autorestart=false
+`);
+  const m = new Master(["-c", "supervisord.conf"], { cwd: dir });
+  await m.waitFor(/program import stays stopped \(autostart = false\): sup start import runs it/, 10_000);
+  await m.waitFor(/web worker 1 pid \d+ gen 1 ready/, 10_000);
+  expect((await status(dir)).programs.map((p) => `${p.name}:${p.state}`)).toEqual(["web:ready", "import:stopped"]);
+  expect(m.out).not.toContain("import worker 1");
+  expect((await runSup(["start", "import", "--pidfile", join(dir, "sup.pid")])).code).toBe(0);
+  await m.waitFor(/import\.1 g1 \| imported/, 10_000);
+  await m.waitFor(/import worker 1 pid \d+ gen 1 exited code 0 after [\d.]+s: done \(restart = never\)/, 10_000);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 40_000);
