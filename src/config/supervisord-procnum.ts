@@ -1,4 +1,4 @@
-// supervisord's %(process_num)d: each process of a numprocs > 1 program gets
+// supervisord's %(process_num)d (and an [fcgi-program:x]'s socket on fd 0): each process of a numprocs > 1 program gets
 // its own number (numprocs_start, then one more each), and real configs use
 // it where processes must differ: a port (--port=80%(process_num)02d), a
 // socket (daphne%(process_num)d.sock), an INSTANCE variable. sup's workers
@@ -36,11 +36,13 @@ function shellWord(text: string, start: number): string {
  * The /bin/sh -c line for a command (and environment values) that use
  * %(process_num): `export K=…; exec word …`. `command` is the value after
  * every other expansion; `env` the KEY=VALUE pairs that hold the name.
+ * `fd0`: an [fcgi-program:x]'s, whose socket supervisord gives as fd 0 and
+ * sup as fd 3 (LISTEN_FDS), so the shell makes fd 3 its stdin.
  */
-export function perWorkerShell(command: string, env: string[], start: number): string {
+export function perWorkerShell(command: string, env: string[], start: number, fd0 = false): string {
   const exports = env.map((kv) => {
     const eq = kv.indexOf("=");
     return `export ${kv.slice(0, eq)}=${shellWord(kv.slice(eq + 1), start)}; `;
   });
-  return `${exports.join("")}exec ${splitWords(command).map((w) => shellWord(w, start)).join(" ")}`;
+  return `${exports.join("")}exec ${splitWords(command).map((w) => shellWord(w, start)).join(" ")}${fd0 ? " <&3" : ""}`;
 }

@@ -42,7 +42,10 @@ const SUPERVISORD_KEYS = new Set(["numprocs", "numprocs_start", "process_name", 
 export function looksLikeSupervisord(text: string): boolean {
   const sections = parse(text);
   if (sections.has("supervisord") || sections.has("supervisorctl")) return true;
-  for (const [name, s] of sections) if (name.startsWith("program:") && s.lines.some((l) => SUPERVISORD_KEYS.has(l.key))) return true;
+  for (const [name, s] of sections) {
+    if (name.startsWith("fcgi-program:") || name.startsWith("eventlistener:")) return true;
+    if (name.startsWith("program:") && s.lines.some((l) => SUPERVISORD_KEYS.has(l.key))) return true;
+  }
   return false;
 }
 
@@ -77,6 +80,20 @@ const RULES: Record<string, Rule> = {
 for (const stream of ["stdout", "stderr"]) {
   for (const k of ["logfile", "logfile_maxbytes", "logfile_backups", "capture_maxbytes", "events_enabled", "syslog"]) RULES[`${stream}_${k}`] = { note: "sup writes the output of every program to its own stdout and stderr, or to --logto FILE" };
 }
+/** supervisord's socket URL as sup's listen address: tcp://HOST:PORT (`*` for every interface), unix:///PATH. */
+function fcgiSocket(v: string): string[] {
+  const tcp = /^tcp:\/\/(.*):(\d+)$/.exec(v);
+  if (tcp) return [`${tcp[1] === "*" ? "" : tcp[1]}:${tcp[2]}`];
+  return [v.startsWith("unix://") ? `unix:${v.slice("unix://".length)}` : v];
+}
+/** [fcgi-program:x]: a program's keys, and its socket, which sup binds and holds (listen), as supervisord does. */
+const FCGI_RULES: Record<string, Rule> = {
+  ...RULES,
+  socket: { to: "listen", as: fcgiSocket },
+  socket_owner: { to: "listen-owner" },
+  socket_mode: { to: "listen-mode" },
+  socket_backlog: { to: "listen-backlog", as: Number },
+};
 const SUPERVISORD_SECTION: Record<string, Rule> = {
   pidfile: { to: "pidfile" },
   logfile: { to: "logto" },
@@ -91,6 +108,11 @@ export function readSupervisord(text: string, path: string, env: Record<string, 
   const out: SupervisordRead = { entries: [], programs: [], notes: [], problems: [] };
   const global: string[] = [];
   readInto(out, text, path, env, path, 0, global);
+  if (out.programs.length === 0 && out.problems.length === 0) {
+    // supervisord would run idle; sup would run no program, or mistake the file for a config without programs.
+    const unmatched = out.notes.filter((n) => n.includes("no file matches")).map((n) => n.replace(/: no file matches.*$/, ""));
+    out.problems.push({ line: 1, message: `no [program:x] or [fcgi-program:x] section, here or in an included file${unmatched.length ? ` (${unmatched.join(", ")} matched nothing)` : ""}: nothing for sup to run; add one, or point -c at the file that has them` });
+  }
   // [supervisord] environment = is every program's, under its own (supervisord merges them, the program's winning).
   if (global.length > 0) {
     for (const e of out.entries) if (e.key === "env" && e.program !== undefined) e.value = [...global, ...(e.value as string[])];
@@ -118,9 +140,12 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
   }
   const withGlobal = { ...env, ...Object.fromEntries(global.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])) };
   for (const [header, { line: start, lines }] of sections) {
-    const program = header.startsWith("program:") ? header.slice("program:".length).trim() : undefined;
+    // An [fcgi-program:x] is a program whose socket supervisord binds and hands each process as fd 0.
+    const kind = ["program:", "fcgi-program:"].find((k) => header.startsWith(k));
+    const program = kind ? header.slice(kind.length).trim() : undefined;
+    const fcgi = kind === "fcgi-program:";
     if (header === "include") {
-      include(out, lines, path, withGlobal, top, depth, problem, global);
+      include(out, lines, path, withGlobal, top, depth, problem, global, (line, message) => out.notes.push(`${file}:${line}: ${message}`));
       continue;
     }
     if (program === undefined) {
@@ -136,8 +161,8 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
       continue;
     }
     out.programs.push({ name: program, line: start, ...at(start) });
-    const entries = mapKeys(lines, RULES, program, out, file, path, withGlobal, at, problem);
-    programDefaults(entries, lines, program, start, at);
+    const entries = mapKeys(lines, fcgi ? FCGI_RULES : RULES, program, out, file, path, withGlobal, at, problem);
+    programDefaults(entries, lines, program, start, at, fcgi);
     const unexpected = lines.findLast((l) => l.key === "autorestart" && /^unexpected$/i.test(l.value));
     if (unexpected) out.notes.push(`${file}:${unexpected.line}: autorestart: unexpected is restart = always in sup: a worker that exits 0 is respawned too, where supervisord would leave it stopped (sup's on-failure is for a one-shot task, whose reload waits for it to finish)`);
     out.entries.push(...entries);
@@ -147,23 +172,24 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
 /**
  * Where supervisord's way differs from sup's default: a reload stops the old
  * process before the new one starts, as `supervisorctl restart` does (the
- * program binds its own port, so a new one beside the old could not); and
- * %(process_num) in the command or environment makes the command per
- * worker (supervisord-procnum.ts).
+ * program binds its own port, so a new one beside the old could not), but
+ * for an [fcgi-program:x], whose socket sup holds; %(process_num) in the
+ * command or environment makes the command per worker, and an fcgi
+ * program's socket (sup's fd 3) is its fd 0 (supervisord-procnum.ts).
  */
-function programDefaults(entries: SupervisordEntry[], lines: Line[], program: string, start: number, at: (line: number) => { where?: string }) {
-  entries.push({ key: "reload-strategy", value: "stop-first", line: start, ...at(start), program });
+function programDefaults(entries: SupervisordEntry[], lines: Line[], program: string, start: number, at: (line: number) => { where?: string }, fcgi: boolean) {
+  if (!fcgi) entries.push({ key: "reload-strategy", value: "stop-first", line: start, ...at(start), program });
   const command = entries.find((e) => e.key === "command");
   const envEntry = entries.find((e) => e.key === "env");
   const perWorkerEnv = ((envEntry?.value as string[] | undefined) ?? []).filter(usesProcessNum);
-  if (!command || (!usesProcessNum(String(command.value)) && perWorkerEnv.length === 0)) return;
+  if (!command || (!fcgi && !usesProcessNum(String(command.value)) && perWorkerEnv.length === 0)) return;
   const numprocsStart = Number(lines.findLast((l) => l.key === "numprocs_start")?.value ?? 0) || 0;
-  command.value = [perWorkerShell(String(command.value), perWorkerEnv, numprocsStart)];
+  command.value = [perWorkerShell(String(command.value), perWorkerEnv, numprocsStart, fcgi)];
   entries.push({ key: "shell", value: true, line: command.line, where: command.where, program });
   if (envEntry) envEntry.value = (envEntry.value as string[]).filter((kv) => !usesProcessNum(kv));
 }
 
-function include(out: SupervisordRead, lines: Line[], path: string, env: Record<string, string | undefined>, top: string, depth: number, problem: (line: number, message: string) => void, global: string[]) {
+function include(out: SupervisordRead, lines: Line[], path: string, env: Record<string, string | undefined>, top: string, depth: number, problem: (line: number, message: string) => void, global: string[], note: (line: number, message: string) => void) {
   for (const l of lines) {
     if (l.key !== "files") {
       problem(l.line, `[include] ${l.key}: supervisord's [include] has only files =`);
@@ -183,6 +209,7 @@ function include(out: SupervisordRead, lines: Line[], path: string, env: Record<
       } catch {
         // its directory does not exist: no match
       }
+      if (matches.length === 0) note(l.line, `[include] ${abs}: no file matches (supervisord warns of it too)`);
       for (const f of matches) {
         try {
           readInto(out, readConfigText(f, f), f, env, top, depth + 1, global);
@@ -197,12 +224,11 @@ function include(out: SupervisordRead, lines: Line[], path: string, env: Record<
 function sectionNote(header: string): string {
   if (header.startsWith("group:")) return "sup controls each program by name (sup reload|stop|start NAME)";
   if (header.startsWith("eventlistener:")) return "sup has no event protocol for it to listen to: left out (for a program whose exit should stop everything, sup has on-exit = stop-all)";
-  if (header.startsWith("fcgi-program:")) return "sup has no such program kind: left out";
   return "supervisord's own server and control settings: sup has its control socket and sup status";
 }
 
 /** Every key supervisord reads in a [program:x] section (the rest it ignores; sup says so). */
-const KNOWN = new Set(Object.keys(RULES));
+const KNOWN = new Set(Object.keys(FCGI_RULES));
 
 function mapKeys(lines: Line[], rules: Record<string, Rule>, program: string | undefined, out: SupervisordRead, file: string, path: string, env: Record<string, string | undefined>, at: (line: number) => { where?: string }, problem: (line: number, message: string) => void): SupervisordEntry[] {
   const entries: SupervisordEntry[] = [];

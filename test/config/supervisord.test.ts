@@ -159,3 +159,23 @@ test("autostart = false is sup's autostart (the program waits, stopped, for sup 
   expect(r.problems.map((p) => p.message)).toEqual(["autostart: %(ENV_ENABLE_IO)s: ENABLE_IO is not set in the environment (supervisord refuses this too); set it, or write the value"]);
   expect(value(read("[program:io]\ncommand=/bin/true\nautostart=%(ENV_ENABLE_IO)s\n", { ENABLE_IO: "true" }), "io", "autostart")).toBe(true);
 });
+
+test("[fcgi-program:x] is a program whose socket sup holds (listen), handed to each worker as fd 0 as supervisord does; socket_owner, socket_mode, socket_backlog are listen's", () => {
+  const r = read("[fcgi-program:asgi]\nsocket=tcp://localhost:8000\ncommand=daphne -u /run/daphne%(process_num)d.sock --fd 0 site.asgi:application\nnumprocs=2\n\n[fcgi-program:php]\nsocket=unix:///run/%(program_name)s.sock\nsocket_owner=www-data:www-data\nsocket_mode=0660\nsocket_backlog=64\ncommand=/usr/bin/php-cgi\n\n[fcgi-program:all]\nsocket=tcp://*:9000\ncommand=/usr/bin/app\n");
+  expect(r.problems).toEqual([]);
+  expect(r.programs.map((p) => p.name)).toEqual(["asgi", "php", "all"]);
+  expect(value(r, "asgi", "listen")).toEqual(["localhost:8000"]);
+  expect(value(r, "php", "listen")).toEqual(["unix:/run/php.sock"]);
+  expect([value(r, "php", "listen-owner"), value(r, "php", "listen-mode"), value(r, "php", "listen-backlog")]).toEqual(["www-data:www-data", "0660", 64]);
+  expect(value(r, "all", "listen")).toEqual([":9000"]);
+  // sup holds the socket: a reload starts the new workers beside the old (no stop-first); fd 3 becomes fd 0.
+  expect(value(r, "asgi", "reload-strategy")).toBeUndefined();
+  expect(value(r, "php", "command")).toEqual(["exec '/usr/bin/php-cgi' <&3"]);
+  expect(value(r, "asgi", "command")).toEqual([`exec 'daphne' '-u' '/run/daphne'"$((SUP_WORKER_ID - 1))"'.sock' '--fd' '0' 'site.asgi:application' <&3`]);
+});
+
+test("a supervisord config with no program (its [include] matched nothing) is refused with what matched nothing, not run as a config without programs", () => {
+  const r = read("[supervisord]\nnodaemon=true\n\n[include]\nfiles = /nonexistent-sup-dir/conf.d/*.conf\n");
+  expect(r.notes).toContain("supervisord.conf:5: [include] /nonexistent-sup-dir/conf.d/*.conf: no file matches (supervisord warns of it too)");
+  expect(r.problems).toEqual([{ line: 1, message: "no [program:x] or [fcgi-program:x] section, here or in an included file (supervisord.conf:5: [include] /nonexistent-sup-dir/conf.d/*.conf matched nothing): nothing for sup to run; add one, or point -c at the file that has them" }]);
+});

@@ -271,3 +271,46 @@ autorestart=false
   m.signal("SIGTERM");
   expect(await m.exitCode()).toBe(0);
 }, 40_000);
+
+test("supervisord's [fcgi-program:x] (Django Channels' daphne --fd 0 recipe): sup binds the socket, each worker serves it as fd 0 with its own %(process_num); sup reload drops no connection", async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  // daphne --fd 0 in small: serve the socket on fd 0, answer with the name given.
+  writeFileSync(join(dir, "fd0.py"), `import os, socket, sys
+s = socket.socket(fileno=0)
+print("serving", s.getsockname()[1], "as", sys.argv[1], flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    body = "%s pid=%d gen=%s" % (sys.argv[1], os.getpid(), os.environ["SUP_GENERATION"])
+    c.sendall(("HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(body), body)).encode())
+    c.close()
+`);
+  writeFileSync(join(dir, "asgi.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+
+[fcgi-program:asgi]
+# TCP socket used by the proxy upstream
+socket=tcp://localhost:${port}
+directory=%(here)s
+command=${PY} fd0.py asgi%(process_num)d
+numprocs=2
+process_name=asgi%(process_num)d
+autorestart=true
+redirect_stderr=true
+`);
+  const m = new Master(["-c", "asgi.conf"], { cwd: dir });
+  for (const n of [0, 1]) await m.waitFor(new RegExp(`asgi\\.${n + 1} g1 \\| serving ${port} as asgi${n}`), 15_000);
+  const seen = new Set<string>();
+  await waitUntil(async () => {
+    seen.add((await hit(port)).text.split(" ")[0]!);
+    return seen.size === 2;
+  }, 10_000, "both workers answer on the one socket");
+  const load = hammer(port);
+  expect((await runSup(["reload", "--wait", "--pidfile", join(dir, "sup.pid")])).code).toBe(0);
+  await load.stop();
+  expect(load.failures).toEqual([]);
+  expect(load.answers.length).toBeGreaterThan(0);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
