@@ -2,12 +2,12 @@
 // projects' files: SOURCES) read as programs: each [program:x] key mapped or
 // noted, supervisor's %(…)s expansions, inline comments and continued values.
 import { expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { parseEnvironment, readSupervisord } from "../../src/config/supervisord.ts";
-import { ROOT, dirWith } from "./helpers.ts";
+import { ROOT, cleanEnv, dirWith, sup } from "./helpers.ts";
 
 const FIX = join(ROOT, "test/fixtures/supervisord");
 const load = async (file: string, env: Record<string, string> = {}) =>
@@ -179,3 +179,37 @@ test("a supervisord config with no program (its [include] matched nothing) is re
   expect(r.notes).toContain("supervisord.conf:5: [include] /nonexistent-sup-dir/conf.d/*.conf: no file matches (supervisord warns of it too)");
   expect(r.problems).toEqual([{ line: 1, message: "no [program:x] or [fcgi-program:x] section, here or in an included file (supervisord.conf:5: [include] /nonexistent-sup-dir/conf.d/*.conf matched nothing): nothing for sup to run; add one, or point -c at the file that has them" }]);
 });
+
+/** What every fixture's %(ENV_X)s needs (supervisord refuses an unset one too). */
+const FIXTURE_ENV = { WORKERS: "2", CELERY_CONCURRENCY: "2", DISPLAY_WIDTH: "1280", DISPLAY_HEIGHT: "720", SCREEN_WIDTH: "1280", SCREEN_HEIGHT: "720", SCREEN_DEPTH: "24", GUNICORN_WORKERS: "2", ENABLE_SOCKETIO: "false" };
+/** A refusal that depends on this machine, not on the file: a program's command, directory or user is not here. */
+const MACHINE = /command not found|chdir .*: not a directory|no such user|uid |pidfile .* does not exist|\d+ problems:$/;
+/** The fixtures sup refuses for what they say, each with the message that names why. */
+const REFUSED: Record<string, string> = {
+  "eventlistener-only.conf": "eventlistener-only.conf:1: no [program:x] or [fcgi-program:x] section, here or in an included file: nothing for sup to run",
+  "sample-commented-include.conf": "sample-commented-include.conf:1: no [program:x] or [fcgi-program:x] section, here or in an included file (sample-commented-include.conf:46: [include] /etc/supervisor/conf.d/*.conf matched nothing)",
+};
+
+test("every supervisord fixture passes sup check, or is refused (exit 2) only for what this machine lacks (a command, a directory, a user) or for a named reason; each is in SOURCES", async () => {
+  const files = readdirSync(FIX).filter((f) => f.endsWith(".conf")).sort();
+  expect(files.length).toBeGreaterThanOrEqual(24);
+  const sources = readFileSync(join(FIX, "SOURCES"), "utf8");
+  for (const f of files) {
+    expect(sources).toContain(f);
+    const r = await sup(["check", "-c", f], FIX, cleanEnv(FIXTURE_ENV));
+    const refused = REFUSED[f];
+    if (refused && !(f === "sample-commented-include.conf" && existsSync("/etc/supervisor/conf.d"))) {
+      expect({ f, code: r.code, stderr: r.stderr }).toEqual({ f, code: 2, stderr: expect.stringContaining(refused) });
+      continue;
+    }
+    expect({ f, code: r.code }).toEqual({ f, code: r.code === 0 ? 0 : 2 });
+    if (r.code === 0) expect(r.stdout).toContain("config ok");
+    // Every problem line is one of this machine's, never one of reading the file.
+    const lines = r.stderr.replace(/^sup: /, "").split("\n").filter((l) => l.trim() !== "");
+    expect({ f, other: lines.filter((l) => !MACHINE.test(l)) }).toEqual({ f, other: [] });
+    // What sup made of it reads without a problem (sup config checks no command or directory).
+    const c = await sup(["config", "-c", f, "--json"], FIX, cleanEnv(FIXTURE_ENV));
+    expect({ f, code: c.code, stderr: c.stderr }).toEqual({ f, code: 0, stderr: "" });
+    expect(Object.keys(JSON.parse(c.stdout).programs).length).toBeGreaterThan(0);
+  }
+}, 180_000);
