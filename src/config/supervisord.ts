@@ -138,7 +138,7 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
     for (const e of entries) if (e.key === "env") global.push(...(e.value as string[]));
     out.entries.push(...entries);
   }
-  const withGlobal = { ...env, ...Object.fromEntries(global.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])) };
+  const withGlobal = { ...env, ...asRecord(global) };
   for (const [header, { line: start, lines }] of sections) {
     // An [fcgi-program:x] is a program whose socket supervisord binds and hands each process as fd 0.
     const kind = ["program:", "fcgi-program:"].find((k) => header.startsWith(k));
@@ -161,7 +161,10 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
       continue;
     }
     out.programs.push({ name: program, line: start, ...at(start) });
-    const entries = mapKeys(lines, fcgi ? FCGI_RULES : RULES, program, out, file, path, withGlobal, at, problem);
+    // The program's own environment = is known to its other keys' %(ENV_X)s too, as in supervisord.
+    const ownEnv = lines.findLast((l) => l.key === "environment");
+    const known = ownEnv ? { ...withGlobal, ...asRecord(parseEnvironment(expand(ownEnv.value, {}, withGlobal))) } : withGlobal;
+    const entries = mapKeys(lines, fcgi ? FCGI_RULES : RULES, program, out, file, path, known, at, problem);
     programDefaults(entries, lines, program, start, at, fcgi);
     const unexpected = lines.findLast((l) => l.key === "autorestart" && /^unexpected$/i.test(l.value));
     if (unexpected) out.notes.push(`${file}:${unexpected.line}: autorestart: unexpected is restart = always in sup: a worker that exits 0 is respawned too, where supervisord would leave it stopped (sup's on-failure is for a one-shot task, whose reload waits for it to finish)`);
@@ -280,6 +283,9 @@ function expand(v: string, vars: Record<string, string>, env: Record<string, str
     return value;
   });
 }
+
+/** KEY=VALUE pairs as a record (for %(ENV_X)s). */
+const asRecord = (pairs: string[]) => Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 
 /** environment = A="1",B=two,C='x,y': KEY=VALUE pairs, quoted values may hold commas. */
 export function parseEnvironment(v: string): string[] {

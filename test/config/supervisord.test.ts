@@ -213,3 +213,9 @@ test("every supervisord fixture passes sup check, or is refused (exit 2) only fo
     expect(Object.keys(JSON.parse(c.stdout).programs).length).toBeGreaterThan(0);
   }
 }, 180_000);
+
+test("a program's own environment = is known to its command's %(ENV_X)s, as supervisord extends its expansions with it", () => {
+  const r = read('[program:app]\nenvironment=APP_HOME="/srv/app",MODE=prod\ncommand=%(ENV_APP_HOME)s/bin/run --mode %(ENV_MODE)s\n');
+  expect(r.problems).toEqual([]);
+  expect(value(r, "app", "command")).toBe("/srv/app/bin/run --mode prod");
+});
