@@ -2,7 +2,8 @@
 // type. Each becomes a program of one worker, run through /bin/sh -c as
 // foreman runs it, with foreman's PORT: PORT of the .env file, else of the
 // environment, else 5000 for the first type, then 100 more for each next
-// one (foreman's base_port and its spacing). The app binds that port itself, so a reload
+// one (foreman's base_port and its spacing), in the Procfile's directory
+// (foreman's --root default). The app binds that port itself, so a reload
 // stops the old process first (--reload-strategy stop-first); for reloads
 // without a pause, let sup hold the socket (`listen`) in a sup.toml.
 // Heroku's `release` type runs before the others start (its release phase):

@@ -54,3 +54,13 @@ test("PORT as foreman's base_port: the .env file's PORT beats the environment's,
   const p = await load(["check", "--procfile", "Procfile"], plain, cleanEnv({ PORT: "8000" }));
   expect(p.programs[0]!.config.env.findLast((e) => e.startsWith("PORT="))).toBe("PORT=8000");
 });
+
+test("each process runs in the Procfile's directory, as foreman's (its --root default): sup --procfile app/Procfile from elsewhere; a chdir set in the config wins", async () => {
+  const dir = dirWith({ "app/Procfile": "web: python3 -m http.server $PORT\n" });
+  const l = await load(["check", "--procfile", "app/Procfile"], dir);
+  expect(l.programs[0]!.config.chdir).toBe(join(dir, "app"));
+  const here = await load(["check", "--procfile", "Procfile"], join(dir, "app"));
+  expect(here.programs[0]!.config.chdir).toBe("");
+  const set = await load(["check", "--procfile", "app/Procfile", "--chdir", "/tmp"], dir);
+  expect(set.programs[0]!.config.chdir).toBe("/tmp");
+});
