@@ -35,16 +35,14 @@ export interface SupervisordRead {
 /** supervisord's own limit on nested includes is none; sup stops a cycle or a runaway at this depth. */
 const MAX_INCLUDE_DEPTH = 8;
 
-/** Keys only supervisord's [program:x] sections use: a file with any of them (or a [supervisord] section) is supervisord's. */
-const SUPERVISORD_KEYS = new Set(["numprocs", "numprocs_start", "process_name", "directory", "autostart", "autorestart", "startsecs", "startretries", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "user", "redirect_stderr", "stdout_logfile", "stderr_logfile", "environment", "priority", "umask", "serverurl"]);
-
 /** A file with a [supervisord] section, or [program:x] sections that use supervisord's keys. */
 export function looksLikeSupervisord(text: string): boolean {
   const sections = parse(text);
   if (sections.has("supervisord") || sections.has("supervisorctl")) return true;
   for (const [name, s] of sections) {
     if (name.startsWith("fcgi-program:") || name.startsWith("eventlistener:")) return true;
-    if (name.startsWith("program:") && s.lines.some((l) => SUPERVISORD_KEYS.has(l.key))) return true;
+    // Every key supervisord reads in a [program:x] but command is none of sup's INI keys (sup's are stop-signal, chdir, uid, env).
+    if (name.startsWith("program:") && s.lines.some((l) => l.key !== "command" && Object.hasOwn(FCGI_RULES, l.key))) return true;
   }
   return false;
 }

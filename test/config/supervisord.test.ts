@@ -219,3 +219,10 @@ test("a program's own environment = is known to its command's %(ENV_X)s, as supe
   expect(r.problems).toEqual([]);
   expect(value(r, "app", "command")).toBe("/srv/app/bin/run --mode prod");
 });
+
+test("a conf.d file is supervisord's by any key supervisord reads in a [program:x] but command (stdout_logfile_maxbytes alone was read as sup's INI and refused)", async () => {
+  const dir = dirWith({ "worker.conf": "[program:worker]\ncommand=/bin/sleep 100\nstdout_logfile_maxbytes=0\nstderr_logfile_maxbytes=0\n" });
+  const r = await sup(["check", "-c", "worker.conf"], dir);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+  expect(r.stdout).toContain("read as a supervisord config");
+});
