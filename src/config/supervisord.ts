@@ -96,6 +96,8 @@ const SUPERVISORD_SECTION: Record<string, Rule> = {
   pidfile: { to: "pidfile" },
   logfile: { to: "logto" },
   environment: { to: "env", as: parseEnvironment },
+  // supervisord drops to this user at start, so every program runs as it but for its own user=; sup's workers do.
+  user: { to: "uid" },
 };
 
 /**

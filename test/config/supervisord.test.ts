@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { parseEnvironment, readSupervisord } from "../../src/config/supervisord.ts";
-import { ROOT, cleanEnv, dirWith, sup } from "./helpers.ts";
+import { ROOT, cleanEnv, dirWith, load as loadArgs, sup } from "./helpers.ts";
 
 const FIX = join(ROOT, "test/fixtures/supervisord");
 const load = async (file: string, env: Record<string, string> = {}) =>
@@ -225,4 +225,10 @@ test("a conf.d file is supervisord's by any key supervisord reads in a [program:
   const r = await sup(["check", "-c", "worker.conf"], dir);
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
   expect(r.stdout).toContain("read as a supervisord config");
+});
+
+test("[supervisord] user = is every program's user (supervisord drops to it before it starts any), under a program's own user =", async () => {
+  const dir = dirWith({ "supervisord.conf": "[supervisord]\nuser=nobody\n\n[program:a]\ncommand=/bin/true\n\n[program:b]\ncommand=/bin/true\nuser=root\n" });
+  const l = await loadArgs(["check", "-c", "supervisord.conf"], dir);
+  expect(l.programs.map((p) => [p.name, p.config.uid])).toEqual([["a", "nobody"], ["b", "root"]]);
 });
