@@ -48,13 +48,13 @@ export function checkConfig(cfg: Config, startDir: string): Checked {
   return result;
 }
 
-/** checkConfig for a named program: its problems say which program ("" for the one implicit program: no name). */
-export function checkProgram(cfg: Config, program: string, startDir: string): Checked {
+/** checkConfig for a named program: its problems say which program and where it is declared, as sup check does ("" for the one implicit program: no name). */
+export function checkProgram(cfg: Config, program: string, startDir: string, where = ""): Checked {
   try {
     return checkConfig(cfg, startDir);
   } catch (e) {
     if (!program || !(e instanceof ConfigError)) throw e;
-    throw new UsageError(`program ${program}: ${e.message}`);
+    throw new UsageError(`program ${program}${where ? ` (${where})` : ""}: ${e.message}`);
   }
 }
 

@@ -48,8 +48,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
   // Every program is checked before anything starts (exit 2, naming the program).
-  const check = (cfg: Config, program: string) => checkProgram(cfg, program, startDir);
-  for (const p of programs) check(p.config, p.name);
+  const check = (cfg: Config, program: string, where?: string) => checkProgram(cfg, program, startDir, where);
+  for (const p of programs) check(p.config, p.name, p.where);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
 

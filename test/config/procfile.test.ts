@@ -64,3 +64,11 @@ test("each process runs in the Procfile's directory, as foreman's (its --root de
   const set = await load(["check", "--procfile", "app/Procfile", "--chdir", "/tmp"], dir);
   expect(set.programs[0]!.config.chdir).toBe("/tmp");
 });
+
+test("the master refuses a Procfile line /bin/sh cannot parse before it starts anything (exit 2), naming the program and its line as sup check does", async () => {
+  const dir = dirWith({ Procfile: "web: sleep 100\nworker: sh -c \"echo unterminated\n" });
+  const r = await sup(["--procfile", "Procfile"], dir);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("program worker (Procfile:2): /bin/sh cannot parse the command (");
+  expect(r.stderr).toContain("fix its quoting");
+});
