@@ -94,7 +94,9 @@ const FCGI_RULES: Record<string, Rule> = {
 };
 const SUPERVISORD_SECTION: Record<string, Rule> = {
   pidfile: { to: "pidfile" },
-  logfile: { to: "logto" },
+  // Not logto: supervisord's own log is not its programs' output (theirs go to their stdout_logfile, /dev/stdout in a
+  // container); logto would send every program's output there too: logfile=/dev/null silenced a whole container.
+  logfile: { note: "supervisord's own log file: sup writes its log and every program's output to its stdout and stderr (logto FILE sends both to a file)" },
   environment: { to: "env", as: parseEnvironment },
   // supervisord drops to this user at start, so every program runs as it but for its own user=; sup's workers do.
   user: { to: "uid" },

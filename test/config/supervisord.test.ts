@@ -29,10 +29,11 @@ test("laravel-queue.conf: numprocs, directory, user, stopwaitsecs, autorestart b
   expect(l.notes!.join("\n")).toContain("stdout_logfile: sup writes the output of every program to its own stdout and stderr, or to --logto FILE");
 });
 
-test("docker-nginx-app.conf: [supervisord]'s pidfile and logfile, quoted commands, environment with %(ENV_X)s", async () => {
+test("docker-nginx-app.conf: [supervisord]'s pidfile; its logfile (here /dev/null) is supervisord's own log, not the programs' output, so not logto; quoted commands, environment with %(ENV_X)s", async () => {
   const l = await load("docker-nginx-app.conf", { WORKERS: "4" });
   expect(l.config.pidfile).toBe("/tmp/supervisord.pid");
-  expect(l.config.logto).toBe("/dev/null");
+  expect(l.config.logto).toBe("");
+  expect(l.notes).toContain("docker-nginx-app.conf:4: logfile: supervisord's own log file: sup writes its log and every program's output to its stdout and stderr (logto FILE sends both to a file)");
   expect(program(l, "nginx").command).toEqual(["nginx", "-g", "daemon off;"]);
   expect(program(l, "app").env).toEqual(["APP_ENV=production", "WORKERS=4"]);
   expect(l.notes!.join("\n")).toContain("stopasgroup: sup always signals the worker's whole process group");
