@@ -9,6 +9,7 @@
 // differ (programDefaults).
 // supervisord's options that sup does itself, or that mean nothing to it,
 // are notes; those it has no form for are said too. docs/programs.md.
+import { realpathSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { hostname } from "node:os";
 import { nearest } from "../core/suggest.ts";
@@ -50,14 +51,16 @@ export function looksLikeSupervisord(text: string): boolean {
 type Rule = { to: string; as?: (v: string) => unknown } | { note: string };
 
 const bool = (v: string) => /^(true|yes|on|1)$/i.test(v);
+/** A number, or the text as written, so that sup's check names it ("got \"abc\"", not NaN's "got null"). */
+const num = (v: string) => (/^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
 const RULES: Record<string, Rule> = {
   command: { to: "command" },
-  numprocs: { to: "processes", as: Number },
+  numprocs: { to: "processes", as: num },
   directory: { to: "chdir" },
   user: { to: "uid" },
   stopsignal: { to: "stop-signal" },
-  stopwaitsecs: { to: "worker-reload-mercy", as: Number },
-  startsecs: { to: "ready", as: (v) => `delay:${Number(v)}` },
+  stopwaitsecs: { to: "worker-reload-mercy", as: num },
+  startsecs: { to: "ready", as: (v) => `delay:${num(v)}` },
   // unexpected (supervisord's default) is `always`, not on-failure: sup's on-failure is a task's, whose reload
   // waits for it to finish (docs/programs.md); a server that exits 0 is respawned, where supervisord leaves it (a note).
   autorestart: { to: "restart", as: (v) => (/^unexpected$/i.test(v) || bool(v) ? "always" : "never") },
@@ -90,7 +93,7 @@ const FCGI_RULES: Record<string, Rule> = {
   socket: { to: "listen", as: fcgiSocket },
   socket_owner: { to: "listen-owner" },
   socket_mode: { to: "listen-mode" },
-  socket_backlog: { to: "listen-backlog", as: Number },
+  socket_backlog: { to: "listen-backlog", as: num },
 };
 const SUPERVISORD_SECTION: Record<string, Rule> = {
   pidfile: { to: "pidfile" },
@@ -108,8 +111,9 @@ const SUPERVISORD_SECTION: Record<string, Rule> = {
  */
 export function readSupervisord(text: string, path: string, env: Record<string, string | undefined>): SupervisordRead {
   const out: SupervisordRead = { entries: [], programs: [], notes: [], problems: [] };
-  const global: string[] = [];
-  readInto(out, text, path, env, path, 0, global);
+  const walk: Walk = { top: path, global: [], seen: new Set([realpathOr(path)]) };
+  readInto(out, text, path, env, walk, 0);
+  const global = walk.global;
   if (out.programs.length === 0 && out.problems.length === 0) {
     // supervisord would run idle; sup would run no program, or mistake the file for a config without programs.
     const unmatched = out.notes.filter((n) => n.includes("no file matches")).map((n) => n.replace(/: no file matches.*$/, ""));
@@ -122,13 +126,30 @@ export function readSupervisord(text: string, path: string, env: Record<string, 
   return out;
 }
 
+/** One read of a file and what it includes: the file sup was given, [supervisord]'s environment, the files read so far (real paths). */
+interface Walk {
+  top: string;
+  global: string[];
+  seen: Set<string>;
+}
+
+/** A file's real path (an include through a symlink is the same file), or the path when it cannot be resolved. */
+const realpathOr = (p: string) => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
+
 /**
- * One file's sections into `out`; `top` is the file sup was given (its lines
+ * One file's sections into `out`; `walk.top` is the file sup was given (its lines
  * are named by number alone, an included file's by file:line). [include]
  * files = GLOB … is read as supervisord reads it: globs relative to the
  * directory of the file that names them, matches in name order.
  */
-function readInto(out: SupervisordRead, text: string, path: string, env: Record<string, string | undefined>, top: string, depth: number, global: string[]) {
+function readInto(out: SupervisordRead, text: string, path: string, env: Record<string, string | undefined>, walk: Walk, depth: number) {
+  const { top, global } = walk;
   const file = path === top ? basename(path) : relative(dirname(top), path) || basename(path);
   const at = (line: number) => (path === top ? {} : { where: `${file}:${line}` });
   const problem = (line: number, message: string) => out.problems.push({ line, ...at(line), message });
@@ -147,7 +168,7 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
     const program = kind ? header.slice(kind.length).trim() : undefined;
     const fcgi = kind === "fcgi-program:";
     if (header === "include") {
-      include(out, lines, path, withGlobal, top, depth, problem, global, (line, message) => out.notes.push(`${file}:${line}: ${message}`));
+      include(out, lines, path, withGlobal, walk, depth, problem, (line, message) => out.notes.push(`${file}:${line}: ${message}`));
       continue;
     }
     if (program === undefined) {
@@ -194,7 +215,7 @@ function programDefaults(entries: SupervisordEntry[], lines: Line[], program: st
   if (envEntry) envEntry.value = (envEntry.value as string[]).filter((kv) => !usesProcessNum(kv));
 }
 
-function include(out: SupervisordRead, lines: Line[], path: string, env: Record<string, string | undefined>, top: string, depth: number, problem: (line: number, message: string) => void, global: string[], note: (line: number, message: string) => void) {
+function include(out: SupervisordRead, lines: Line[], path: string, env: Record<string, string | undefined>, walk: Walk, depth: number, problem: (line: number, message: string) => void, note: (line: number, message: string) => void) {
   for (const l of lines) {
     if (l.key !== "files") {
       problem(l.line, `[include] ${l.key}: supervisord's [include] has only files =`);
@@ -216,8 +237,14 @@ function include(out: SupervisordRead, lines: Line[], path: string, env: Record<
       }
       if (matches.length === 0) note(l.line, `[include] ${abs}: no file matches (supervisord warns of it too)`);
       for (const f of matches) {
+        // supervisord reads a file once whatever includes it again (its sections would merge into themselves).
+        if (walk.seen.has(realpathOr(f))) {
+          note(l.line, `[include] ${relative(dirname(walk.top), f) || f}: already read, not read again`);
+          continue;
+        }
+        walk.seen.add(realpathOr(f));
         try {
-          readInto(out, readConfigText(f, f), f, env, top, depth + 1, global);
+          readInto(out, readConfigText(f, f), f, env, walk, depth + 1);
         } catch (e) {
           problem(l.line, `[include] ${(e as Error).message}`);
         }

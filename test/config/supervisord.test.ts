@@ -233,3 +233,15 @@ test("[supervisord] user = is every program's user (supervisord drops to it befo
   const l = await loadArgs(["check", "-c", "supervisord.conf"], dir);
   expect(l.programs.map((p) => [p.name, p.config.uid])).toEqual([["a", "nobody"], ["b", "root"]]);
 });
+
+test("a file [include]d again (itself, or twice by two globs) is read once, as supervisord reads it, with a note; a number that is not one is named as written", async () => {
+  const dir = dirWith({ "supervisord.conf": "[include]\nfiles=supervisord.conf conf.d/*.conf conf.d/web.conf\n\n[program:x]\ncommand=/bin/true\nautorestart=true\n", "conf.d/web.conf": "[program:web]\ncommand=/bin/true\nnumprocs=abc\n" });
+  const r = readSupervisord(readFileSync(join(dir, "supervisord.conf"), "utf8"), join(dir, "supervisord.conf"), {});
+  expect(r.programs.map((p) => p.name)).toEqual(["web", "x"]);
+  expect(r.problems).toEqual([]);
+  expect(r.notes).toContain("supervisord.conf:2: [include] supervisord.conf: already read, not read again");
+  expect(r.notes).toContain("supervisord.conf:2: [include] conf.d/web.conf: already read, not read again");
+  const c = await sup(["check", "-c", "supervisord.conf"], dir);
+  expect(c.code).toBe(2);
+  expect(c.stderr).toContain('conf.d/web.conf:3: processes must be a whole number, got "abc"');
+});
