@@ -118,6 +118,8 @@ function fromProcfile(pf: { path: string; shown: string }, i: Input, sources: Ma
       { key: "shell", value: true, where, layer: "file" as const },
       { key: "processes", value: 1, where, layer: "file" as const },
       { key: "reload-strategy", value: "stop-first", where, layer: "file" as const },
+      // foreman's processes share its stdin (a terminal): watchers that exit at EOF (esbuild, tailwindcss --watch) run.
+      { key: "stdin-open", value: true, where, layer: "file" as const },
       ...chdir,
       { key: "env", value: [...dotenv, `PORT=${base + PROCFILE_PORT_STEP * n}`, ...i.config.env], where, layer: "file" as const },
     ];

@@ -31,6 +31,7 @@ export const OPTIONS = [
   opt({ name: "shell", group: "workers", type: "boolean", default: false, help: "Run the command through /bin/sh -c." }),
   opt({ name: "chdir", group: "workers", type: "string", default: "", help: "Directory the workers run in (default: the current directory)." }),
   opt({ name: "env", group: "workers", type: "list", default: [], help: "Extra worker environment, KEY=VALUE; repeatable." }),
+  opt({ name: "stdin-open", group: "workers", type: "boolean", default: false, help: "Give each worker a stdin that stays open while the master runs (a pipe nothing is written to), not /dev/null: dev watchers (esbuild --watch, tailwindcss --watch) exit when their stdin closes, and run under foreman in a terminal. A Procfile's programs have it." }),
   opt({ name: "stop-signal", group: "workers", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
   opt({ name: "worker-reload-mercy", group: "workers", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
   opt({ name: "backoff-max", group: "workers", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
@@ -139,6 +140,7 @@ export interface Config {
   "max-surge": number;
   restart: "always" | "on-failure" | "never";
   autostart: boolean;
+  "stdin-open": boolean;
   "on-exit": "restart" | "stop-all";
   /** program name → what it must have done before this program starts. */
   "depends-on": Record<string, DependsOn>;

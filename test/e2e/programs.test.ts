@@ -314,3 +314,15 @@ redirect_stderr=true
   m.signal("SIGTERM");
   expect(await m.exitCode()).toBe(0);
 }, 60_000);
+
+test("a Procfile's programs get a stdin that stays open (stdin-open), as foreman's share its terminal: a watcher that exits at EOF (esbuild --watch, tailwindcss --watch; cat here) keeps running", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "Procfile"), "web: sleep 100\njs: cat; echo stdin closed\n");
+  const m = new Master(["--procfile", "Procfile"], { cwd: dir });
+  await m.waitFor(/js worker 1 pid \d+ gen 1 ready/, 10_000);
+  await Bun.sleep(500);
+  expect(m.out).not.toContain("stdin closed");
+  expect(m.out).not.toMatch(/js worker 1 pid \d+ gen 1 exited/);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 30_000);
