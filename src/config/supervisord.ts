@@ -28,7 +28,7 @@ export interface SupervisordEntry {
 export interface SupervisordRead {
   entries: SupervisordEntry[];
   programs: { name: string; line: number; where?: string }[];
-  /** What was left out and why (file:line: …). */
+  /** What sup leaves out or does its own way, and why (file:line: …). */
   notes: string[];
   problems: { line: number; where?: string; message: string }[];
 }

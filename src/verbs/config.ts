@@ -88,7 +88,7 @@ function check(loaded: Loaded, env: string): number {
     console.log(uwsgiReport(loaded.uwsgi.name, loaded.uwsgi.translation));
     console.log(loaded.uwsgi.command ? `\ncommand: ${loaded.uwsgi.command}\n` : "");
   }
-  if (loaded.notes) console.log(`read as a supervisord config; left out:\n${loaded.notes.map((n) => `  ${n}`).join("\n")}\n`);
+  if (loaded.notes) console.log(`read as a supervisord config; what sup leaves out or does its own way:\n${loaded.notes.map((n) => `  ${n}`).join("\n")}\n`);
   const named = loaded.programs.filter((p) => p.name !== "");
   if (named.length > 0) {
     // Every program is checked as the master would, each problem naming its program.
