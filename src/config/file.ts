@@ -43,7 +43,7 @@ export interface FileRead {
   uwsgi?: Translation;
   /** The program the top level's own command runs as, beside the declared ones (a uwsgi.ini's app beside its attached daemons). */
   topProgram?: string;
-  /** A supervisord config: what was left out and why, one line each (file:line: …). */
+  /** A supervisord config: what sup leaves out or does its own way, and why, one line each (file:line: …). */
   notes?: string[];
 }
 

@@ -1,8 +1,9 @@
 // A Procfile (foreman, honcho, Heroku): one `name: command` line per process
 // type. Each becomes a program of one worker, run through /bin/sh -c as
-// foreman runs it, with foreman's PORT: $PORT of the environment or 5000
-// for the first type, then 100 more for each next one (foreman's --port
-// default and its spacing). The app binds that port itself, so a reload
+// foreman runs it, with foreman's PORT: PORT of the .env file, else of the
+// environment, else 5000 for the first type, then 100 more for each next
+// one (foreman's base_port and its spacing), in the Procfile's directory
+// (foreman's --root default). The app binds that port itself, so a reload
 // stops the old process first (--reload-strategy stop-first); for reloads
 // without a pause, let sup hold the socket (`listen`) in a sup.toml.
 // Heroku's `release` type runs before the others start (its release phase):
@@ -31,9 +32,12 @@ export function parseProcfile(text: string, name: string): ProcfileEntry[] {
     const s = raw.trim();
     if (s === "" || s.startsWith("#")) return;
     const m = LINE.exec(s);
-    if (!m) return void problems.push(`${name}:${i + 1}: expected "name: command", got ${JSON.stringify(s.slice(0, 80))}`);
+    // foreman and Heroku skip such a line without a word; it is most often a command that lost its name.
+    if (!m) return void problems.push(`${name}:${i + 1}: expected "name: command" (a name of letters, digits, _ and -), got ${JSON.stringify(s.slice(0, 80))}; foreman would skip this line without a word: name it, or make it a comment with #`);
     if (m[2]!.trim() === "") return void problems.push(`${name}:${i + 1}: process type "${m[1]}" has no command`);
-    if (out.some((e) => e.name === m[1])) return void problems.push(`${name}:${i + 1}: process type "${m[1]}" is defined twice`);
+    const first = out.find((e) => e.name === m[1]);
+    // foreman runs both lines, Heroku only the last: which one was meant is not sup's guess.
+    if (first) return void problems.push(`${name}:${i + 1}: process type "${m[1]}" is defined twice (first at line ${first.line}); foreman would run both, Heroku only the last: rename one (${m[1]}2: …) or remove it`);
     out.push({ name: m[1]!, command: m[2]!.trim(), line: i + 1 });
   });
   if (out.length === 0 && problems.length === 0) problems.push(`${name}: no process types (expected lines like "web: gunicorn app:app")`);

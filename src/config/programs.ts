@@ -7,7 +7,7 @@
 // cycles, two programs on one address) are here, so `sup check` sees them.
 import { existsSync } from "node:fs";
 import { readConfigText } from "./read.ts";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Cli } from "../verbs/cli.ts";
 import { ConfigError, coerce } from "./coerce.ts";
 import { parseDotenv } from "./dotenv.ts";
@@ -100,9 +100,15 @@ function fromProcfile(pf: { path: string; shown: string }, i: Input, sources: Ma
   const entries = parseProcfile(readConfigText(pf.path, pf.shown), pf.shown);
   // foreman reads .env from the working directory into every process's environment.
   const dotenvPath = resolve(i.cwd, ".env");
-  const dotenv = existsSync(dotenvPath) ? parseDotenv(readConfigText(dotenvPath, ".env"), ".env").map(([k, v]) => `${k}=${v}`) : [];
-  const base = /^\d+$/.test(i.env.PORT ?? "") ? Number(i.env.PORT) : PROCFILE_PORT;
+  const pairs = existsSync(dotenvPath) ? parseDotenv(readConfigText(dotenvPath, ".env"), ".env") : [];
+  const dotenv = pairs.map(([k, v]) => `${k}=${v}`);
+  // foreman's base_port: the .env file's PORT first, then the environment's (a .env with PORT=3000 serves web on 3000).
+  const port = [pairs.findLast(([k]) => k === "PORT")?.[1], i.env.PORT].find((p) => /^\d+$/.test(p ?? ""));
+  const base = port ? Number(port) : PROCFILE_PORT;
   const release = entries.some((e) => e.name === RELEASE);
+  // foreman runs each process in the Procfile's directory (its --root default): `sup --procfile app/Procfile` as `foreman start -f app/Procfile`.
+  const root = dirname(pf.path);
+  const chdir = i.sources.chdir?.layer === "default" && root !== resolve(i.cwd) ? [{ key: "chdir", value: root, where: pf.shown, layer: "file" as const }] : [];
   return entries.map((e, n) => {
     const where = `${pf.shown}:${e.line}`;
     const phase = e.name === RELEASE ? [{ key: "restart", value: "never", where, layer: "file" as const }] : release ? [{ key: "depends-on", value: { [RELEASE]: "completed" }, where, layer: "file" as const }] : [];
@@ -112,6 +118,9 @@ function fromProcfile(pf: { path: string; shown: string }, i: Input, sources: Ma
       { key: "shell", value: true, where, layer: "file" as const },
       { key: "processes", value: 1, where, layer: "file" as const },
       { key: "reload-strategy", value: "stop-first", where, layer: "file" as const },
+      // foreman's processes share its stdin (a terminal): watchers that exit at EOF (esbuild, tailwindcss --watch) run.
+      { key: "stdin-open", value: true, where, layer: "file" as const },
+      ...chdir,
       { key: "env", value: [...dotenv, `PORT=${base + PROCFILE_PORT_STEP * n}`, ...i.config.env], where, layer: "file" as const },
     ];
     return { name: e.name, where, config: derive(i, e.name, own, sources) };

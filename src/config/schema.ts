@@ -31,6 +31,7 @@ export const OPTIONS = [
   opt({ name: "shell", group: "workers", type: "boolean", default: false, help: "Run the command through /bin/sh -c." }),
   opt({ name: "chdir", group: "workers", type: "string", default: "", help: "Directory the workers run in (default: the current directory)." }),
   opt({ name: "env", group: "workers", type: "list", default: [], help: "Extra worker environment, KEY=VALUE; repeatable." }),
+  opt({ name: "stdin-open", group: "workers", type: "boolean", default: false, help: "Give each worker a stdin that stays open while the master runs (a pipe nothing is written to), not /dev/null: dev watchers (esbuild --watch, tailwindcss --watch) exit when their stdin closes, and run under foreman in a terminal. A Procfile's programs have it." }),
   opt({ name: "stop-signal", group: "workers", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
   opt({ name: "worker-reload-mercy", group: "workers", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
   opt({ name: "backoff-max", group: "workers", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
@@ -72,6 +73,7 @@ export const OPTIONS = [
   opt({ name: "reload-on-rss", group: "health", type: "number", default: 0, min: 0, help: "Replace a worker whose process group's resident memory passes this many MB (checked every check-interval seconds; 0 = off)." }),
   opt({ name: "max-surge", group: "health", type: "int", default: 1, min: 1, help: "Replacements (watchdog, health, lifetime, rss) that may run at once; each starts a new worker and retires the old one only once the new one is ready." }),
   opt({ name: "restart", group: "workers", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
+  opt({ name: "autostart", group: "workers", type: "boolean", default: true, help: "false: the program does not start with the master; it waits, stopped, for `sup start NAME` (supervisord's autostart = false)." }),
   opt({ name: "on-exit", group: "workers", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
   opt({ name: "depends-on", group: "workers", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
   opt({ name: "stats", group: "control", type: "string", default: "", scope: "master", help: "Serve /metrics (Prometheus), /healthz, /readyz and /status over HTTP on this address: HOST:PORT, :PORT (every IPv4 interface), unix:/PATH (uWSGI's stats; see docs/kubernetes.md). Read at start." }),
@@ -137,6 +139,8 @@ export interface Config {
   "reload-on-rss": number;
   "max-surge": number;
   restart: "always" | "on-failure" | "never";
+  autostart: boolean;
+  "stdin-open": boolean;
   "on-exit": "restart" | "stop-all";
   /** program name → what it must have done before this program starts. */
   "depends-on": Record<string, DependsOn>;

@@ -12,6 +12,8 @@ export interface SpawnSpec {
   output: "pipe" | "inherit";
   /** Fds made for this worker alone (its own socket): the master's copies are closed once it has them. */
   closeAfterSpawn?: number[];
+  /** stdin a pipe the master keeps open until the worker exits (stdin-open), not /dev/null. */
+  stdinOpen?: boolean;
   /** Also give the worker a pipe for sd_notify lines, as the fd after `fds` (SUP_NOTIFY_FD). */
   notifyPipe: boolean;
   onExit(code: number | null, signal: string | null): void;
@@ -64,6 +66,8 @@ const decoder = new TextDecoder();
 export const spawnProcess: SpawnFn = (spec) => {
   const out = spec.output === "pipe" ? "pipe" : "inherit";
   let proc: ReturnType<typeof Bun.spawn>;
+  // stdin-open: the write end stays here, unwritten, so the worker never reads EOF while the master lives; closed at its exit.
+  let stdin: { end(): unknown } | undefined;
   try {
     proc = Bun.spawn(spec.argv, {
       cwd: spec.cwd,
@@ -71,9 +75,13 @@ export const spawnProcess: SpawnFn = (spec) => {
       // A new session and process group: signals to -pid reach the worker's
       // children too, and a Ctrl-C in the terminal reaches only the master.
       detached: true,
-      stdio: ["ignore", out, out, ...spec.fds, ...(spec.notifyPipe ? (["pipe"] as const) : [])],
-      onExit: (_p, code, signal) => spec.onExit(code, signal === null ? null : String(signal)),
+      stdio: [spec.stdinOpen ? "pipe" : "ignore", out, out, ...spec.fds, ...(spec.notifyPipe ? (["pipe"] as const) : [])],
+      onExit: (_p, code, signal) => {
+        endStdin(stdin);
+        spec.onExit(code, signal === null ? null : String(signal));
+      },
     });
+    if (spec.stdinOpen) stdin = proc.stdin as unknown as { end(): unknown };
   } finally {
     for (const fd of spec.closeAfterSpawn ?? []) closeFd(fd); // the worker has its copy (or never will)
   }
@@ -91,6 +99,14 @@ export const spawnProcess: SpawnFn = (spec) => {
   }
   return { pid: proc.pid };
 };
+
+function endStdin(sink: { end(): unknown } | undefined) {
+  try {
+    sink?.end();
+  } catch {
+    // the worker is gone and the pipe with it
+  }
+}
 
 function closeFd(fd: number) {
   try {

@@ -93,6 +93,8 @@ export class Program {
   ) {
     this.configs.set(1, config);
     if (Object.keys(config["depends-on"]).length > 0) this.hold = { kind: "waiting", why: "its dependencies" };
+    // autostart = false: stopped from the start, as if `sup stop NAME` had come first; `sup start NAME` runs it.
+    if (!config.autostart) this.hold = { kind: "stopped", why: "autostart = false" };
     this.workers = new Workers(world, host.queue, (w) => this.configFor(w), name, (pid) => host.owns(pid), host.several);
     const program = this;
     this.upkeep = new Upkeep({
@@ -107,6 +109,7 @@ export class Program {
       replaced: (reason) => host.metrics.replaced(name, reason),
     });
     for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, 1));
+    if (!config.autostart) this.log.info(`program ${name} stays stopped (autostart = false): sup start ${name} runs it`, { event: "program.stop", program: name });
   }
 
   private get log(): Logger {
@@ -398,10 +401,27 @@ export class Program {
     }
     this.genCounter = generation;
     this.configs.set(generation, config);
+    if (this.hold?.kind === "stopped") return this.adoptStopped(generation, config);
     if (config.restart !== "always") return this.beginRerun(r, generation, config);
     r.begin(generation, config, this.countFor(config));
     const how = r.stopFirst ? `${r.rolling ? " one at a time" : ""}, stopping each old worker first` : r.rolling ? ", one at a time" : "";
     this.log.info(`reload gen ${generation} started: ${r.count} new worker${r.count === 1 ? "" : "s"}${how} (${r.reason})`, { event: "reload.start", gen: generation, rolling: r.rolling, reason: r.reason });
+  }
+
+  /**
+   * A stopped program (sup stop NAME, autostart = false) runs nothing, so no
+   * new worker could ever be ready or complete: it takes the new config as
+   * the generation its next start runs, and the reload is done at once (a
+   * `sup reload` of every program waited for it for ever).
+   */
+  private adoptStopped(generation: number, config: Config) {
+    this.generation = generation;
+    this.config = config;
+    this.slots.clear();
+    for (let id = 1; id <= this.countFor(config); id++) this.slots.set(id, newSlot(id, generation));
+    const message = `program ${this.name} is stopped: sup start ${this.name} runs generation ${generation}`;
+    this.log.info(`reload gen ${generation}: ${message} (${this.reload!.reason})`, { event: "reload.done", gen: generation });
+    this.endReload({ ok: true, generation, message }, "done");
   }
 
   /**

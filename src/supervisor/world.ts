@@ -24,6 +24,8 @@ export interface Prepared {
   cwd: string;
   notifyPipe: boolean;
   output: "pipe" | "inherit";
+  /** stdin-open: the worker's stdin is a pipe the master holds open, not /dev/null. */
+  stdinOpen?: boolean;
   /** cgroup mode: the worker's own cgroup, which its shim joins (made by prepare). */
   cgroup?: string;
   /** The uid the worker runs as, when the config names one (uid): its sd_notify datagrams come from that uid. */

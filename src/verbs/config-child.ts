@@ -38,7 +38,7 @@ export async function runConfigChild(args: string[]): Promise<number> {
     const { checkProgram } = await import("./preflight.ts");
     const loaded = await loadConfig(parseCli(argv), process.env, startDir);
     // What run.ts checks at start, for every program (exit 2 there; the reload fails here).
-    const checked = loaded.programs.map((p) => checkProgram(p.config, p.name, startDir));
+    const checked = loaded.programs.map((p) => checkProgram(p.config, p.name, startDir, p.where));
     answer = { ok: true, ...loaded, programSources: [...loaded.programSources], checked };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e; // main.ts: "internal error" on stderr, exit 1

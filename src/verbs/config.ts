@@ -14,18 +14,36 @@ export async function runConfigVerb(cli: Cli): Promise<number> {
   const loaded = await loadConfig(cli, process.env, process.cwd());
   if (cli.verb === "check") return check(loaded, envName(cli));
   if (cli.explain !== undefined) return explain(cli, loaded, cli.explain);
+  // A config of programs (a Procfile, a supervisord.conf, [programs.NAME]) shows each, or it would show only the top level.
+  const named = loaded.programs.filter((p) => p.name !== "");
   if (cli.json) {
-    console.log(JSON.stringify(loaded.config, null, 2));
+    const programs = Object.fromEntries(named.map((p) => [p.name, p.config]));
+    console.log(JSON.stringify(named.length ? { ...loaded.config, programs } : loaded.config, null, 2));
     return 0;
   }
   // TOML, so the output can be saved as a sup.toml; the comment says who set it.
   console.log(loaded.file ? `# config file: ${loaded.file}` : "# no config file");
   for (const [key, value] of Object.entries(loaded.config)) {
     const src = loaded.sources[key]!;
-    console.log(`${key} = ${JSON.stringify(value)}${src.layer === "default" ? "" : `  # ${describe(src, envName(cli))}`}`);
+    // A command = [] beside programs would read back as "a command is given too".
+    if (key === "command" && named.length > 0 && (value as string[]).length === 0) continue;
+    console.log(`${key} = ${tomlValue(value)}${src.layer === "default" ? "" : `  # ${describe(src, envName(cli))}`}`);
+  }
+  for (const p of named) {
+    // Each program's own values: those not the top level's.
+    const sources = loaded.programSources.get(p.name) ?? {};
+    console.log(`\n[programs.${JSON.stringify(p.name)}]  # ${p.where}`);
+    for (const [key, value] of Object.entries(p.config)) {
+      const src = sources[key];
+      if (src && src !== loaded.sources[key] && JSON.stringify(value) !== JSON.stringify((loaded.config as unknown as Record<string, unknown>)[key])) console.log(`${key} = ${tomlValue(value)}  # ${describe(src, envName(cli))}`);
+    }
   }
   return 0;
 }
+
+/** A value as TOML writes it: JSON's strings, numbers, booleans and arrays are TOML's; a table (depends-on) is inline. */
+const tomlValue = (v: unknown): string =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? `{ ${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)} = ${tomlValue(x)}`).join(", ")} }`.replace("{  }", "{}") : JSON.stringify(v);
 
 /** "set by sup.ini:3", "SUP_PROCESSES", "flag --processes", "default". */
 export function describe(src: Source, env: string): string {
@@ -70,7 +88,7 @@ function check(loaded: Loaded, env: string): number {
     console.log(uwsgiReport(loaded.uwsgi.name, loaded.uwsgi.translation));
     console.log(loaded.uwsgi.command ? `\ncommand: ${loaded.uwsgi.command}\n` : "");
   }
-  if (loaded.notes) console.log(`read as a supervisord config; left out:\n${loaded.notes.map((n) => `  ${n}`).join("\n")}\n`);
+  if (loaded.notes) console.log(`read as a supervisord config; what sup leaves out or does its own way:\n${loaded.notes.map((n) => `  ${n}`).join("\n")}\n`);
   const named = loaded.programs.filter((p) => p.name !== "");
   if (named.length > 0) {
     // Every program is checked as the master would, each problem naming its program.

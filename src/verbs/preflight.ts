@@ -48,13 +48,13 @@ export function checkConfig(cfg: Config, startDir: string): Checked {
   return result;
 }
 
-/** checkConfig for a named program: its problems say which program ("" for the one implicit program: no name). */
-export function checkProgram(cfg: Config, program: string, startDir: string): Checked {
+/** checkConfig for a named program: its problems say which program and where it is declared, as sup check does ("" for the one implicit program: no name). */
+export function checkProgram(cfg: Config, program: string, startDir: string, where = ""): Checked {
   try {
     return checkConfig(cfg, startDir);
   } catch (e) {
     if (!program || !(e instanceof ConfigError)) throw e;
-    throw new UsageError(`program ${program}: ${e.message}`);
+    throw new UsageError(`program ${program}${where ? ` (${where})` : ""}: ${e.message}`);
   }
 }
 
@@ -96,7 +96,20 @@ function commandProblems(cfg: Config, startDir: string, problems: string[]): str
   const argv = commandArgv(cfg);
   const path = isDirectory(cwd) ? resolveCommand(argv[0]!, { cwd, PATH }) : undefined;
   if (!path && isDirectory(cwd)) problems.push(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
+  if (path && cfg.shell) shellSyntax(path, argv[2]!, problems);
   return path ? [path, ...argv.slice(1)] : undefined;
+}
+
+/**
+ * A shell command (a Procfile line, shell = true) the shell cannot parse
+ * (an unterminated quote) would fail in every worker, each start; `sh -n`
+ * reads it without running it, so sup check says so with the line.
+ */
+function shellSyntax(sh: string, script: string, problems: string[]) {
+  const r = Bun.spawnSync([sh, "-n", "-c", script], { stdin: "ignore", stdout: "ignore", stderr: "pipe", timeout: 5000 });
+  if (r.exitCode === 0 || r.exitCode === null) return;
+  const why = r.stderr.toString().trim().split("\n")[0]!.replace(/^[^:]*sh: (\d+: )?/, "");
+  problems.push(`${sh} cannot parse the command (${why}): ${JSON.stringify(script.slice(0, 120))}; fix its quoting`);
 }
 
 /**

@@ -48,8 +48,8 @@ export async function runMaster(cli: Cli): Promise<number> {
   const { config, programs } = loaded;
   setLogFormat(config["log-format"]);
   // Every program is checked before anything starts (exit 2, naming the program).
-  const check = (cfg: Config, program: string) => checkProgram(cfg, program, startDir);
-  for (const p of programs) check(p.config, p.name);
+  const check = (cfg: Config, program: string, where?: string) => checkProgram(cfg, program, startDir, where);
+  for (const p of programs) check(p.config, p.name, p.where);
   const pidfile = config.pidfile ? resolve(startDir, config.pidfile) : "";
   if (pidfile) await refuseRunningMaster(pidfile);
 
@@ -115,7 +115,7 @@ export async function runMaster(cli: Cli): Promise<number> {
       const output = cfg["log-format"] === "text" && !cfg["log-prefix"] && !config.logto ? "inherit" : "pipe";
       const cgroup = cgroups?.create(id, generation, several ? program : undefined);
       const argv = [...shim, String(masterPid), ...(cgroup ? ["--cgroup", cgroup] : []), ...(user ? ["--user", `${user.uid}:${user.gid}:${user.groups.join(",")}`] : []), "--", ...command];
-      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup, ...(own ? { privatePort: own.port, closeAfterSpawn: [own.sock.fd] } : {}) };
+      return { argv, env, cwd, fds: listen.map((s) => s.fd), notifyPipe: wantsNotify, output, uid: user?.uid, cgroup, ...(cfg["stdin-open"] ? { stdinOpen: true } : {}), ...(own ? { privatePort: own.port, closeAfterSpawn: [own.sock.fd] } : {}) };
     },
     lifecycle: (what, detail) => notifySystemd(what, detail),
     reopenLogs,

@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hammer, hit } from "./recipes.ts";
-import { Master, ROOT, alive, fixture, freePort, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
+import { Master, ROOT, alive, fixture, freePort, freePorts, runSup, tempDir, useCleanup, waitUntil } from "./harness.ts";
 
 useCleanup();
 
@@ -213,3 +213,116 @@ autorestart=false
   m.signal("SIGTERM");
   expect(await m.exitCode()).toBe(0);
 }, 40_000);
+
+test("supervisord's %(process_num)02d gives each worker its own number (port, socket), as supervisord gives each process; sup reload api stops the old worker before the new one binds (stop-first)", async () => {
+  const dir = tempDir();
+  const base = await freePorts(2);
+  const ports = [base, base + 1];
+  // Binds the port its INSTANCE picks (1 or 2, from numprocs_start = 1) and says which name it was given.
+  writeFileSync(join(dir, "bind.py"), `import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1 + int(os.environ["INSTANCE"])])))
+s.listen()
+print("bound", s.getsockname()[1], "as", sys.argv[1], os.environ["GREETING"], flush=True)
+time.sleep(1000)
+`);
+  writeFileSync(join(dir, "supervisord.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+environment=GREETING="hi, there"
+
+[program:api]
+command=${PY} %(here)s/bind.py api_%(process_num)02d ${ports.join(" ")} # the two ports
+numprocs=2
+numprocs_start=1
+process_name=api_%(process_num)02d
+environment=INSTANCE="%(process_num)s"
+stopwaitsecs=5
+`);
+  const m = new Master(["-c", "supervisord.conf"], { cwd: dir });
+  for (const [n, port] of [[1, ports[0]], [2, ports[1]]]) await m.waitFor(new RegExp(`api\\.${n} g1 \\| bound ${port} as api_0${n} hi, there`), 15_000);
+  expect((await runSup(["reload", "api", "--wait", "--pidfile", join(dir, "sup.pid")])).code).toBe(0);
+  for (const [n, port] of [[1, ports[0]], [2, ports[1]]]) await m.waitFor(new RegExp(`api\\.${n} g2 \\| bound ${port} as api_0${n}`), 15_000);
+  expect(m.out).not.toContain("Address already in use");
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
+test("supervisord's autostart = false: the program stays stopped until sup start NAME; the others run", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "supervisord.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+
+[program:web]
+command=/bin/sleep 1000
+
+[program:import]
+command=/bin/echo imported
+autostart=false
+autorestart=false
+`);
+  const m = new Master(["-c", "supervisord.conf"], { cwd: dir });
+  await m.waitFor(/program import stays stopped \(autostart = false\): sup start import runs it/, 10_000);
+  await m.waitFor(/web worker 1 pid \d+ gen 1 ready/, 10_000);
+  expect((await status(dir)).programs.map((p) => `${p.name}:${p.state}`)).toEqual(["web:ready", "import:stopped"]);
+  expect(m.out).not.toContain("import worker 1");
+  expect((await runSup(["start", "import", "--pidfile", join(dir, "sup.pid")])).code).toBe(0);
+  await m.waitFor(/import\.1 g1 \| imported/, 10_000);
+  await m.waitFor(/import worker 1 pid \d+ gen 1 exited code 0 after [\d.]+s: done \(restart = never\)/, 10_000);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 40_000);
+
+test("supervisord's [fcgi-program:x] (Django Channels' daphne --fd 0 recipe): sup binds the socket, each worker serves it as fd 0 with its own %(process_num); sup reload drops no connection", async () => {
+  const dir = tempDir();
+  const port = await freePort();
+  // daphne --fd 0 in small: serve the socket on fd 0, answer with the name given.
+  writeFileSync(join(dir, "fd0.py"), `import os, socket, sys
+s = socket.socket(fileno=0)
+print("serving", s.getsockname()[1], "as", sys.argv[1], flush=True)
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    body = "%s pid=%d gen=%s" % (sys.argv[1], os.getpid(), os.environ["SUP_GENERATION"])
+    c.sendall(("HTTP/1.0 200 OK\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (len(body), body)).encode())
+    c.close()
+`);
+  writeFileSync(join(dir, "asgi.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+
+[fcgi-program:asgi]
+# TCP socket used by the proxy upstream
+socket=tcp://localhost:${port}
+directory=%(here)s
+command=${PY} fd0.py asgi%(process_num)d
+numprocs=2
+process_name=asgi%(process_num)d
+autorestart=true
+redirect_stderr=true
+`);
+  const m = new Master(["-c", "asgi.conf"], { cwd: dir });
+  for (const n of [0, 1]) await m.waitFor(new RegExp(`asgi\\.${n + 1} g1 \\| serving ${port} as asgi${n}`), 15_000);
+  const seen = new Set<string>();
+  await waitUntil(async () => {
+    seen.add((await hit(port)).text.split(" ")[0]!);
+    return seen.size === 2;
+  }, 10_000, "both workers answer on the one socket");
+  const load = hammer(port);
+  expect((await runSup(["reload", "--wait", "--pidfile", join(dir, "sup.pid")])).code).toBe(0);
+  await load.stop();
+  expect(load.failures).toEqual([]);
+  expect(load.answers.length).toBeGreaterThan(0);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
+test("a Procfile's programs get a stdin that stays open (stdin-open), as foreman's share its terminal: a watcher that exits at EOF (esbuild --watch, tailwindcss --watch; cat here) keeps running", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "Procfile"), "web: sleep 100\njs: cat; echo stdin closed\n");
+  const m = new Master(["--procfile", "Procfile"], { cwd: dir });
+  await m.waitFor(/js worker 1 pid \d+ gen 1 ready/, 10_000);
+  await Bun.sleep(500);
+  expect(m.out).not.toContain("stdin closed");
+  expect(m.out).not.toMatch(/js worker 1 pid \d+ gen 1 exited/);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 30_000);

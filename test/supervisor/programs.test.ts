@@ -122,3 +122,22 @@ test("sup stop / start / restart one program", async () => {
   await op("stop", "nope");
   expect(answers.at(-1)).toContain('no program "nope"');
 });
+
+test("a stopped program (autostart = false, or sup stop NAME) takes a reload's new config for its next start and the reload is done at once; sup reload of every program does not wait for it", async () => {
+  const t = setup([prog("web"), prog("import", { autostart: false, restart: "never" })]);
+  await t.tick(1000);
+  expect(t.live()).toEqual(["web.1.1.ready"]);
+  expect(t.loop.report().programs.map((p) => `${p.name}:${p.state}`)).toEqual(["web:ready", "import:stopped"]);
+  const results: { ok: boolean; message: string }[] = [];
+  t.loop.queue.push({ type: "reload", reason: "test", rolling: false, targets: "all", reply: (r) => results.push(r) });
+  await t.settle();
+  await t.tick(1000);
+  await t.drain();
+  await t.settle();
+  expect(results.map((r) => r.ok)).toEqual([true]);
+  expect(t.lines.join("\n")).toContain("reload gen 2: program import is stopped: sup start import runs generation 2 (test)");
+  expect(t.live()).toEqual(["web.1.2.ready"]);
+  t.loop.queue.push({ type: "program", op: "start", name: "import", reply: () => {} });
+  await t.settle();
+  expect(t.live()).toEqual(["import.1.2.starting", "web.1.2.ready"]);
+});

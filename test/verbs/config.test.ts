@@ -74,3 +74,18 @@ test("sup check with shell = true leaves the command to the shell", async () => 
   const r = await sup(["check", "--shell", "--", "no-such-program-sup && x"], dirWith({}));
   expect(r.code).toBe(0);
 });
+
+test("sup config shows each program of a supervisord.conf or a Procfile (--json under programs); its TOML is a sup.toml that loads to the same programs", async () => {
+  const conf = "[supervisord]\nenvironment=APP=\"x, y\"\n\n[program:api]\ncommand=/bin/sleep 10%(process_num)d\nnumprocs=2\nautostart=false\n\n[fcgi-program:asgi]\nsocket=tcp://127.0.0.1:8000\ncommand=/bin/cat\n";
+  for (const [files, args] of [[{ "supervisord.conf": conf }, ["-c", "supervisord.conf"]], [{ Procfile: "release: true\nweb: sleep 100\n" }, ["--procfile", "Procfile"]]] as const) {
+    const dir = dirWith(files);
+    const json = await sup(["config", ...args, "--json"], dir);
+    expect(json.code).toBe(0);
+    const programs = JSON.parse(json.stdout).programs;
+    expect(Object.keys(programs)).toEqual(args[0] === "-c" ? ["api", "asgi"] : ["release", "web"]);
+    const toml = (await sup(["config", ...args], dir)).stdout;
+    const again = await sup(["config", "--json"], dirWith({ "sup.toml": toml }));
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).programs).toEqual(programs);
+  }
+});
