@@ -35,7 +35,7 @@ export const OPTIONS = [
   opt({ name: "stop-signal", group: "workers", type: "string", default: "TERM", help: "Signal that asks a worker to stop (sent to its process group)." }),
   opt({ name: "worker-reload-mercy", group: "workers", type: "number", default: 30, min: 0, help: "Seconds a stopping worker gets before SIGKILL." }),
   opt({ name: "backoff-max", group: "workers", type: "number", default: 10, min: 0.1, help: "Longest delay in seconds between respawns of a crashing worker." }),
-  opt({ name: "pidfile", group: "control", type: "string", default: "", scope: "master", help: "Write the master's pid here; `sup reload|stop|status` read it." }),
+  opt({ name: "pidfile", group: "control", type: "string", default: "", scope: "master", help: "Write the master's pid here; `sup reload|stop|status` read it. A pidfile naming a running process is refused at start (a stale one is taken over)." }),
   opt({ name: "log-format", group: "logging", type: "enum", default: "text", scope: "master", values: ["text", "json"], help: "Master log lines as text or one JSON object per line." }),
   opt({ name: "log-prefix", group: "logging", type: "boolean", default: true, help: "Prefix worker output lines with the worker id." }),
   opt({ name: "master", group: "control", type: "boolean", default: true, scope: "master", help: "Accepted for uWSGI compatibility; sup always runs a master." }),

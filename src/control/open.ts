@@ -2,6 +2,7 @@
 // control socket in it, then the pidfile. Any failure is a StartError (exit
 // 2) after undoing what was already made, so a master that did not start
 // leaves nothing behind; close() undoes it all at exit.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Event } from "../supervisor/events.ts";
 import type { Queue } from "../core/queue.ts";
@@ -38,7 +39,13 @@ export function openControl(pid: number, pidfile: string, queue: Queue<Event>, v
   };
 }
 
-/** Refuses to start when the pidfile names a live sup master (exit 2); anything else is ours to overwrite. */
+/**
+ * Refuses to start when the pidfile names a running process (exit 2), as
+ * gunicorn's arbiter does: a live sup master, or another program whose
+ * pidfile this is (a supervisord.conf's pidfile = while supervisord still
+ * runs: its init script would then stop sup). A pidfile whose pid is gone
+ * is stale and ours to overwrite.
+ */
 export async function refuseRunningMaster(pidfile: string) {
   let pid: number;
   try {
@@ -50,4 +57,10 @@ export async function refuseRunningMaster(pidfile: string) {
   const { findMaster } = await import("../verbs/client.ts");
   const running = await findMaster(pidfile).then(() => true, () => false);
   if (running) throw new UsageError(`another sup master (pid ${pid}) is running with pidfile ${pidfile}; stop it first (sup stop --pidfile ${pidfile}) or choose another pidfile`);
+  if (!isAlive(pid)) return; // it exited meanwhile
+  let what = "";
+  try {
+    what = ` (${readFileSync(`/proc/${pid}/comm`, "utf8").trim()})`;
+  } catch {}
+  throw new UsageError(`pidfile ${pidfile} names pid ${pid}${what}, a running process that is not a sup master answering on it: another program's pidfile, or a stale one whose pid was taken since; stop that program or choose another pidfile, or remove the file if it is stale`);
 }

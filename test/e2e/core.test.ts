@@ -1,6 +1,6 @@
 // The core contract (issue 2), against the compiled binary with real processes.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Master, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
 
@@ -199,6 +199,27 @@ describe("bad input", () => {
 });
 
 describe("pidfile and control verbs", () => {
+  test("a pidfile naming a running process that is not sup (another program's, as supervisord's) is refused, exit 2, and left as it was", async () => {
+    const dir = tempDir();
+    const pidfile = join(dir, "supervisord.pid");
+    const other = Bun.spawn(["sleep", "30"]);
+    try {
+      writeFileSync(pidfile, `${other.pid}\n`);
+      const r = await runSup(["--pidfile", pidfile, "--", fixture("sleeper.sh")]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`pidfile ${pidfile} names pid ${other.pid} (sleep), a running process that is not a sup master`);
+      expect(r.stderr).not.toContain("spawned");
+      expect(readFileSync(pidfile, "utf8")).toBe(`${other.pid}\n`);
+    } finally {
+      other.kill("SIGKILL");
+    }
+    // Once that process is gone the file is stale: sup takes it over.
+    await other.exited;
+    const m = new Master(["--ready", "delay:0.1", "--pidfile", pidfile, "--", fixture("sleeper.sh")]);
+    await m.waitFor(/gen 1 ready/);
+    await waitUntil(() => readFileSync(pidfile, "utf8").trim() === String(m.pid), 5_000, "the pidfile taken over");
+  });
+
   test("pidfile written when up, reload/status/stop act on it, removed at exit", async () => {
     const dir = tempDir();
     const pidfile = join(dir, "sup.pid");
@@ -209,6 +230,7 @@ describe("pidfile and control verbs", () => {
     const second = await runSup(["--pidfile", pidfile, "--", fixture("sleeper.sh")]);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain(`another sup master (pid ${m.pid}) is running with pidfile ${pidfile}`);
+    expect(second.stderr).not.toContain("    at "); // no stack trace
 
     const st = await runSup(["status", "--pidfile", pidfile, "--json"]);
     expect(st.code).toBe(0);
