@@ -62,7 +62,10 @@ function target(app: AppSpec): { args: string[]; what: string } | { error: strin
   let file = app["wsgi-file"];
   // uWSGI loads module first, then wsgi-file, then paste; the first takes the
   // root mount point (plugins/python/python_plugin.c uwsgi_python_init_apps).
-  if (module !== undefined && /\.(py|wsgi)$/.test(module)) [file, module] = [module, undefined];
+  // `module = proj.wsgi` is Django's module proj/wsgi.py, which uWSGI imports
+  // as a module even beside a file named proj.wsgi; only a name ending in .py
+  // (no module's name: uWSGI fails to import it) is taken as the file meant.
+  if (module !== undefined && /\.py$/.test(module)) [file, module] = [module, undefined];
   if (module !== undefined) return { args: [], what: module.includes(":") ? module : `${module}:${callable}` };
   if (file !== undefined) {
     const slash = file.lastIndexOf("/");

@@ -69,6 +69,13 @@ describe("the app command", () => {
     expect(config.processes).toBe(3);
   });
 
+  test("module = proj.wsgi is Django's module proj/wsgi.py, as uWSGI imports it (not a file named proj.wsgi)", async () => {
+    // gunicorn proj:application would import the package proj and find no application in it.
+    const { config } = await loadIni(uwsgi("module = proj.wsgi\nprocesses = 2\n"));
+    expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--workers", "2", "proj.wsgi:application"]);
+    expect((await loadIni(uwsgi("module =  webapi.wsgi\ncallable = app\n"))).config.command).toEqual(["/usr/bin/gunicorn", "--preload", "webapi.wsgi:app"]);
+  });
+
   test("paste = config:%p: gunicorn --paste with the file itself", async () => {
     const dir = uwsgi("paste = config:%p\n");
     const { config } = await loadIni(dir);
