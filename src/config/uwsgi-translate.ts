@@ -69,6 +69,19 @@ function typo(key: string): string {
   if (!near) return "";
   return key.length > 5 || distance(key, near) <= 1 ? ` (did you mean ${near}?)` : "";
 }
+const SPACED = /^[\w.-]+(?:[ \t]+[\w.-]+)+$/;
+
+/**
+ * "did you mean" for a key of words: `env LANG = C` meant `env = LANG=C`
+ * (its first word an option), `post buffering` meant post-buffering.
+ */
+function spaced(key: string, value: string): string | undefined {
+  if (!SPACED.test(key)) return undefined;
+  const [first, ...rest] = key.split(/[ \t]+/);
+  if (UWSGI_NAMES[first!] !== undefined) return ` (did you mean ${first} = ${rest.join(" ")}${first === "env" ? "=" : " "}${value}?)`;
+  const dashed = key.replace(/[ \t]+/g, "-");
+  return UWSGI_NAMES[dashed] !== undefined ? ` (did you mean ${dashed}?)` : undefined;
+}
 const issueText = (n?: number) => (n ? ` (issue ${n})` : "");
 
 export function translate(read: UwsgiRead): Translation {
@@ -101,7 +114,9 @@ export function translate(read: UwsgiRead): Translation {
       t.keys.push(r);
       return r;
     };
-    if (!KEY.test(key)) {
+    // A key of words (`post buffering = 1`, `env LANG = C`) is a key uWSGI
+    // looks up, finds no option of that name and ignores: it goes on as one.
+    if (!KEY.test(key) && (o.bare || !SPACED.test(key))) {
       report("error", o.bare || key === "" ? `expected "key = value", got ${JSON.stringify(key || "= " + value)}` : `bad key name ${JSON.stringify(key)}`);
       continue;
     }
@@ -118,7 +133,7 @@ export function translate(read: UwsgiRead): Translation {
       } else if (read.placeholders.has(key) || read.referenced.has(key)) {
         report("no-op", `a placeholder (used as %(${key}))`);
       } else {
-        const near = typo(key);
+        const near = spaced(key, value) ?? typo(key);
         if (near) report("error", `not a uWSGI option${near}; uWSGI ignores it without a word, so what you meant is not set under uWSGI either`);
         else report("no-op", "not a uWSGI option: uWSGI ignores it, and nothing uses it as a placeholder");
       }

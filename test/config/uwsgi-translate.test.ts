@@ -135,6 +135,22 @@ describe("keys that are no uWSGI 2.0 option", () => {
     expect(r.code).toBe(2);
   });
 
+  test("supervisord's keys and a custom `app` are no typos of the aliases st and pp", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nstopsignal = QUIT\nstdout_logfile = /dev/stdout\napp = bos\n"));
+    expect(r.stdout).toContain("uwsgi.ini:3: stopsignal = QUIT: not a uWSGI option: uWSGI ignores it");
+    expect(r.stdout).toContain("uwsgi.ini:4: stdout_logfile = /dev/stdout: not a uWSGI option: uWSGI ignores it");
+    expect(r.stdout).toContain("uwsgi.ini:5: app = bos: not a uWSGI option: uWSGI ignores it");
+    expect(r.code).toBe(0);
+  });
+
+  test("a key of words is a key uWSGI ignores, with what was meant (it was 'bad key name')", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi('http-socket = :8000\nenv LANG = "C.UTF-8"\npost buffering = 8192\nmy key = 1\n'));
+    expect(r.stderr).toContain('uwsgi.ini:3: env LANG = "C.UTF-8": not a uWSGI option (did you mean env = LANG="C.UTF-8"?)');
+    expect(r.stderr).toContain("uwsgi.ini:4: post buffering = 8192: not a uWSGI option (did you mean post-buffering?)");
+    expect(r.stdout + r.stderr).toContain("uwsgi.ini:5: my key = 1: not a uWSGI option: uWSGI ignores it");
+    expect(r.stderr).not.toContain("bad key name");
+  });
+
   test("an unset $(VAR) in a line sup drops anyway is no error", async () => {
     const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nstatic-map = /$(SUP_TEST_UNSET)media=/srv/media\n"));
     expect(r.stdout).toContain("uwsgi.ini:3: static-map");
