@@ -24,7 +24,7 @@ export interface UwsgiRule {
   readonly issue?: number;
   readonly blocks?: boolean;
   /** A value for which the line means nothing to sup, and why. */
-  readonly noopWhen?: { readonly value: RegExp; readonly why: string };
+  readonly noopWhen?: { readonly value: RegExp; readonly why: string; /** The values it matches, in words, for docs/uwsgi.md. */ readonly shown?: string };
 }
 
 const APP_SERVER = "part of the app command sup builds (gunicorn; `sup check` shows it), or set `command = …` to run another server";
@@ -80,7 +80,7 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["cap", "unshare", "chroot", "jail", "namespace", "ns", "pivot-root", "pivot_root", "emperor-use-clone"], verdict: "decide", why: "isolation: let systemd do it (CapabilityBoundingSet=, PrivateTmp=, RootDirectory=)" },
   // files, environment
   { names: ["chdir", "chdir2"], verdict: "mapped", to: "chdir", as: "text", why: "the workers' directory" },
-  { names: ["env"], verdict: "mapped", to: "env", as: "env", why: "a worker environment variable, KEY=VALUE" },
+  { names: ["env"], verdict: "mapped", to: "env", as: "env", why: "a worker environment variable, KEY=VALUE", noopWhen: { value: /^(?![^=]*=)(?:$|[#;]|.*\s)/, shown: "empty, a comment or words, with no \"=\"", why: "uWSGI unsets the variable so named (there is no \"=\"), and no environment has one: the blank and comment lines of a file `for-readline` reads into env = %(_)" } },
   { names: ["unenv"], verdict: "not-yet", why: "sup cannot remove a variable from the workers' environment yet: unset it before starting sup" },
   { names: ["pidfile", "pidfile2", "safe-pidfile", "safe-pidfile2"], verdict: "mapped", to: "pidfile", as: "text", why: "the master's pid, written atomically (as safe-pidfile does)" },
   { names: ["procname", "procname-prefix", "procname-prefix-spaced", "procname-append", "procname-master", "auto-procname"], verdict: "no-op", why: "process names: sup status names workers by id and pid; gunicorn --name sets titles when setproctitle is installed" },

@@ -47,6 +47,18 @@ describe("options", () => {
     expect((await loadIni(both)).config.processes).toBe(5);
   });
 
+  test("for-readline = .env with env = %(_): each line a variable; the blank and comment lines (no \"=\") are no-ops, not errors", async () => {
+    // docs/uwsgi.md's recipe. uWSGI unsets a variable named "# db" and one named "": nothing.
+    const dir = dirWith({ "uwsgi.ini": "[uwsgi]\nhttp-socket = :8000\nfor-readline = .env\n  env = %(_)\nendfor =\n", ".env": "# db\nDB_HOST=db\n\nexport DEBUG=0\n" });
+    const { config } = await loadIni(dir);
+    expect(config.env).toEqual(["DB_HOST=db", "export DEBUG=0"]);
+    const r = await sup(["check", "--ini", "uwsgi.ini"], dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('uwsgi.ini:4: env = # db: uWSGI unsets the variable so named (there is no "="), and no environment has one');
+    // A name alone is still one sup cannot unset.
+    expect((await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nenv = production\n"))).stderr).toContain('uwsgi.ini:3: env = production: "production": uWSGI unsets a variable given without "="');
+  });
+
   test("UWSGI_<OPTION> variables are read before the file", async () => {
     const { config } = await loadIni(uwsgi("http-socket = :8000\n"), cleanEnv({ UWSGI_PROCESSES: "3" }));
     expect(config.processes).toBe(3);
