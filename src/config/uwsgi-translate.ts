@@ -160,7 +160,10 @@ export function translate(read: UwsgiRead): Translation {
     }
     if (key === "protocol" || key === "socket-protocol") {
       protocol = value;
-      report(value === "http" ? "mapped" : "decide", value === "http" ? `the socket lines speak HTTP: they become listen addresses` : `protocol ${value}: only http sockets can be handed to an HTTP server`, value !== "http");
+      // Another protocol is one of the socket lines only, which stop sup
+      // themselves: an emperor's `protocol = uwsgi` (uWSGI's default) beside
+      // no socket at all blocks nothing.
+      report(value === "http" ? "mapped" : "decide", value === "http" ? `the socket lines speak HTTP: they become listen addresses` : `protocol ${value}: the protocol of the socket lines; only http sockets can be handed to an HTTP server (see socket)`);
       continue;
     }
     const c = convert(rule.as!, value);

@@ -41,6 +41,15 @@ describe("options", () => {
     expect(config["listen-owner"]).toBe("www-data:www-data");
   });
 
+  test("protocol = uwsgi (uWSGI's default) beside no socket stops nothing; the socket lines stop sup themselves", async () => {
+    const emperor = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("protocol = uwsgi\nemperor = ./vassals/*.ini\nvacuum = true\n"));
+    expect(emperor.code).toBe(0);
+    expect(emperor.stdout).toContain("uwsgi.ini:2: protocol = uwsgi: protocol uwsgi: the protocol of the socket lines");
+    const socket = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("protocol = uwsgi\nsocket = :3031\n"));
+    expect(socket.code).toBe(2);
+    expect(socket.stderr).toMatch(/errors \(sup will not start until they are fixed\):\n {2}uwsgi\.ini:3: socket = :3031/);
+  });
+
   test("sup's own keys may sit in [uwsgi] (uWSGI ignores them); [sup] wins over [uwsgi]", async () => {
     expect((await loadIni(uwsgi("ready = delay:2\nreload-grace = 1\n"))).config.ready).toBe("delay:2");
     const both = dirWith({ "uwsgi.ini": "[uwsgi]\nprocesses = 2\n[sup]\nprocesses = 5\n" });
