@@ -13,7 +13,7 @@
 // (scripts/gen-uwsgi-doc.ts; test/config/uwsgi-doc.test.ts checks it).
 
 export type Verdict = "mapped" | "no-op" | "decide" | "not-yet";
-export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "daemon" | "daemon-control" | "daemon-smart" | "mib";
+export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "daemon" | "daemon-control" | "daemon-smart" | "mib" | "logger";
 
 export interface UwsgiRule {
   readonly names: readonly string[];
@@ -120,7 +120,8 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["log-backupname"], verdict: "decide", why: "with log-maxsize, sup keeps the rotated file as FILE.1; for other names or more files, rotate with logrotate" },
   { names: ["log-truncate"], verdict: "decide", why: "sup appends to the logto file; truncate it before starting sup if you want it empty" },
   { names: ["disable-logging", "log-4xx", "log-5xx", "log-slow", "log-big", "log-sendfile", "log-x-forwarded-for", "log-format", "logformat", "log-date", "logdate", "logformat-strftime", "log-format-strftime", "req-logger", "logger-req", "log-req-route", "log-req-encoder", "log-ioerror", "log-micros", "log-zero"], verdict: "decide", why: "request logs are the server's: gunicorn --access-logfile - and --access-logformat, or the proxy's access log" },
-  { names: ["logger", "log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
+  { names: ["logger"], verdict: "mapped", to: "logto", as: "logger", why: "file:PATH (file:logfile=PATH,maxsize=BYTES), uWSGI's log file, is sup's logto (and log-maxsize); another logger, or one named for log-route, is not in sup yet (issue 22)", noopWhen: { value: /^stdio:?$/, shown: "stdio", why: "sup writes its log to stderr already" } },
+  { names: ["log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
   { names: ["stats", "stats-server"], verdict: "mapped", to: "stats", as: "address", why: "sup's stats server: /metrics (Prometheus), /healthz, /readyz and /status (the JSON of sup status --json) over HTTP; uwsgitop does not read it: use `sup top`" },
   { names: ["stats-http", "stats-minified", "stats-min"], verdict: "no-op", why: "sup's stats server always speaks HTTP, and /status is its own JSON" },
   { names: ["enable-metrics", "metrics-dir", "metric-dir"], verdict: "no-op", why: "sup's metrics are always kept, and served at /metrics with stats" },

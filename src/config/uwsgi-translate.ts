@@ -171,8 +171,17 @@ export function translate(read: UwsgiRead): Translation {
       report("error", c.error);
       continue;
     }
+    if (c.notYet !== undefined) {
+      report("unsupported", `not in sup yet${issueText(22)}: ${c.notYet}`);
+      continue;
+    }
     const note = c.note ? ` (${c.note})` : "";
-    if (to === "program") {
+    if (rule.as === "logger") {
+      const l = c.value as { path: string; maxsize?: number };
+      put("logto", l.path, where, o.layer, from);
+      if (l.maxsize !== undefined) put("log-maxsize", l.maxsize / 1048576, where, o.layer, from);
+      report(rule.verdict, `logto = ${JSON.stringify(l.path)}${l.maxsize === undefined ? "" : `, log-maxsize = ${l.maxsize / 1048576}`}: ${rule.why}`);
+    } else if (to === "program") {
       const d = c.value as { command: string; control: boolean };
       const name = daemonName(d.command, t.daemons);
       t.daemons.push({ name, command: d.command, control: d.control, where, from });

@@ -50,6 +50,17 @@ describe("options", () => {
     expect(socket.stderr).toMatch(/errors \(sup will not start until they are fixed\):\n {2}uwsgi\.ini:3: socket = :3031/);
   });
 
+  test("logger = file:PATH is uWSGI's log file: logto (the logfile plugin's maxsize, log-maxsize); stdio is sup's own; a named logger is not yet", async () => {
+    expect((await loadIni(uwsgi("http-socket = :8000\nlogger = file:/var/log/app/uwsgi.log\n"))).config.logto).toBe("/var/log/app/uwsgi.log");
+    const sized = await loadIni(uwsgi("http-socket = :8000\nlogger = file:logfile=/var/log/app/uwsgi.log,maxsize=2097152\n"));
+    expect([sized.config.logto, sized.config["log-maxsize"]]).toEqual(["/var/log/app/uwsgi.log", 2]);
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nlogger = stdio\nlogger = errors file:/tmp/errors.log\nlogger = syslog:app\n"));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("uwsgi.ini:3: logger = stdio: sup writes its log to stderr already");
+    expect(r.stdout).toContain("uwsgi.ini:4: logger = errors file:/tmp/errors.log: not in sup yet (issue 22): a logger named for log-route");
+    expect(r.stdout).toContain("uwsgi.ini:5: logger = syslog:app: not in sup yet (issue 22): sup writes its log to stderr or to one logto file");
+  });
+
   test("sup's own keys may sit in [uwsgi] (uWSGI ignores them); [sup] wins over [uwsgi]", async () => {
     expect((await loadIni(uwsgi("ready = delay:2\nreload-grace = 1\n"))).config.ready).toBe("delay:2");
     const both = dirWith({ "uwsgi.ini": "[uwsgi]\nprocesses = 2\n[sup]\nprocesses = 5\n" });
