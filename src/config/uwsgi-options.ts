@@ -27,7 +27,7 @@ export interface UwsgiRule {
   readonly noopWhen?: { readonly value: RegExp; readonly why: string; /** The values it matches, in words, for docs/uwsgi.md. */ readonly shown?: string };
 }
 
-const APP_SERVER = "part of the app command sup builds (gunicorn; `sup check` shows it), or set `command = …` to run another server";
+export const APP_SERVER = "part of the app command sup builds (gunicorn; `sup check` shows it), or set `command = …` to run another server";
 
 export const UWSGI_RULES: readonly UwsgiRule[] = [
   // workers
@@ -54,7 +54,7 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app (Pyramid): gunicorn --paste FILE (PasteDeploy must be installed)" },
   { names: ["paste-logger", "ini-paste-logged"], verdict: "no-op", why: "gunicorn --paste sets up logging from the same file's [loggers] sections" },
   { names: ["ini-paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app read from this file: gunicorn --paste FILE" },
-  { names: ["mount", "worker-mount", "manage-script-name"], verdict: "decide", why: "several apps under URL prefixes: run each with its own command (one program each), or mount them in one WSGI app (werkzeug DispatcherMiddleware); gunicorn takes the prefix from SCRIPT_NAME" },
+  { names: ["mount", "worker-mount", "manage-script-name"], verdict: "decide", why: "several apps under URL prefixes: run each with its own command (one program each), or mount them in one WSGI app (werkzeug DispatcherMiddleware); gunicorn takes the prefix from SCRIPT_NAME (`mount = /=APP`, the app at the root URL, is the app of the command sup builds, as module = APP)" },
   { names: ["import", "pyimport", "py-import", "python-import", "shared-import", "shared-pyimport", "shared-py-import", "shared-python-import"], verdict: "decide", why: "import the module from your WSGI file instead (or gunicorn -c with an on_starting hook)" },
   { names: ["gevent", "gevent-early-monkey-patch", "gevent-monkey-patch", "async", "ugreen", "greenlet"], verdict: "decide", why: "an async loop: add `-k gevent --worker-connections N` to the gunicorn command (install gevent), or run an ASGI app under uvicorn" },
   { names: ["buffer-size"], verdict: "mapped", to: "app.buffer-size", as: "int", why: "largest request header: gunicorn --limit-request-field_size N (gunicorn's own limit, 8190 bytes, is kept when larger)" },

@@ -4,12 +4,13 @@
 // parts of the app command (module, callable, home, …) for uwsgi-app.ts.
 import { didYouMean, distance, nearest } from "../core/suggest.ts";
 import { convert } from "./uwsgi-convert.ts";
+import { APP_SERVER } from "./uwsgi-options.ts";
 import { ruleFor } from "./uwsgi-families.ts";
 import { fromBytes } from "./uwsgi-magic.ts";
 import { UWSGI_NAMES } from "./uwsgi-names.ts";
 import type { UwsgiRead } from "./uwsgi-read.ts";
 import { SPECS } from "./schema.ts";
-import type { AppSpec } from "./uwsgi-app.ts";
+import { hasApp, type AppSpec } from "./uwsgi-app.ts";
 
 export type KeyVerdict = "mapped" | "no-op" | "decide" | "unsupported" | "error";
 
@@ -154,6 +155,12 @@ export function translate(read: UwsgiRead): Translation {
       report("unsupported", `not in sup yet${issueText(rule.issue)}: ${rule.why}${newer}`);
       continue;
     }
+    const root = key === "mount" ? rootMount(value) : undefined;
+    if (root && !hasApp(t.app)) {
+      setApp(t.app, root.part, root.value, where);
+      report("decide", `the app at the root URL, as ${root.part} = ${root.value} would load it: ${APP_SERVER}`).app = true;
+      continue;
+    }
     if (!to) {
       report(rule.verdict, `${rule.why}${newer}`, rule.blocks);
       continue;
@@ -203,6 +210,18 @@ export function translate(read: UwsgiRead): Translation {
   }
   t.entries = [...values.values()];
   return t;
+}
+
+/**
+ * `mount = /=pkg.app:app`: the one app at the root URL is the app `module`
+ * names (uWSGI's first app serves what no mount point claims); a file
+ * (.py, .wsgi) or config: (PasteDeploy) as uwsgi_python_mount_app loads it.
+ */
+function rootMount(value: string): { part: "module" | "wsgi-file" | "paste"; value: string } | undefined {
+  const app = /^\/?=(\S+)$/.exec(value)?.[1];
+  if (app === undefined) return undefined;
+  if (app.startsWith("config:")) return { part: "paste", value: app };
+  return /\.(py|wsgi)$/.test(app) ? { part: "wsgi-file", value: app } : { part: "module", value: app };
 }
 
 function setApp(app: AppSpec, part: string, value: unknown, where: string): void {

@@ -108,6 +108,14 @@ describe("the app command", () => {
     expect((await loadIni(uwsgi("module =  webapi.wsgi\ncallable = app\n"))).config.command).toEqual(["/usr/bin/gunicorn", "--preload", "webapi.wsgi:app"]);
   });
 
+  test("mount = /=pkg.app:app, the one app at the root URL, is the app (it was a decision with no command); a prefix mount stays one", async () => {
+    const { config } = await loadIni(uwsgi("http-socket = :8000\nmount = /=site.fullapp:app\nmanage-script-name = true\nprocesses = 2\n"));
+    expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--workers", "2", "site.fullapp:app"]);
+    expect((await loadIni(uwsgi("http-socket = :8000\nmount = /=web/app.py\n"))).config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--pythonpath", "web", "app:application"]);
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nmodule = main:app\nmount = /admin=admin:app\n"));
+    expect(r.stdout).toContain("uwsgi.ini:4: mount = /admin=admin:app: several apps under URL prefixes");
+  });
+
   test("paste = config:%p: gunicorn --paste with the file itself", async () => {
     const dir = uwsgi("paste = config:%p\n");
     const { config } = await loadIni(dir);
