@@ -70,6 +70,8 @@ function typo(key: string): string {
   if (!near) return "";
   return key.length > 5 || distance(key, near) <= 1 ? ` (did you mean ${near}?)` : "";
 }
+/** The conversions whose values are paths, addresses, names or numbers: never a Python format. */
+const PLACEHOLDER_AS = new Set(["text", "address", "socket", "user", "owner", "int", "mode"]);
 const SPACED = /^[\w.-]+(?:[ \t]+[\w.-]+)+$/;
 
 /**
@@ -144,6 +146,14 @@ export function translate(read: UwsgiRead): Translation {
     const unset = [...value.matchAll(/\$\(([^)]*)\)/g)].map((m) => m[1]!).find((n) => read.unsetEnv.has(n));
     if (unset !== undefined && rule.to !== undefined && (rule.verdict === "mapped" || rule.verdict === "decide")) {
       report("error", `environment variable ${unset} is not set, so uWSGI would read the text "$(${unset})"; set it before starting sup`);
+      continue;
+    }
+    // Nor %(name): a path, an address or a part of the app still saying it
+    // (a template's placeholder no line defines) is that text under uWSGI.
+    // An env value or a daemon's command may mean Python's %(name)s.
+    const literal = PLACEHOLDER_AS.has(rule.as ?? "") && (rule.verdict === "mapped" || rule.verdict === "decide") ? /%\(([\w.-]+)\)/.exec(value)?.[1] : undefined;
+    if (literal !== undefined) {
+      report("error", `the value still says %(${literal}) after uWSGI's placeholders, so uWSGI would read that text (nothing sets ${literal} where uWSGI looks); set ${literal} = … in the file`);
       continue;
     }
     if (rule.noopWhen?.value.test(value)) {

@@ -191,6 +191,13 @@ describe("keys that are no uWSGI 2.0 option", () => {
     expect(r.stderr).not.toContain("bad key name");
   });
 
+  test("a path or an app still saying %(name) (a template's placeholder nothing sets) is an error; an env value may be Python's %(name)s", async () => {
+    const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("project_name = shop\nhttp-socket = :8000\nchdir = %(project_root)\nmodule = %(project_name).wsgi\nenv = LOG_FORMAT=%(levelname)s %(message)s\n"));
+    expect(r.stderr).toContain("uwsgi.ini:4: chdir = %(project_root): the value still says %(project_root) after uWSGI's placeholders, so uWSGI would read that text");
+    expect(r.stderr).toContain("uwsgi.ini:5: module = shop.wsgi: the app to load");
+    expect(r.stderr).not.toMatch(/uwsgi\.ini:[56]: .*still says/);
+  });
+
   test("an unset $(VAR) in a line sup drops anyway is no error", async () => {
     const r = await sup(["check", "--ini", "uwsgi.ini"], uwsgi("http-socket = :8000\nstatic-map = /$(SUP_TEST_UNSET)media=/srv/media\n"));
     expect(r.stdout).toContain("uwsgi.ini:3: static-map");
