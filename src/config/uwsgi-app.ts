@@ -55,8 +55,8 @@ const IDENTIFIER = /^[A-Za-z_]\w*$/;
 /** Whether the file names an app for sup to run. */
 export const hasApp = (app: AppSpec) => app.module !== undefined || app["wsgi-file"] !== undefined || app.paste !== undefined;
 
-/** How gunicorn names the app: [args before it, the app argument]. */
-function target(app: AppSpec): { args: string[]; what: string } | { error: string } {
+/** How gunicorn names the app: a directory for its Python path, args before it, the app argument. */
+function target(app: AppSpec): { path?: string; args: string[]; what: string } | { error: string } {
   const callable = app.callable ?? "application";
   let module = app.module;
   let file = app["wsgi-file"];
@@ -73,7 +73,7 @@ function target(app: AppSpec): { args: string[]; what: string } | { error: strin
     const stem = file.slice(slash + 1).replace(/\.(py|wsgi)$/, "");
     if (!IDENTIFIER.test(stem)) return { error: `wsgi-file ${file}: its name is no Python module name, so gunicorn cannot import it; rename it (e.g. ${dir}/wsgi.py) or set command = … ` };
     // A relative directory is found from the workers' directory, as uWSGI finds the file.
-    return { args: dir === "." ? [] : ["--pythonpath", dir], what: `${stem}:${callable}` };
+    return { ...(dir === "." ? {} : { path: dir }), args: [], what: `${stem}:${callable}` };
   }
   return { args: ["--paste", app.paste!.replace(/^config:/, "")], what: "" };
 }
@@ -102,7 +102,10 @@ export function appCommand(app: AppSpec, processes: number, chdir: string, host:
   if ((app.timeout ?? 0) > 0) argv.push("--timeout", String(app.timeout));
   if ((app["max-requests"] ?? 0) > 0) argv.push("--max-requests", String(app["max-requests"]));
   if ((app["max-requests-delta"] ?? 0) > 0 && (app["max-requests"] ?? 0) > 0) argv.push("--max-requests-jitter", String(app["max-requests-delta"]));
-  if (app.pythonpath.length > 0) argv.push("--pythonpath", app.pythonpath.join(","));
+  // One --pythonpath: gunicorn keeps only the last of several, so the file's
+  // directory joins the pythonpath lines' directories in the one list.
+  const paths = [...app.pythonpath, ...(t.path === undefined ? [] : [t.path])];
+  if (paths.length > 0) argv.push("--pythonpath", paths.join(","));
   argv.push(...t.args);
   if (t.what) argv.push(t.what);
   const layout = lazy

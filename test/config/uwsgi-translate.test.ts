@@ -116,6 +116,11 @@ describe("the app command", () => {
     expect(r.stdout).toContain("uwsgi.ini:4: mount = /admin=admin:app: several apps under URL prefixes");
   });
 
+  test("pythonpath and a wsgi-file in another directory: one --pythonpath with both (gunicorn keeps only the last of several)", async () => {
+    const { config } = await loadIni(uwsgi("http-socket = :8000\nwsgi-file = /srv/app/src/server.py\ncallable = app\npythonpath = /srv/app\npythonpath = /srv/lib\n"));
+    expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--pythonpath", "/srv/app,/srv/lib,/srv/app/src", "server:app"]);
+  });
+
   test("paste = config:%p: gunicorn --paste with the file itself", async () => {
     const dir = uwsgi("paste = config:%p\n");
     const { config } = await loadIni(dir);
