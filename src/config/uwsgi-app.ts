@@ -46,6 +46,8 @@ export interface AppHost {
   isExecutable(path: string): boolean;
   /** Build the command even when the server is not installed here (sup migrate: the config runs elsewhere). */
   elsewhere?: boolean;
+  /** What a glob matches from `chdir`, sorted; none: the pattern as written (uWSGI's pythonpath handler globs). */
+  glob?(pattern: string): string[];
 }
 
 /** gunicorn's own header limit (--limit-request-field_size default). */
@@ -104,7 +106,8 @@ export function appCommand(app: AppSpec, processes: number, chdir: string, host:
   if ((app["max-requests-delta"] ?? 0) > 0 && (app["max-requests"] ?? 0) > 0) argv.push("--max-requests-jitter", String(app["max-requests-delta"]));
   // One --pythonpath: gunicorn keeps only the last of several, so the file's
   // directory joins the pythonpath lines' directories in the one list.
-  const paths = [...app.pythonpath, ...(t.path === undefined ? [] : [t.path])];
+  const expand = (p: string) => (host.glob && /[*?[]/.test(p) ? host.glob(p) : [p]);
+  const paths = [...app.pythonpath.flatMap(expand), ...(t.path === undefined ? [] : [t.path])];
   if (paths.length > 0) argv.push("--pythonpath", paths.join(","));
   argv.push(...t.args);
   if (t.what) argv.push(t.what);

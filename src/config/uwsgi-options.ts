@@ -50,7 +50,7 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["wsgi-file", "file"], verdict: "decide", to: "app.wsgi-file", as: "text", why: `the file that defines the app: ${APP_SERVER} (the file's directory goes on the Python path, its name is the module)` },
   { names: ["callable"], verdict: "decide", to: "app.callable", as: "text", why: `the app's name in the module (default application): ${APP_SERVER}` },
   { names: ["home", "virtualenv", "venv", "pyhome"], verdict: "decide", to: "app.home", as: "text", why: "the virtualenv: sup runs its bin/gunicorn (install gunicorn there: HOME/bin/pip install gunicorn)" },
-  { names: ["pythonpath", "python-path", "pp"], verdict: "decide", to: "app.pythonpath", as: "text", why: "gunicorn --pythonpath DIR (uWSGI's globs are not expanded)" },
+  { names: ["pythonpath", "python-path", "pp"], verdict: "decide", to: "app.pythonpath", as: "text", why: "gunicorn --pythonpath DIR; a glob is expanded as uWSGI expands it, on the machine that reads the file (gunicorn does not glob)" },
   { names: ["paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app (Pyramid): gunicorn --paste FILE (PasteDeploy must be installed)" },
   { names: ["paste-logger", "ini-paste-logged"], verdict: "no-op", why: "gunicorn --paste sets up logging from the same file's [loggers] sections" },
   { names: ["ini-paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app read from this file: gunicorn --paste FILE" },

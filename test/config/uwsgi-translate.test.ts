@@ -121,6 +121,12 @@ describe("the app command", () => {
     expect(config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--pythonpath", "/srv/app,/srv/lib,/srv/app/src", "server:app"]);
   });
 
+  test("a pythonpath glob is expanded as uWSGI's pythonpath handler does (no match: as written), by sup migrate too: gunicorn does not glob", async () => {
+    const dir = dirWith({ "uwsgi.ini": "[uwsgi]\nhttp-socket = :8000\nmodule = app:app\npythonpath = lib/python3*/site-packages\npythonpath = /no-such-dir-sup*/x\n", "lib/python3.11/site-packages/a.py": "", "lib/python3.12/site-packages/b.py": "" });
+    expect((await loadIni(dir)).config.command).toEqual(["/usr/bin/gunicorn", "--preload", "--pythonpath", "lib/python3.11/site-packages,lib/python3.12/site-packages,/no-such-dir-sup*/x", "app:app"]);
+    expect((await sup(["migrate", "uwsgi", "uwsgi.ini"], dir)).stdout).toContain('"--pythonpath", "lib/python3.11/site-packages,lib/python3.12/site-packages,/no-such-dir-sup*/x"');
+  });
+
   test("paste = config:%p: gunicorn --paste with the file itself", async () => {
     const dir = uwsgi("paste = config:%p\n");
     const { config } = await loadIni(dir);
