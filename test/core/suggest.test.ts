@@ -9,6 +9,7 @@ test("a typo or a name cut short is near", () => {
   expect(nearest("thread", UWSGI)).toBe("threads");
   expect(nearest("touch-reloads", UWSGI)).toBe("touch-reload");
   expect(nearest("reload", UWSGI)).toBe("reload-mercy");
+  expect(nearest("strict-mode", [...UWSGI, "strict"])).toBe("strict");
 });
 
 test("a known name that only starts the given one, or one mostly edited away, is not (supervisord keys in a uwsgi.ini)", () => {
