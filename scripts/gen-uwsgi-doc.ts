@@ -22,7 +22,7 @@ function sup(r: { verdict: Verdict; to?: string; issue?: number; blocks?: boolea
 }
 
 export function tables(): string {
-  const rows = (UWSGI_RULES as readonly UwsgiRule[]).map((r) => `| ${r.names.map((n) => `\`${n}\``).join(", ")} | ${sup(r)} | ${cell(r.why)}${r.noopWhen ? ` (a no-op when it is ${cell(r.noopWhen.value.source.replace(/^\^|\$$/g, ""))}: ${cell(r.noopWhen.why)})` : ""} |`);
+  const rows = (UWSGI_RULES as readonly UwsgiRule[]).map((r) => `| ${r.names.map((n) => `\`${n}\``).join(", ")} | ${sup(r)} | ${cell(r.why)}${r.noopWhen ? ` (a no-op when it is ${cell(r.noopWhen.shown ?? r.noopWhen.value.source.replace(/^\^|\$$/g, ""))}: ${cell(r.noopWhen.why)})` : ""} |`);
   const families = UWSGI_FAMILIES.map((f) => `| ${f.label} | ${sup(f)} | ${cell(f.why)} |`);
   return [
     START,

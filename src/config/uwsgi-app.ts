@@ -46,6 +46,8 @@ export interface AppHost {
   isExecutable(path: string): boolean;
   /** Build the command even when the server is not installed here (sup migrate: the config runs elsewhere). */
   elsewhere?: boolean;
+  /** What a glob matches from `chdir`, sorted; none: the pattern as written (uWSGI's pythonpath handler globs). */
+  glob?(pattern: string): string[];
 }
 
 /** gunicorn's own header limit (--limit-request-field_size default). */
@@ -55,14 +57,17 @@ const IDENTIFIER = /^[A-Za-z_]\w*$/;
 /** Whether the file names an app for sup to run. */
 export const hasApp = (app: AppSpec) => app.module !== undefined || app["wsgi-file"] !== undefined || app.paste !== undefined;
 
-/** How gunicorn names the app: [args before it, the app argument]. */
-function target(app: AppSpec): { args: string[]; what: string } | { error: string } {
+/** How gunicorn names the app: a directory for its Python path, args before it, the app argument. */
+function target(app: AppSpec): { path?: string; args: string[]; what: string } | { error: string } {
   const callable = app.callable ?? "application";
   let module = app.module;
   let file = app["wsgi-file"];
   // uWSGI loads module first, then wsgi-file, then paste; the first takes the
   // root mount point (plugins/python/python_plugin.c uwsgi_python_init_apps).
-  if (module !== undefined && /\.(py|wsgi)$/.test(module)) [file, module] = [module, undefined];
+  // `module = proj.wsgi` is Django's module proj/wsgi.py, which uWSGI imports
+  // as a module even beside a file named proj.wsgi; only a name ending in .py
+  // (no module's name: uWSGI fails to import it) is taken as the file meant.
+  if (module !== undefined && /\.py$/.test(module)) [file, module] = [module, undefined];
   if (module !== undefined) return { args: [], what: module.includes(":") ? module : `${module}:${callable}` };
   if (file !== undefined) {
     const slash = file.lastIndexOf("/");
@@ -70,7 +75,7 @@ function target(app: AppSpec): { args: string[]; what: string } | { error: strin
     const stem = file.slice(slash + 1).replace(/\.(py|wsgi)$/, "");
     if (!IDENTIFIER.test(stem)) return { error: `wsgi-file ${file}: its name is no Python module name, so gunicorn cannot import it; rename it (e.g. ${dir}/wsgi.py) or set command = … ` };
     // A relative directory is found from the workers' directory, as uWSGI finds the file.
-    return { args: dir === "." ? [] : ["--pythonpath", dir], what: `${stem}:${callable}` };
+    return { ...(dir === "." ? {} : { path: dir }), args: [], what: `${stem}:${callable}` };
   }
   return { args: ["--paste", app.paste!.replace(/^config:/, "")], what: "" };
 }
@@ -99,7 +104,11 @@ export function appCommand(app: AppSpec, processes: number, chdir: string, host:
   if ((app.timeout ?? 0) > 0) argv.push("--timeout", String(app.timeout));
   if ((app["max-requests"] ?? 0) > 0) argv.push("--max-requests", String(app["max-requests"]));
   if ((app["max-requests-delta"] ?? 0) > 0 && (app["max-requests"] ?? 0) > 0) argv.push("--max-requests-jitter", String(app["max-requests-delta"]));
-  if (app.pythonpath.length > 0) argv.push("--pythonpath", app.pythonpath.join(","));
+  // One --pythonpath: gunicorn keeps only the last of several, so the file's
+  // directory joins the pythonpath lines' directories in the one list.
+  const expand = (p: string) => (host.glob && /[*?[]/.test(p) ? host.glob(p) : [p]);
+  const paths = [...app.pythonpath.flatMap(expand), ...(t.path === undefined ? [] : [t.path])];
+  if (paths.length > 0) argv.push("--pythonpath", paths.join(","));
   argv.push(...t.args);
   if (t.what) argv.push(t.what);
   const layout = lazy

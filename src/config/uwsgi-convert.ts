@@ -11,6 +11,8 @@ export interface Converted {
   error?: string;
   /** What the user should know (the line is still taken). */
   note?: string;
+  /** Why this value of the option is not in sup yet (the line is ignored). */
+  notYet?: string;
 }
 
 /** core/uwsgi.c uwsgi_opt_true: anything but false/off/no (any case) and "0" is true. */
@@ -57,6 +59,25 @@ function daemon(as: Conversion, v: string): Converted {
   return { value: { command, control: as === "daemon-control" } };
 }
 
+/**
+ * A logger as the log file it writes: `file:PATH` and the logfile plugin's
+ * `file:logfile=PATH,maxsize=BYTES` (uWSGI's log, all of it, to that file,
+ * as logto). A named logger (`NAME file:PATH`) gets only what log-route
+ * sends it, and syslog, socket, redis … are other plugins: not sup's yet.
+ */
+function logger(v: string): Converted {
+  const file = /^file:(.+)$/.exec(v.trim())?.[1];
+  if (file === undefined) {
+    return /^[\w-]+\s+\S/.test(v.trim())
+      ? { notYet: "a logger named for log-route: sup has no log routing yet (an unnamed file:PATH logger is sup's logto)" }
+      : { notYet: "sup writes its log to stderr or to one logto file (an unnamed file:PATH logger is that file); this logger is not there yet" };
+  }
+  if (!file.startsWith("logfile=")) return COMMENT.test(file) ? { error: commentError(v) } : { value: { path: file } };
+  const kv = Object.fromEntries(file.split(",").map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+  const maxsize = kv.maxsize === undefined ? undefined : Number(int(kv.maxsize).value);
+  return { value: { path: kv.logfile ?? "", ...(maxsize ? { maxsize } : {}) } };
+}
+
 export function convert(as: Conversion, v: string): Converted {
   switch (as) {
     case "daemon":
@@ -74,6 +95,8 @@ export function convert(as: Conversion, v: string): Converted {
       const mode = v === "" ? "666" : v;
       return /^[0-7]{3,4}$/.test(mode) ? { value: mode } : { error: `${JSON.stringify(v)} is not an octal permission such as 660` };
     }
+    case "logger":
+      return logger(v);
     case "env":
       if (COMMENT.test(v)) return { error: commentError(v) };
       if (!/^[^=]+=/.test(v)) return { error: `${JSON.stringify(v)}: uWSGI unsets a variable given without "="; sup cannot: unset it before starting sup` };

@@ -22,6 +22,20 @@ function readBytes(path: string): { bytes: string } | { error: string } {
   }
 }
 
+/**
+ * exec://COMMAND, as uWSGI's uwsgi_open_and_read (core/utils.c) reads it:
+ * what the command prints, run by the shell from the working directory
+ * (`logto = app-@(exec://date +%%F).log`). Bounded: a reload reads the
+ * config again, and a command that hangs must not hold it.
+ */
+function runBytes(command: string, cwd: string, env: Record<string, string | undefined>): { bytes: string } | { error: string } {
+  const p = Bun.spawnSync(["/bin/sh", "-c", command], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 5000 });
+  if (p.signalCode) return { error: `did not finish in 5 s (${p.signalCode})` };
+  const out = p.stdout.toString("latin1");
+  if (p.exitCode !== 0 && out === "") return { error: `exited ${p.exitCode}${p.stderr.length > 0 ? `: ${p.stderr.toString().trim().split("\n")[0]}` : ""}` };
+  return { bytes: out };
+}
+
 function groupName(gid: number): string | undefined {
   try {
     const line = readFileSync("/etc/group", "utf8").split("\n").find((l) => l.split(":")[2] === String(gid));
@@ -62,7 +76,7 @@ export function realHost(cwd: string, env: Record<string, string | undefined>, p
     realpath: (p) => (ok(() => statSync(resolve(cwd, p))) ? realpathSync(resolve(cwd, p)) : undefined),
     isSymlink: (p) => lstatSync(resolve(cwd, p), { throwIfNoEntry: false })?.isSymbolicLink() ?? false,
     inode: (p) => lstatSync(resolve(cwd, p), { throwIfNoEntry: false })?.ino,
-    read: (p) => readBytes(resolve(cwd, p)),
+    read: (p) => (p.startsWith("exec://") ? runBytes(p.slice(7), cwd, env) : readBytes(resolve(cwd, p))),
     exists: (p) => ok(() => accessSync(at(p), constants.R_OK)),
     isFile: (p) => statSync(at(p), { throwIfNoEntry: false })?.isFile() ?? false,
     isDir: (p) => statSync(at(p), { throwIfNoEntry: false })?.isDirectory() ?? false,

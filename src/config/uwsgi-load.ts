@@ -1,7 +1,7 @@
 // A [uwsgi] section as a config layer: read it as uWSGI does, translate it,
 // and, once every layer is in, build the app command (src/config/uwsgi-app.ts)
 // when no layer gave one. src/config/file.ts and load.ts call these.
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, globSync, statSync } from "node:fs";
 import { delimiter, resolve } from "node:path";
 import { appCommand, hasApp, type AppCommand } from "./uwsgi-app.ts";
 import { realHost } from "./uwsgi-host.ts";
@@ -59,5 +59,9 @@ const isExecutable = (path: string) => {
 export function uwsgiAppCommand(t: Translation, processes: number, chdir: string, PATH: string, elsewhere = false): AppCommand | { error: string } | undefined {
   if (!hasApp(t.app)) return undefined;
   const which = (name: string) => PATH.split(delimiter).map((d) => resolve(chdir, d, name)).find(isExecutable);
-  return appCommand(t.app, processes, chdir, { which, isExecutable, elsewhere });
+  const glob = (pattern: string) => {
+    const found = globSync(pattern, { cwd: chdir }).sort();
+    return found.length > 0 ? found : [pattern];
+  };
+  return appCommand(t.app, processes, chdir, { which, isExecutable, elsewhere, glob });
 }

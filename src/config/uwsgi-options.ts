@@ -13,7 +13,7 @@
 // (scripts/gen-uwsgi-doc.ts; test/config/uwsgi-doc.test.ts checks it).
 
 export type Verdict = "mapped" | "no-op" | "decide" | "not-yet";
-export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "daemon" | "daemon-control" | "daemon-smart" | "mib";
+export type Conversion = "int" | "bool" | "text" | "address" | "socket" | "mode" | "owner" | "user" | "env" | "daemon" | "daemon-control" | "daemon-smart" | "mib" | "logger";
 
 export interface UwsgiRule {
   readonly names: readonly string[];
@@ -24,10 +24,10 @@ export interface UwsgiRule {
   readonly issue?: number;
   readonly blocks?: boolean;
   /** A value for which the line means nothing to sup, and why. */
-  readonly noopWhen?: { readonly value: RegExp; readonly why: string };
+  readonly noopWhen?: { readonly value: RegExp; readonly why: string; /** The values it matches, in words, for docs/uwsgi.md. */ readonly shown?: string };
 }
 
-const APP_SERVER = "part of the app command sup builds (gunicorn; `sup check` shows it), or set `command = …` to run another server";
+export const APP_SERVER = "part of the app command sup builds (gunicorn; `sup check` shows it), or set `command = …` to run another server";
 
 export const UWSGI_RULES: readonly UwsgiRule[] = [
   // workers
@@ -50,11 +50,11 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["wsgi-file", "file"], verdict: "decide", to: "app.wsgi-file", as: "text", why: `the file that defines the app: ${APP_SERVER} (the file's directory goes on the Python path, its name is the module)` },
   { names: ["callable"], verdict: "decide", to: "app.callable", as: "text", why: `the app's name in the module (default application): ${APP_SERVER}` },
   { names: ["home", "virtualenv", "venv", "pyhome"], verdict: "decide", to: "app.home", as: "text", why: "the virtualenv: sup runs its bin/gunicorn (install gunicorn there: HOME/bin/pip install gunicorn)" },
-  { names: ["pythonpath", "python-path", "pp"], verdict: "decide", to: "app.pythonpath", as: "text", why: "gunicorn --pythonpath DIR (uWSGI's globs are not expanded)" },
+  { names: ["pythonpath", "python-path", "pp"], verdict: "decide", to: "app.pythonpath", as: "text", why: "gunicorn --pythonpath DIR; a glob is expanded as uWSGI expands it, on the machine that reads the file (gunicorn does not glob)" },
   { names: ["paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app (Pyramid): gunicorn --paste FILE (PasteDeploy must be installed)" },
   { names: ["paste-logger", "ini-paste-logged"], verdict: "no-op", why: "gunicorn --paste sets up logging from the same file's [loggers] sections" },
   { names: ["ini-paste"], verdict: "decide", to: "app.paste", as: "text", why: "a PasteDeploy app read from this file: gunicorn --paste FILE" },
-  { names: ["mount", "worker-mount", "manage-script-name"], verdict: "decide", why: "several apps under URL prefixes: run each with its own command (one program each), or mount them in one WSGI app (werkzeug DispatcherMiddleware); gunicorn takes the prefix from SCRIPT_NAME" },
+  { names: ["mount", "worker-mount", "manage-script-name"], verdict: "decide", why: "several apps under URL prefixes: run each with its own command (one program each), or mount them in one WSGI app (werkzeug DispatcherMiddleware); gunicorn takes the prefix from SCRIPT_NAME (`mount = /=APP`, the app at the root URL, is the app of the command sup builds, as module = APP)" },
   { names: ["import", "pyimport", "py-import", "python-import", "shared-import", "shared-pyimport", "shared-py-import", "shared-python-import"], verdict: "decide", why: "import the module from your WSGI file instead (or gunicorn -c with an on_starting hook)" },
   { names: ["gevent", "gevent-early-monkey-patch", "gevent-monkey-patch", "async", "ugreen", "greenlet"], verdict: "decide", why: "an async loop: add `-k gevent --worker-connections N` to the gunicorn command (install gevent), or run an ASGI app under uvicorn" },
   { names: ["buffer-size"], verdict: "mapped", to: "app.buffer-size", as: "int", why: "largest request header: gunicorn --limit-request-field_size N (gunicorn's own limit, 8190 bytes, is kept when larger)" },
@@ -80,7 +80,7 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["cap", "unshare", "chroot", "jail", "namespace", "ns", "pivot-root", "pivot_root", "emperor-use-clone"], verdict: "decide", why: "isolation: let systemd do it (CapabilityBoundingSet=, PrivateTmp=, RootDirectory=)" },
   // files, environment
   { names: ["chdir", "chdir2"], verdict: "mapped", to: "chdir", as: "text", why: "the workers' directory" },
-  { names: ["env"], verdict: "mapped", to: "env", as: "env", why: "a worker environment variable, KEY=VALUE" },
+  { names: ["env"], verdict: "mapped", to: "env", as: "env", why: "a worker environment variable, KEY=VALUE", noopWhen: { value: /^(?![^=]*=)(?:$|[#;]|.*\s)/, shown: "empty, a comment or words, with no \"=\"", why: "uWSGI unsets the variable so named (there is no \"=\"), and no environment has one: the blank and comment lines of a file `for-readline` reads into env = %(_)" } },
   { names: ["unenv"], verdict: "not-yet", why: "sup cannot remove a variable from the workers' environment yet: unset it before starting sup" },
   { names: ["pidfile", "pidfile2", "safe-pidfile", "safe-pidfile2"], verdict: "mapped", to: "pidfile", as: "text", why: "the master's pid, written atomically (as safe-pidfile does)" },
   { names: ["procname", "procname-prefix", "procname-prefix-spaced", "procname-append", "procname-master", "auto-procname"], verdict: "no-op", why: "process names: sup status names workers by id and pid; gunicorn --name sets titles when setproctitle is installed" },
@@ -120,7 +120,8 @@ export const UWSGI_RULES: readonly UwsgiRule[] = [
   { names: ["log-backupname"], verdict: "decide", why: "with log-maxsize, sup keeps the rotated file as FILE.1; for other names or more files, rotate with logrotate" },
   { names: ["log-truncate"], verdict: "decide", why: "sup appends to the logto file; truncate it before starting sup if you want it empty" },
   { names: ["disable-logging", "log-4xx", "log-5xx", "log-slow", "log-big", "log-sendfile", "log-x-forwarded-for", "log-format", "logformat", "log-date", "logdate", "logformat-strftime", "log-format-strftime", "req-logger", "logger-req", "log-req-route", "log-req-encoder", "log-ioerror", "log-micros", "log-zero"], verdict: "decide", why: "request logs are the server's: gunicorn --access-logfile - and --access-logformat, or the proxy's access log" },
-  { names: ["logger", "log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
+  { names: ["logger"], verdict: "mapped", to: "logto", as: "logger", why: "file:PATH (file:logfile=PATH,maxsize=BYTES), uWSGI's log file, is sup's logto (and log-maxsize); another logger, or one named for log-route, is not in sup yet (issue 22)", noopWhen: { value: /^stdio:?$/, shown: "stdio", why: "sup writes its log to stderr already" } },
+  { names: ["log-route", "log-encoder", "log-drain", "log-filter", "log-alarm", "alarm-log"], verdict: "not-yet", issue: 22, why: "sup prefixes each worker's output lines and writes them to its stdout/stderr; routing and encoders are not there yet" },
   { names: ["stats", "stats-server"], verdict: "mapped", to: "stats", as: "address", why: "sup's stats server: /metrics (Prometheus), /healthz, /readyz and /status (the JSON of sup status --json) over HTTP; uwsgitop does not read it: use `sup top`" },
   { names: ["stats-http", "stats-minified", "stats-min"], verdict: "no-op", why: "sup's stats server always speaks HTTP, and /status is its own JSON" },
   { names: ["enable-metrics", "metrics-dir", "metric-dir"], verdict: "no-op", why: "sup's metrics are always kept, and served at /metrics with stats" },

@@ -4,12 +4,13 @@
 // parts of the app command (module, callable, home, …) for uwsgi-app.ts.
 import { didYouMean, distance, nearest } from "../core/suggest.ts";
 import { convert } from "./uwsgi-convert.ts";
+import { APP_SERVER } from "./uwsgi-options.ts";
 import { ruleFor } from "./uwsgi-families.ts";
 import { fromBytes } from "./uwsgi-magic.ts";
 import { UWSGI_NAMES } from "./uwsgi-names.ts";
 import type { UwsgiRead } from "./uwsgi-read.ts";
 import { SPECS } from "./schema.ts";
-import type { AppSpec } from "./uwsgi-app.ts";
+import { hasApp, type AppSpec } from "./uwsgi-app.ts";
 
 export type KeyVerdict = "mapped" | "no-op" | "decide" | "unsupported" | "error";
 
@@ -69,6 +70,21 @@ function typo(key: string): string {
   if (!near) return "";
   return key.length > 5 || distance(key, near) <= 1 ? ` (did you mean ${near}?)` : "";
 }
+/** The conversions whose values are paths, addresses, names or numbers: never a Python format. */
+const PLACEHOLDER_AS = new Set(["text", "address", "socket", "user", "owner", "int", "mode"]);
+const SPACED = /^[\w.-]+(?:[ \t]+[\w.-]+)+$/;
+
+/**
+ * "did you mean" for a key of words: `env LANG = C` meant `env = LANG=C`
+ * (its first word an option), `post buffering` meant post-buffering.
+ */
+function spaced(key: string, value: string): string | undefined {
+  if (!SPACED.test(key)) return undefined;
+  const [first, ...rest] = key.split(/[ \t]+/);
+  if (UWSGI_NAMES[first!] !== undefined) return ` (did you mean ${first} = ${rest.join(" ")}${first === "env" ? "=" : " "}${value}?)`;
+  const dashed = key.replace(/[ \t]+/g, "-");
+  return UWSGI_NAMES[dashed] !== undefined ? ` (did you mean ${dashed}?)` : undefined;
+}
 const issueText = (n?: number) => (n ? ` (issue ${n})` : "");
 
 export function translate(read: UwsgiRead): Translation {
@@ -101,7 +117,9 @@ export function translate(read: UwsgiRead): Translation {
       t.keys.push(r);
       return r;
     };
-    if (!KEY.test(key)) {
+    // A key of words (`post buffering = 1`, `env LANG = C`) is a key uWSGI
+    // looks up, finds no option of that name and ignores: it goes on as one.
+    if (!KEY.test(key) && (o.bare || !SPACED.test(key))) {
       report("error", o.bare || key === "" ? `expected "key = value", got ${JSON.stringify(key || "= " + value)}` : `bad key name ${JSON.stringify(key)}`);
       continue;
     }
@@ -118,7 +136,7 @@ export function translate(read: UwsgiRead): Translation {
       } else if (read.placeholders.has(key) || read.referenced.has(key)) {
         report("no-op", `a placeholder (used as %(${key}))`);
       } else {
-        const near = typo(key);
+        const near = spaced(key, value) ?? typo(key);
         if (near) report("error", `not a uWSGI option${near}; uWSGI ignores it without a word, so what you meant is not set under uWSGI either`);
         else report("no-op", "not a uWSGI option: uWSGI ignores it, and nothing uses it as a placeholder");
       }
@@ -130,6 +148,14 @@ export function translate(read: UwsgiRead): Translation {
       report("error", `environment variable ${unset} is not set, so uWSGI would read the text "$(${unset})"; set it before starting sup`);
       continue;
     }
+    // Nor %(name): a path, an address or a part of the app still saying it
+    // (a template's placeholder no line defines) is that text under uWSGI.
+    // An env value or a daemon's command may mean Python's %(name)s.
+    const literal = PLACEHOLDER_AS.has(rule.as ?? "") && (rule.verdict === "mapped" || rule.verdict === "decide") ? /%\(([\w.-]+)\)/.exec(value)?.[1] : undefined;
+    if (literal !== undefined) {
+      report("error", `the value still says %(${literal}) after uWSGI's placeholders, so uWSGI would read that text (nothing sets ${literal} where uWSGI looks); set ${literal} = … in the file`);
+      continue;
+    }
     if (rule.noopWhen?.value.test(value)) {
       report("no-op", rule.noopWhen.why);
       continue;
@@ -139,13 +165,22 @@ export function translate(read: UwsgiRead): Translation {
       report("unsupported", `not in sup yet${issueText(rule.issue)}: ${rule.why}${newer}`);
       continue;
     }
+    const root = key === "mount" ? rootMount(value) : undefined;
+    if (root && !hasApp(t.app)) {
+      setApp(t.app, root.part, root.value, where);
+      report("decide", `the app at the root URL, as ${root.part} = ${root.value} would load it: ${APP_SERVER}`).app = true;
+      continue;
+    }
     if (!to) {
       report(rule.verdict, `${rule.why}${newer}`, rule.blocks);
       continue;
     }
     if (key === "protocol" || key === "socket-protocol") {
       protocol = value;
-      report(value === "http" ? "mapped" : "decide", value === "http" ? `the socket lines speak HTTP: they become listen addresses` : `protocol ${value}: only http sockets can be handed to an HTTP server`, value !== "http");
+      // Another protocol is one of the socket lines only, which stop sup
+      // themselves: an emperor's `protocol = uwsgi` (uWSGI's default) beside
+      // no socket at all blocks nothing.
+      report(value === "http" ? "mapped" : "decide", value === "http" ? `the socket lines speak HTTP: they become listen addresses` : `protocol ${value}: the protocol of the socket lines; only http sockets can be handed to an HTTP server (see socket)`);
       continue;
     }
     const c = convert(rule.as!, value);
@@ -153,8 +188,17 @@ export function translate(read: UwsgiRead): Translation {
       report("error", c.error);
       continue;
     }
+    if (c.notYet !== undefined) {
+      report("unsupported", `not in sup yet${issueText(22)}: ${c.notYet}`);
+      continue;
+    }
     const note = c.note ? ` (${c.note})` : "";
-    if (to === "program") {
+    if (rule.as === "logger") {
+      const l = c.value as { path: string; maxsize?: number };
+      put("logto", l.path, where, o.layer, from);
+      if (l.maxsize !== undefined) put("log-maxsize", l.maxsize / 1048576, where, o.layer, from);
+      report(rule.verdict, `logto = ${JSON.stringify(l.path)}${l.maxsize === undefined ? "" : `, log-maxsize = ${l.maxsize / 1048576}`}: ${rule.why}`);
+    } else if (to === "program") {
       const d = c.value as { command: string; control: boolean };
       const name = daemonName(d.command, t.daemons);
       t.daemons.push({ name, command: d.command, control: d.control, where, from });
@@ -176,6 +220,18 @@ export function translate(read: UwsgiRead): Translation {
   }
   t.entries = [...values.values()];
   return t;
+}
+
+/**
+ * `mount = /=pkg.app:app`: the one app at the root URL is the app `module`
+ * names (uWSGI's first app serves what no mount point claims); a file
+ * (.py, .wsgi) or config: (PasteDeploy) as uwsgi_python_mount_app loads it.
+ */
+function rootMount(value: string): { part: "module" | "wsgi-file" | "paste"; value: string } | undefined {
+  const app = /^\/?=(\S+)$/.exec(value)?.[1];
+  if (app === undefined) return undefined;
+  if (app.startsWith("config:")) return { part: "paste", value: app };
+  return /\.(py|wsgi)$/.test(app) ? { part: "wsgi-file", value: app } : { part: "module", value: app };
 }
 
 function setApp(app: AppSpec, part: string, value: unknown, where: string): void {

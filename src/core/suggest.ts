@@ -23,9 +23,14 @@ export function nearest(name: string, known: Iterable<string>): string | undefin
     // The distance is at least the difference in length: a name far longer
     // than any known one (a 4 MiB key in a config file) costs nothing.
     const floor = Math.abs(name.length - k.length);
-    const prefix = k.startsWith(name) || name.startsWith(k);
+    // A name cut short (--reload for --reload-mercy) counts as near, and so
+    // does a known name followed by a word (strict-mode for strict); one that
+    // only starts the given one does not: stopsignal is no typo of st.
+    const prefix = k.startsWith(name) || (k.length >= 3 && name.startsWith(k) && /^[-_ ]/.test(name.slice(k.length)));
     if (!prefix && floor > limit) continue;
     const d = prefix ? (floor >= 2 ? 2 : Math.min(distance(name, k), 2)) : distance(name, k);
+    // As many edits as half the known name leave little of it: app is no typo of pp.
+    if (2 * d >= k.length) continue;
     if (d < bestD) [best, bestD] = [k, d];
   }
   return best !== undefined && bestD <= limit ? best : undefined;

@@ -111,8 +111,11 @@ function check(loaded: Loaded, env: string): number {
   try {
     checkConfig(config, process.cwd());
   } catch (e) {
+    // Where the command comes from, on the lines about the command only
+    // (not on a chdir or a uid line that happens to come last).
     const src = describe(sources.command!, env);
-    throw new ConfigError(`${(e as Error).message} (command ${src})`);
+    const lines = (e as Error).message.split("\n").map((l) => (/\bcommand\b/.test(l) ? `${l} (command ${src})` : l));
+    throw new ConfigError(lines.join("\n"));
   }
   console.log(`config ok (${what})`);
   return 0;

@@ -1,12 +1,13 @@
 // The uwsgi.ini corpus (test/fixtures/uwsgi/, SOURCES says where each comes
-// from), each file three ways:
+// from), each file four ways:
 //   1. read by sup and by uWSGI itself (Debian's uwsgi-core: `uwsgi --ini
 //      FILE --get KEY` prints the first value of KEY as uWSGI read it), key
 //      by key; a file uWSGI refuses to read is one sup reports an error for;
 //   2. `sup check --ini FILE`: every problem of the file in its first run,
 //      each with its file:line, exit 2 exactly when there is an error;
 //   3. `sup migrate uwsgi FILE`: JSON lists every key line with its verdict,
-//      and the TOML translation loads as a sup config as it is.
+//      and the TOML translation loads as a sup config as it is;
+//   4. the app command sup builds imports the module uWSGI imports.
 // uWSGI runs as nobody in a copy of the corpus (it acts on some options
 // before --get answers: it may unlink a pidfile).
 import { afterAll, describe, expect, test } from "bun:test";
@@ -53,8 +54,10 @@ function supReads(file: string) {
   r.readFile(join(dir, file), "uwsgi");
   r.finish(ENV);
   const first = new Map<string, string>();
+  const last = new Map<string, string>();
   for (const o of r.opts) if (!first.has(fromBytes(o.key))) first.set(fromBytes(o.key), fromBytes(o.value));
-  return { first, problems: r.problems.filter((p) => p.severity !== "warning") };
+  for (const o of r.opts) last.set(fromBytes(o.key), fromBytes(o.value));
+  return { first, last, problems: r.problems.filter((p) => p.severity !== "warning") };
 }
 
 function uwsgiGets(file: string, keys: string[]) {
@@ -92,6 +95,16 @@ describe.each(FILES)("%s", (file) => {
     if (errors > 0) expect(r.stderr).toMatch(/errors \(sup will not start until they are fixed\):\n {2}\S+:\d+/);
     const order = ["errors (", "decisions:", "not yet in sup (ignored):", "no-ops:"].map((t) => out.indexOf(t)).filter((i) => i >= 0);
     expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  test("the app command imports the module uWSGI imports (module = proj.wsgi is proj/wsgi.py), with its callable", async () => {
+    const { last } = supReads(file);
+    const module = last.get("module") ?? last.get("wsgi");
+    // (a comment after the module is an error: there is no command to look at)
+    if (module === undefined || module.endsWith(".py") || /\s[#;]/.test(module) || last.has("command")) return;
+    const { config } = JSON.parse((await sup(["migrate", "uwsgi", file, "--format", "json"], dir, ENV)).stdout);
+    const argv: string[] = config.command ?? config.programs.app.command; // with attach-daemon lines, the app is one program
+    expect(argv.at(-1)).toBe(module.includes(":") ? module : `${module}:${last.get("callable") ?? "application"}`);
   });
 
   test("sup migrate uwsgi: every key line has a verdict, and the TOML loads as a sup config", async () => {

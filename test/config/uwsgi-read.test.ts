@@ -52,6 +52,7 @@ describe("against uWSGI (uwsgi --get)", () => {
     expect(first.get("first")).toBe("one"); // a placeholder and --get take the first value
     expect(first.get("inherited")).toBe("%(name)"); // inherit comes after the passes
     expect(first.get("name")).toBe("B"); // and the file's own value comes first
+    expect(first.get("stamped")).toBe("app-ran in /home/q.log"); // @(exec://CMD) runs CMD (after $(…)) and takes its output
   });
 });
 

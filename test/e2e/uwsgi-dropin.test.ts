@@ -15,8 +15,9 @@ useCleanup();
 
 const TIMEOUT = 120_000;
 const APPS = [
-  { name: "Django", dir: "test/fixtures/apps/django", module: "proj.wsgi:application", marker: "proj/marker.py" },
-  { name: "Flask", dir: "test/fixtures/apps/flask", module: "app:app", marker: "marker.py" },
+  // module = proj.wsgi, Django's usual line: the module proj/wsgi.py, its callable `application`.
+  { name: "Django", dir: "test/fixtures/apps/django", module: "proj.wsgi", target: "proj.wsgi:application", marker: "proj/marker.py" },
+  { name: "Flask", dir: "test/fixtures/apps/flask", module: "app:app", target: "app:app", marker: "marker.py" },
 ];
 
 /** A fresh copy of the app with a uwsgi.ini beside it, as a uWSGI user has it. */
@@ -76,7 +77,7 @@ describe.each(APPS)("$name: one uwsgi.ini, run by uwsgi --ini and by sup --ini",
     const m = new Master(["--ini", "uwsgi.ini"], { cwd: p.dir, env: privateTmp() });
     await m.waitFor(/gen 1 ready/, 30_000);
     // One sup worker; its gunicorn forks the two workers the file asks for.
-    expect(m.out).toContain(`uwsgi: runs /usr/bin/gunicorn --preload --workers 2 --timeout 30 ${app.module}: one sup worker whose gunicorn forks 2 workers`);
+    expect(m.out).toContain(`uwsgi: runs /usr/bin/gunicorn --preload --workers 2 --timeout 30 ${app.target}: one sup worker whose gunicorn forks 2 workers`);
     expect(m.out).toMatch(/set command = … in the file or give it after --/);
     // harakiri = 30 is gunicorn's --timeout 30 (in the command above), not "not in sup yet".
     expect(m.out).not.toMatch(/harakiri: ignored/);

@@ -60,6 +60,15 @@ test("sup check: a command that is not in PATH → exit 2 naming it and where it
   expect(r.code).toBe(2);
 });
 
+test("sup check: where the command was set is said on the command's line only, not on a chdir or uid line that comes last", async () => {
+  const r = await sup(["check"], dirWith({ "sup.toml": 'chdir = "/no/such/dir-sup"\nuid = "no-such-user-sup"\ncommand = ["no-such-program-sup"]\n' }));
+  expect(r.stderr).toContain("chdir /no/such/dir-sup: not a directory; create it or fix --chdir\n");
+  expect(r.stderr).toContain("uid no-such-user-sup: no such user (getpwnam); create it or use another\n");
+  expect(r.stderr).not.toContain("(command set by");
+  const one = await sup(["check"], dirWith({ "sup.toml": 'chdir = "/no/such/dir-sup"\ncommand = ["sh"]\n' }));
+  expect(one.stderr).toBe("sup: chdir /no/such/dir-sup: not a directory; create it or fix --chdir\n");
+});
+
 test("sup check: a relative command path is looked up from chdir", async () => {
   const dir = dirWith({ "app/run.sh": "#!/bin/sh\n", "sup.toml": 'chdir = "app"\ncommand = "./run.sh"\n' });
   const bad = await sup(["check"], dir);
