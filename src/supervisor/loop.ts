@@ -24,6 +24,7 @@ import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
 import { Metrics, type StatsAnswer } from "./metrics.ts";
 import { readiness } from "./serving.ts";
 import type { Logger, World } from "./world.ts";
+import { timerDelay } from "../core/timer.ts";
 
 /** EX_SOFTWARE (sysexits.h): the master stopped because of a bug in sup. */
 export const EXIT_BUG = 70;
@@ -259,7 +260,7 @@ export class Loop implements ProgramHost {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.queue.push({ type: "timer" });
-    }, Math.max(0, at - this.world.now()));
+    }, timerDelay(at - this.world.now())); // capped: fires early, finds nothing due, is armed again
   }
 
   private converge() {
