@@ -75,7 +75,7 @@ export class Loop implements ProgramHost {
     const what = this.several ? `programs ${all.map((p) => `${p.name} (${p.slots.size})`).join(", ")}` : `${n} worker${n === 1 ? "" : "s"} of: ${all[0]?.config.command.join(" ") ?? "nothing"}`;
     this.log.info(`master started pid ${this.world.masterPid}, ${what}`, { event: "master.start" });
     this.step(() => {});
-    while (!(this.stopping && this.empty)) {
+    while (!this.finished()) {
       this.arm();
       let ev = await this.queue.take();
       // A STATUS= datagram changes nothing to converge on or time: a chatty
@@ -91,7 +91,7 @@ export class Loop implements ProgramHost {
       }
     }
     clearTimeout(this.timer);
-    this.log.info(`master stopped (${this.stopping.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
+    this.log.info(`master stopped (${this.stopping?.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
     return this.exitCode;
   }
 
@@ -203,6 +203,15 @@ export class Loop implements ProgramHost {
 
   private get empty(): boolean {
     return [...this.programs.values()].every((p) => p.workers.empty);
+  }
+
+  /** Stopping, every worker and what it left gone, and nothing more came back to the master (Workers.stopStrays). */
+  private finished(): boolean {
+    if (!this.stopping || !this.empty) return false;
+    const first = this.programs.values().next().value;
+    if (!first) return true;
+    const now = this.world.now();
+    return first.workers.stopStrays(this.stopping.now ? now : now + first.config["worker-reload-mercy"] * 1000) === 0;
   }
 
   // --- signals (SIGNAL_TABLE names these) ---
