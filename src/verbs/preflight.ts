@@ -15,6 +15,14 @@ import { resolveCommand } from "../processes/shim.ts";
 import { findGroup, findUser, groupsOf } from "../native/users.ts";
 import type { Config } from "../config/schema.ts";
 
+/**
+ * Where a command is looked for when sup has no PATH at all (env -i, cron,
+ * a bare container): systemd's default, which holds execvp(3)'s own
+ * /bin:/usr/bin. An unset PATH read as "" would mean the working directory
+ * alone (an empty entry), and `sleep` would not be found.
+ */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 /** Who the workers run as (uid, gid): resolved once per config, since NSS may be slow. */
@@ -87,7 +95,7 @@ function commandProblems(cfg: Config, startDir: string, problems: string[]): str
     return undefined;
   }
   // The command is looked up on the PATH the worker will have (sup check does the same).
-  let PATH = process.env.PATH ?? "";
+  let PATH = process.env.PATH ?? DEFAULT_PATH;
   try {
     PATH = parseEnvList(cfg.env).PATH ?? PATH;
   } catch (e) {
@@ -95,7 +103,7 @@ function commandProblems(cfg: Config, startDir: string, problems: string[]): str
   }
   const argv = commandArgv(cfg);
   const path = isDirectory(cwd) ? resolveCommand(argv[0]!, { cwd, PATH }) : undefined;
-  if (!path && isDirectory(cwd)) problems.push(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
+  if (!path && isDirectory(cwd)) problems.push(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : ` on PATH${PATH === DEFAULT_PATH && process.env.PATH === undefined ? ` (not set: looked in ${DEFAULT_PATH})` : ""}`}); check the name, or use --shell for a shell command`);
   return path ? [path, ...argv.slice(1)] : undefined;
 }
 
