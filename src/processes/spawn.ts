@@ -1,6 +1,6 @@
 // Starting a worker process. The arbiter calls a SpawnFn, so unit tests can
 // swap in a fake and run the loop without processes.
-import { closeSync } from "node:fs";
+import { closeSync, statSync } from "node:fs";
 import { LineSplitter, type LineFn } from "../output/lines.ts";
 
 export interface SpawnSpec {
@@ -74,6 +74,8 @@ export const spawnProcess: SpawnFn = (spec) => {
       stdio: ["ignore", out, out, ...spec.fds, ...(spec.notifyPipe ? (["pipe"] as const) : [])],
       onExit: (_p, code, signal) => spec.onExit(code, signal === null ? null : String(signal)),
     });
+  } catch (e) {
+    throw spawnFailure(e, spec.argv[0]!, spec.cwd);
   } finally {
     for (const fd of spec.closeAfterSpawn ?? []) closeFd(fd); // the worker has its copy (or never will)
   }
@@ -91,6 +93,30 @@ export const spawnProcess: SpawnFn = (spec) => {
   }
   return { pid: proc.pid };
 };
+
+/**
+ * posix_spawn's ENOENT names the program it ran (sup itself, for its exec
+ * shim) even when what is missing is the working directory: a directory
+ * deleted after the master started (a release dir cleaned up) read as
+ * "no such file: posix_spawn '/usr/local/bin/sup'". Say which is gone.
+ */
+function spawnFailure(e: unknown, program: string, cwd: string): Error {
+  if ((e as NodeJS.ErrnoException).code !== "ENOENT") return e as Error;
+  const isDir = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (!isDir(cwd)) return new Error(`the working directory ${cwd} does not exist (removed after the master started?); create it again, or reload with --chdir set to one that exists`);
+  try {
+    statSync(program);
+  } catch {
+    return new Error(`${program} does not exist (removed or moved after the master started?); put it back, or restart the master`);
+  }
+  return e as Error;
+}
 
 function closeFd(fd: number) {
   try {

@@ -73,7 +73,10 @@ export function rememberChecked(cfg: Config, result: Checked): void {
 
 function commandProblems(cfg: Config, startDir: string, problems: string[]): string[] | undefined {
   const cwd = resolve(startDir, cfg.chdir || ".");
-  if (!isDirectory(cwd)) problems.push(`chdir ${cwd}: not a directory; create it or fix --chdir`);
+  if (!isDirectory(cwd)) {
+    // No --chdir: the directory sup was started in, deleted since (a release dir cleaned up while the master runs).
+    problems.push(cfg.chdir ? `chdir ${cwd}: not a directory; create it or fix --chdir` : `the working directory ${cwd} (where the master was started) does not exist any more; create it again, or set --chdir`);
+  }
   if (!parseSignal(cfg["stop-signal"])) problems.push(`stop-signal ${JSON.stringify(cfg["stop-signal"])} is not a signal name; use e.g. TERM, INT, QUIT or USR1`);
   if (cfg.pidfile) {
     const dir = dirname(resolve(startDir, cfg.pidfile));
