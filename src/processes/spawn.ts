@@ -1,6 +1,6 @@
 // Starting a worker process. The arbiter calls a SpawnFn, so unit tests can
 // swap in a fake and run the loop without processes.
-import { closeSync, statSync } from "node:fs";
+import { closeSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { LineSplitter, type LineFn } from "../output/lines.ts";
 
 export interface SpawnSpec {
@@ -61,8 +61,54 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: LineFn) {
 
 const decoder = new TextDecoder();
 
+/** Processes and threads of sup's user kept free under a low `ulimit -u`, for the master's own threads. */
+const NPROC_ROOM = 32;
+
+/**
+ * RLIMIT_NPROC counts every process and thread of the user, and Bun aborts
+ * when it cannot start a thread it needs (JSC's collector and compiler
+ * threads, started lazily): a master whose workers took the last of the
+ * user's room died a moment later ("panic: abort() called"), and a worker
+ * was left to its guard. So a worker is not started while fewer than
+ * NPROC_ROOM are left; the spawn fails (and is retried with backoff) with
+ * what to do. Root is not bound by the limit; a limit far above every task
+ * on the machine (/proc/loadavg) needs no count.
+ */
+function processRoomProblem(): string | undefined {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return undefined;
+  let limit: number;
+  let total: number;
+  try {
+    const soft = /^Max processes\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1];
+    if (soft === undefined || soft === "unlimited") return undefined;
+    limit = Number(soft);
+    total = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[3]!.split("/")[1]);
+  } catch {
+    return undefined; // no /proc: nothing to count with
+  }
+  if (total + NPROC_ROOM < limit) return undefined;
+  let mine = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, "utf8");
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) mine += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (mine + NPROC_ROOM < limit) return undefined;
+  return `EAGAIN: uid ${uid} runs ${mine} processes and threads of the ${limit} its process limit allows (ulimit -u); sup keeps ${NPROC_ROOM} free for its own threads (Bun aborts when it cannot start one): raise the limit (LimitNPROC=, limits.conf nproc) or run fewer workers`;
+}
+
 export const spawnProcess: SpawnFn = (spec) => {
   const out = spec.output === "pipe" ? "pipe" : "inherit";
+  const room = processRoomProblem();
+  if (room) {
+    for (const fd of spec.closeAfterSpawn ?? []) closeFd(fd); // as after a spawn that failed
+    throw new Error(room);
+  }
   let proc: ReturnType<typeof Bun.spawn>;
   try {
     proc = Bun.spawn(spec.argv, {
