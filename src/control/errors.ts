@@ -1,7 +1,7 @@
 // Errors of the files and sockets the master sets up at start. Each is a
 // ConfigError, so main.ts prints it as one line and exits 2 (nothing was
 // started), and each names the path, the errno in words and what to do.
-import { readFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { ConfigError } from "../config/coerce.ts";
 import { strerror } from "../native/libc.ts";
 
@@ -57,4 +57,25 @@ export function describeUid(uid: number): string {
     // no passwd file (a scratch container): the number alone
   }
   return `uid ${uid}`;
+}
+
+/**
+ * What stands at a path sup was to create or replace, when that is why it
+ * could not: "a symbolic link owned by uid 65534 (nobody)", "a directory
+ * owned by …". Undefined when nothing is there, or it is a regular file of
+ * sup's own user (then the errno alone says why). A link in a sticky
+ * directory (/tmp) may be replaced only by its owner, and the kernel may say
+ * EACCES rather than ELOOP for one opened O_NOFOLLOW: the errno alone would
+ * send the user to the directory's permissions, not to what was planted.
+ */
+export function whatIsAt(path: string): string | undefined {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return undefined;
+  }
+  if (st.isFile() && st.uid === (process.geteuid?.() ?? 0)) return undefined;
+  const kind = st.isSymbolicLink() ? "a symbolic link" : st.isDirectory() ? "a directory" : st.isFile() ? "a file" : "a special file";
+  return `${kind} owned by ${describeUid(st.uid)}`;
 }

@@ -5,7 +5,7 @@ import { closeSync, constants, existsSync, openSync, readFileSync, renameSync, u
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { UsageError } from "../verbs/cli.ts";
-import { fsFailure } from "./errors.ts";
+import { StartError, errnoWords, fsFailure, whatIsAt } from "./errors.ts";
 
 /**
  * unicorn's clobber_pid: the pid goes to a fresh file with a random name,
@@ -38,6 +38,9 @@ export function writePidfile(path: string, pid: number) {
       try {
         unlinkSync(tmp);
       } catch {}
+      // The rename failed: what stands at the path is the reason (a directory, another user's link in /tmp), not the directory.
+      const there = whatIsAt(path);
+      if (there) throw new StartError(`cannot write the pidfile ${path}: ${errnoWords(e)}; ${path} is ${there}, which sup does not replace: remove it, or choose another path`);
       throw fsFailure(`cannot write the pidfile ${path}`, e, dir);
     }
   }

@@ -141,6 +141,14 @@ const replacedText = (w: WorkerStatus) => (w.lastReplaced ? `${w.lastReplaced.re
 
 const mb = (b: number | undefined) => (b ? `${(b / 1048576).toFixed(1)}M` : "-");
 
+/**
+ * A worker's own words in the table (its STATUS=, its last stderr lines),
+ * each control character as \xNN: a worker must not forge a row of the
+ * table with a \r, nor send escape sequences to the terminal of whoever runs
+ * `sup status` (or reads the USR1 log). `--json` keeps the text as it came.
+ */
+const visible = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
 /** Human table, one line per worker, grouped by program when there are several (also what USR1 logs). */
 export function statusTable(r: StatusReport): string[] {
   const m = r.master;
@@ -152,7 +160,7 @@ export function statusTable(r: StatusReport): string[] {
   if (!several && m.lastReload) lines.push(reloadLine(m.lastReload));
   const head = `${several ? "PROGRAM".padEnd(12) : ""}${"ID".padEnd(4)}${"PID".padEnd(9)}${"GEN".padEnd(5)}${"STATE".padEnd(16)}${"UPTIME".padEnd(9)}${"RESTARTS".padEnd(10)}${"REPLACED".padEnd(14)}${"GROUP RSS".padEnd(11)}${"GROUP PSS".padEnd(11)}STATUS`;
   const row = (w: WorkerStatus) =>
-    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${replacedText(w).padEnd(14)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${w.status ?? ""}`.trimEnd();
+    `${several ? (w.program ?? "").padEnd(12) : ""}${String(w.id).padEnd(4)}${String(w.pid).padEnd(9)}${String(w.generation).padEnd(5)}${w.state.padEnd(16)}${`${w.uptime}s`.padEnd(9)}${String(w.restarts).padEnd(10)}${replacedText(w).padEnd(14)}${mb(w.rss).padEnd(11)}${mb(w.pss).padEnd(11)}${visible(w.status ?? "")}`.trimEnd();
   for (const p of r.programs) {
     if (several) {
       lines.push(`program ${p.name}: ${p.state}${p.hold ? ` (${p.hold})` : ""}, gen ${p.generation}, ${p.ready}/${p.target} ready${p.restart !== "always" ? `, restart ${p.restart}` : ""}`);
@@ -165,7 +173,7 @@ export function statusTable(r: StatusReport): string[] {
   }
   for (const c of r.crashing) {
     lines.push(`worker ${several ? `${c.program}.` : ""}${c.id}: crash loop, ${c.failures} exits in a row, last ${c.lastExit ?? "?"}${c.waitingForChange ? ", waiting for changes" : ""}`);
-    for (const l of c.lastStderr.slice(-5)) lines.push(`    ${l}`);
+    for (const l of c.lastStderr.slice(-5)) lines.push(`    ${visible(l)}`);
   }
   return lines;
 }

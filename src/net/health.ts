@@ -12,6 +12,7 @@
 // connection accepted, or exit 0, within --health-timeout.
 import { ConfigError } from "../config/coerce.ts";
 import { PRIVATE, checkUrl, parseTcp, tcpConnects } from "./probe.ts";
+import { timerDelay } from "../core/timer.ts";
 
 export type HealthSpec = { kind: "http"; url: string } | { kind: "tcp"; host: string; port: string } | { kind: "exec"; command: string };
 
@@ -47,7 +48,7 @@ export async function probeHealth(spec: HealthSpec, v: ProbeTarget, timeoutMs: n
   try {
     if (spec.kind === "http") {
       const url = sub(spec.url, v);
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual", headers: { connection: "close" } });
+      const res = await fetch(url, { signal: AbortSignal.timeout(timerDelay(timeoutMs)), redirect: "manual", headers: { connection: "close" } });
       await res.body?.cancel();
       return { ok: res.status >= 200 && res.status < 400, detail: `${url} answered ${res.status}` };
     }
@@ -77,7 +78,7 @@ async function execProbe(command: string, v: ProbeTarget, timeoutMs: number): Pr
     try {
       process.kill(-proc.pid, "SIGKILL");
     } catch {}
-  }, timeoutMs);
+  }, timerDelay(timeoutMs));
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr as ReadableStream).text()]);
   clearTimeout(timer);
   if (timedOut) return { ok: false, detail: `exec ${command}: no exit within ${timeoutMs / 1000}s` };

@@ -2,6 +2,7 @@
 // take traffic. `notify` and `delay` are decided by the master (a READY=1
 // datagram, time alive); `tcp` and `http` are probes run here.
 import { ConfigError } from "../config/coerce.ts";
+import { timerDelay } from "../core/timer.ts";
 
 /** The address sup gives every worker of its own when a probe needs it (`http:/PATH`, `{private}`). */
 export const PRIVATE = "{private}";
@@ -106,7 +107,7 @@ export async function tcpConnects(host: string, port: number, timeoutMs = PROBE_
       sock.destroy();
       resolve(ok);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    const timer = setTimeout(() => done(false), timerDelay(timeoutMs));
     sock.once("connect", () => done(true));
     sock.once("error", () => done(false));
   });

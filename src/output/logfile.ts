@@ -16,6 +16,7 @@
 // FILE.1 (the previous FILE.1 is replaced) and a new FILE starts.
 import { closeSync, constants, fstatSync, openSync, renameSync } from "node:fs";
 import { ConfigError } from "../config/coerce.ts";
+import { whatIsAt } from "../control/errors.ts";
 import { Output, QUEUE_LIMIT } from "./writer.ts";
 
 /** A full disk or a failing file is reported once a minute, not per line. */
@@ -24,7 +25,11 @@ const MIB = 1 << 20;
 
 function failure(path: string, e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === "ELOOP") return `${path} is a symbolic link; sup does not follow one (O_NOFOLLOW): give the real path`;
+  // What stands there says more than the errno: a link planted in a sticky
+  // /tmp is EACCES (not ELOOP) to some kernels, a directory EISDIR.
+  const there = code === "ELOOP" || code === "EACCES" || code === "EPERM" || code === "EISDIR" ? whatIsAt(path) : undefined;
+  if (code === "ELOOP" || there?.startsWith("a symbolic link")) return `${path} is a symbolic link; sup does not follow one (O_NOFOLLOW): give the real path, or remove it`;
+  if (there) return `${path} is ${there}; remove it or choose another path`;
   if (code === "ENOENT") return `the directory of ${path} does not exist; create it`;
   if (code === "EACCES" || code === "EPERM") return `permission denied to create or append to ${path}`;
   if (code === "ENXIO") return `${path} is a FIFO nobody reads; give a regular file`;

@@ -26,6 +26,7 @@ const CHUNK = 64 << 10;
 // keeps up is kept up with.
 const RETRY_MIN_MS = 1;
 const RETRY_MAX_MS = 100;
+const NEWLINE = new Uint8Array([10]);
 /** Drops are reported at most once per this interval. */
 export const REPORT_EVERY_MS = 10_000;
 
@@ -91,6 +92,14 @@ export class Output {
   onDrop?: (count: number, error?: string) => void;
   /** The last write error since the last report (ENOSPC on a full disk, EIO, …). */
   private lastError?: string;
+  /** The last byte written ends no line: the rest of the line is still to come. */
+  private midLine = false;
+  /**
+   * A write error dropped the rest of a line whose start is written (a disk
+   * that filled up mid-line): the next write begins with a newline, so the
+   * first line after the disk has room again is not glued to that fragment.
+   */
+  private cut = false;
 
   constructor(
     fd: number,
@@ -163,12 +172,24 @@ export class Output {
         buf = joined;
       }
     }
-    const { fd, mode } = this.target;
     let len = Math.min(buf.length, CHUNK);
-    if (mode === "poll") {
+    if (this.target.mode === "poll") {
       if (libc.poll(this.pollBuf, 1, 0) !== 1 || (this.pollBuf[3]! & POLLOUT) === 0) return -1;
       len = Math.min(len, 4096); // PIPE_BUF: fits whole once POLLOUT is set
     }
+    if (this.cut) {
+      const n = this.put(NEWLINE, 1);
+      if (n <= 0) return n;
+      this.cut = false;
+    }
+    const n = this.put(buf, len);
+    if (n > 0) this.midLine = buf[n - 1] !== 10;
+    return n;
+  }
+
+  /** One write(2) or send(2): bytes written, -1 to wait (EAGAIN), 0 after an error that dropped what was queued. */
+  private put(buf: Uint8Array, len: number): number {
+    const { fd, mode } = this.target;
     for (;;) {
       const n = Number(mode === "send" ? libc.send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) : libc.write(fd, buf, len));
       if (n >= 0) return n;
@@ -179,6 +200,8 @@ export class Output {
       // count it, stop trying. ENOSPC (a full disk), EIO and the like may
       // pass: drop what is queued, count it, and try the next lines again.
       this.lastError = `${strerror(code)} (errno ${code})`;
+      if (this.midLine) this.cut = true;
+      this.midLine = false;
       if (code === EPIPE || code === EBADF) this.close(true);
       else this.dropQueued();
       return 0;
@@ -253,6 +276,7 @@ export class Output {
     this.target = openPrivate(fd);
     new Int32Array(this.pollBuf.buffer)[0] = this.target.fd;
     this.closed = false;
+    this.midLine = this.cut = false; // a fragment left in the old file is not this file's
     if (this.queue.length > 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -263,7 +287,7 @@ export class Output {
   end(): void {
     clearTimeout(this.retryTimer);
     clearTimeout(this.reportTimer);
-    if (this.dropped > 0) this.onDrop?.(this.dropped);
+    if (this.dropped > 0) this.onDrop?.(this.dropped, this.lastError); // the disk is still full: say so, not "too slow"
     this.dropped = 0;
     this.flush();
     clearTimeout(this.retryTimer);

@@ -1,6 +1,6 @@
 // Starting a worker process. The arbiter calls a SpawnFn, so unit tests can
 // swap in a fake and run the loop without processes.
-import { closeSync } from "node:fs";
+import { closeSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { LineSplitter, type LineFn } from "../output/lines.ts";
 
 export interface SpawnSpec {
@@ -63,8 +63,54 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: LineFn) {
 
 const decoder = new TextDecoder();
 
+/** Processes and threads of sup's user kept free under a low `ulimit -u`, for the master's own threads. */
+const NPROC_ROOM = 32;
+
+/**
+ * RLIMIT_NPROC counts every process and thread of the user, and Bun aborts
+ * when it cannot start a thread it needs (JSC's collector and compiler
+ * threads, started lazily): a master whose workers took the last of the
+ * user's room died a moment later ("panic: abort() called"), and a worker
+ * was left to its guard. So a worker is not started while fewer than
+ * NPROC_ROOM are left; the spawn fails (and is retried with backoff) with
+ * what to do. Root is not bound by the limit; a limit far above every task
+ * on the machine (/proc/loadavg) needs no count.
+ */
+function processRoomProblem(): string | undefined {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return undefined;
+  let limit: number;
+  let total: number;
+  try {
+    const soft = /^Max processes\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1];
+    if (soft === undefined || soft === "unlimited") return undefined;
+    limit = Number(soft);
+    total = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[3]!.split("/")[1]);
+  } catch {
+    return undefined; // no /proc: nothing to count with
+  }
+  if (total + NPROC_ROOM < limit) return undefined;
+  let mine = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, "utf8");
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) mine += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (mine + NPROC_ROOM < limit) return undefined;
+  return `EAGAIN: uid ${uid} runs ${mine} processes and threads of the ${limit} its process limit allows (ulimit -u); sup keeps ${NPROC_ROOM} free for its own threads (Bun aborts when it cannot start one): raise the limit (LimitNPROC=, limits.conf nproc) or run fewer workers`;
+}
+
 export const spawnProcess: SpawnFn = (spec) => {
   const out = spec.output === "pipe" ? "pipe" : "inherit";
+  const room = processRoomProblem();
+  if (room) {
+    for (const fd of spec.closeAfterSpawn ?? []) closeFd(fd); // as after a spawn that failed
+    throw new Error(room);
+  }
   let proc: ReturnType<typeof Bun.spawn>;
   // stdin-open: the write end stays here, unwritten, so the worker never reads EOF while the master lives; closed at its exit.
   let stdin: { end(): unknown } | undefined;
@@ -82,6 +128,8 @@ export const spawnProcess: SpawnFn = (spec) => {
       },
     });
     if (spec.stdinOpen) stdin = proc.stdin as unknown as { end(): unknown };
+  } catch (e) {
+    throw spawnFailure(e, spec.argv[0]!, spec.cwd);
   } finally {
     for (const fd of spec.closeAfterSpawn ?? []) closeFd(fd); // the worker has its copy (or never will)
   }
@@ -106,6 +154,30 @@ function endStdin(sink: { end(): unknown } | undefined) {
   } catch {
     // the worker is gone and the pipe with it
   }
+}
+
+/**
+ * posix_spawn's ENOENT names the program it ran (sup itself, for its exec
+ * shim) even when what is missing is the working directory: a directory
+ * deleted after the master started (a release dir cleaned up) read as
+ * "no such file: posix_spawn '/usr/local/bin/sup'". Say which is gone.
+ */
+function spawnFailure(e: unknown, program: string, cwd: string): Error {
+  if ((e as NodeJS.ErrnoException).code !== "ENOENT") return e as Error;
+  const isDir = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (!isDir(cwd)) return new Error(`the working directory ${cwd} does not exist (removed after the master started?); create it again, or reload with --chdir set to one that exists`);
+  try {
+    statSync(program);
+  } catch {
+    return new Error(`${program} does not exist (removed or moved after the master started?); put it back, or restart the master`);
+  }
+  return e as Error;
 }
 
 function closeFd(fd: number) {

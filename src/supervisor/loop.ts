@@ -24,6 +24,7 @@ import { SIGNAL_TABLE, type SignalAction } from "./signals.ts";
 import { Metrics, type StatsAnswer } from "./metrics.ts";
 import { readiness } from "./serving.ts";
 import type { Logger, World } from "./world.ts";
+import { timerDelay } from "../core/timer.ts";
 
 /** EX_SOFTWARE (sysexits.h): the master stopped because of a bug in sup. */
 export const EXIT_BUG = 70;
@@ -74,7 +75,7 @@ export class Loop implements ProgramHost {
     const what = this.several ? `programs ${all.map((p) => `${p.name} (${p.slots.size})`).join(", ")}` : `${n} worker${n === 1 ? "" : "s"} of: ${all[0]?.config.command.join(" ") ?? "nothing"}`;
     this.log.info(`master started pid ${this.world.masterPid}, ${what}`, { event: "master.start" });
     this.step(() => {});
-    while (!(this.stopping && this.empty)) {
+    while (!this.finished()) {
       this.arm();
       let ev = await this.queue.take();
       // A STATUS= datagram changes nothing to converge on or time: a chatty
@@ -90,7 +91,7 @@ export class Loop implements ProgramHost {
       }
     }
     clearTimeout(this.timer);
-    this.log.info(`master stopped (${this.stopping.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
+    this.log.info(`master stopped (${this.stopping?.reason})${this.exitCode ? `, exit ${this.exitCode}` : ""}`, { event: "master.stop", code: this.exitCode });
     return this.exitCode;
   }
 
@@ -204,6 +205,15 @@ export class Loop implements ProgramHost {
     return [...this.programs.values()].every((p) => p.workers.empty);
   }
 
+  /** Stopping, every worker and what it left gone, and nothing more came back to the master (Workers.stopStrays). */
+  private finished(): boolean {
+    if (!this.stopping || !this.empty) return false;
+    const first = this.programs.values().next().value;
+    if (!first) return true;
+    const now = this.world.now();
+    return first.workers.stopStrays(this.stopping.now ? now : now + first.config["worker-reload-mercy"] * 1000) === 0;
+  }
+
   // --- signals (SIGNAL_TABLE names these) ---
 
   gracefulReload(reason: string) {
@@ -259,7 +269,7 @@ export class Loop implements ProgramHost {
       this.timer = undefined;
       this.timerAt = Infinity;
       this.queue.push({ type: "timer" });
-    }, Math.max(0, at - this.world.now()));
+    }, timerDelay(at - this.world.now())); // capped: fires early, finds nothing due, is armed again
   }
 
   private converge() {

@@ -79,9 +79,10 @@ export class Vitals {
     const w = fields.get("WATCHDOG");
     if (w === "1") this.lastPing = now;
     if (w === "trigger") this.triggered = true;
-    const usec = Number(fields.get("WATCHDOG_USEC"));
-    if (fields.has("WATCHDOG_USEC") && Number.isFinite(usec) && usec >= 0) {
-      this.watchdogMs = usec / 1000;
+    // Digits only, as systemd's safe_atou64 reads it: "" or "abc" is ignored, not 0 (which turns the watchdog off).
+    const usec = fields.get("WATCHDOG_USEC");
+    if (usec !== undefined && /^[0-9]+$/.test(usec)) {
+      this.watchdogMs = Number(usec) / 1000;
       this.lastPing = now; // systemd restarts the timer with the new value
     }
   }

@@ -271,4 +271,23 @@ export class Workers {
   get empty(): boolean {
     return this.list.length === 0 && this.leftovers.size === 0;
   }
+
+  /**
+   * Once every worker is gone on a stop: processes that came back to the
+   * master since (the subreaper) are stopped too, before it exits. A
+   * leftover's own child is orphaned only when the leftover dies of its
+   * TERM, after its worker's exit was handled; without this it would outlive
+   * the master. Returns how many there were.
+   */
+  stopStrays(killAt: number): number {
+    const now = this.deps.now();
+    const strays = (this.deps.orphans?.(this.anyOwns) ?? []).filter((o) => !this.leftovers.has("pid", o.pid));
+    for (const p of strays) {
+      this.deps.guard?.watch("p", p.pid);
+      this.leftovers.add("pid", p.pid, `process ${p.pid} (${p.comm})`, now, killAt);
+    }
+    const n = strays.length;
+    if (n) this.deps.log.warn(`${n} process${n === 1 ? "" : "es"} came back to the master after ${n === 1 ? "its parent" : "their parents"} stopped: ${strays.map((p) => `pid ${p.pid} ${p.comm}`).join(", ")}; stopping ${n === 1 ? "it" : "them"}`, { event: "worker.escaped", count: n });
+    return n;
+  }
 }

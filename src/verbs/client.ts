@@ -2,6 +2,7 @@
 // its pidfile, make sure that pid really is a sup master (never signal a
 // stale or reused pid, never trust a socket someone else planted), then talk
 // to it over its control socket.
+import { readFileSync } from "node:fs";
 import { UsageError, type Cli } from "./cli.ts";
 import { peerCred, socketFd } from "../net/peercred.ts";
 import { PermissionDenied } from "../control/errors.ts";
@@ -39,7 +40,7 @@ export async function ask(path: string, req: Request, timeoutMs: number, pid?: n
               return;
             }
             if (holder !== pid) {
-              fail(new Error(`${path} is held by pid ${holder}, not by ${pid}`));
+              fail(Object.assign(new Error(`${path} is held by pid ${holder}, not by ${pid}`), { holder }));
               s.end();
               return;
             }
@@ -74,6 +75,16 @@ export async function ask(path: string, req: Request, timeoutMs: number, pid?: n
   });
 }
 
+/** A process's pid in its own (innermost) pid namespace, from /proc/PID/status NSpid; undefined when unreadable. */
+function innermostPid(pid: number): number | undefined {
+  try {
+    const line = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return line ? Number(line.trim().split(/\s+/).at(-1)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A refusal from the master (another uid) becomes PermissionDenied: exit 2, and not "not a sup master". */
 function checkDenied(r: Record<string, unknown>) {
   if (r.denied === true) throw new PermissionDenied(`${String(r.error)}; nothing was signalled`);
@@ -90,7 +101,12 @@ export async function findMaster(pidfile: string): Promise<{ pid: number; sock: 
   try {
     pong = await ask(sock, { cmd: "ping" }, 3000, pid);
   } catch (e) {
-    throw notSup(`its control socket does not answer (${(e as Error).message})`);
+    const holder = (e as { holder?: number }).holder;
+    if (holder !== undefined && innermostPid(holder) === pid) {
+      // A master that is PID 1 (or N) of a container writes its own pid; seen from the host, that pid is someone else.
+      throw new UsageError(`pidfile ${pidfile} names pid ${pid} of another pid namespace: the master there is pid ${holder} here (its control socket is ${sock}); run sup inside that namespace (nsenter -t ${holder} -p -m sup …), or signal pid ${holder}; nothing was signalled`);
+    }
+    throw notSup(holder === undefined ? `its control socket does not answer (${(e as Error).message})` : `${(e as Error).message}`);
   }
   checkDenied(pong);
   // The master answered, but not the ping (it is busy): say what it said, not "not a sup master".

@@ -15,6 +15,14 @@ import { resolveCommand } from "../processes/shim.ts";
 import { findGroup, findUser, groupsOf } from "../native/users.ts";
 import type { Config } from "../config/schema.ts";
 
+/**
+ * Where a command is looked for when sup has no PATH at all (env -i, cron,
+ * a bare container): systemd's default, which holds execvp(3)'s own
+ * /bin:/usr/bin. An unset PATH read as "" would mean the working directory
+ * alone (an empty entry), and `sleep` would not be found.
+ */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 const isDirectory = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 /** Who the workers run as (uid, gid): resolved once per config, since NSS may be slow. */
@@ -65,7 +73,10 @@ export function rememberChecked(cfg: Config, result: Checked): void {
 
 function commandProblems(cfg: Config, startDir: string, problems: string[]): string[] | undefined {
   const cwd = resolve(startDir, cfg.chdir || ".");
-  if (!isDirectory(cwd)) problems.push(`chdir ${cwd}: not a directory; create it or fix --chdir`);
+  if (!isDirectory(cwd)) {
+    // No --chdir: the directory sup was started in, deleted since (a release dir cleaned up while the master runs).
+    problems.push(cfg.chdir ? `chdir ${cwd}: not a directory; create it or fix --chdir` : `the working directory ${cwd} (where the master was started) does not exist any more; create it again, or set --chdir`);
+  }
   if (!parseSignal(cfg["stop-signal"])) problems.push(`stop-signal ${JSON.stringify(cfg["stop-signal"])} is not a signal name; use e.g. TERM, INT, QUIT or USR1`);
   if (cfg.pidfile) {
     const dir = dirname(resolve(startDir, cfg.pidfile));
@@ -87,7 +98,7 @@ function commandProblems(cfg: Config, startDir: string, problems: string[]): str
     return undefined;
   }
   // The command is looked up on the PATH the worker will have (sup check does the same).
-  let PATH = process.env.PATH ?? "";
+  let PATH = process.env.PATH ?? DEFAULT_PATH;
   try {
     PATH = parseEnvList(cfg.env).PATH ?? PATH;
   } catch (e) {
@@ -95,7 +106,7 @@ function commandProblems(cfg: Config, startDir: string, problems: string[]): str
   }
   const argv = commandArgv(cfg);
   const path = isDirectory(cwd) ? resolveCommand(argv[0]!, { cwd, PATH }) : undefined;
-  if (!path && isDirectory(cwd)) problems.push(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : " on PATH"}); check the name, or use --shell for a shell command`);
+  if (!path && isDirectory(cwd)) problems.push(`command not found: ${JSON.stringify(argv[0])} (not an executable file${argv[0]!.includes("/") ? ` at ${resolve(cwd, argv[0]!)}` : ` on PATH${PATH === DEFAULT_PATH && process.env.PATH === undefined ? ` (not set: looked in ${DEFAULT_PATH})` : ""}`}); check the name, or use --shell for a shell command`);
   if (path && cfg.shell) shellSyntax(path, argv[2]!, problems);
   return path ? [path, ...argv.slice(1)] : undefined;
 }

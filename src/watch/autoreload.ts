@@ -18,6 +18,7 @@ import type { Change } from "./snapshot.ts";
 import { stater } from "../native/statx.ts";
 import { Tree } from "./tree.ts";
 import { EventsEngine, type Kernel } from "./watch-events.ts";
+import { timerDelay } from "../core/timer.ts";
 
 export interface TreeWatchOptions {
   interval: number; // s, > 0
@@ -123,7 +124,7 @@ export function watchTree(
   function schedule(at: number): void {
     if (stopped) return;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(wake, Math.max(0, at - Date.now()));
+    timer = setTimeout(wake, timerDelay(at - Date.now()));
   }
 
   const nextWake = () => {

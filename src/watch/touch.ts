@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import { compareStat, type FileStat } from "./snapshot.ts";
 import { FILE, MISSING, newStatOut, stater } from "../native/statx.ts";
+import { timerDelay } from "../core/timer.ts";
 
 export interface TouchEvent {
   file: string; // as the user wrote it
@@ -52,6 +53,6 @@ export function watchTouchFiles(
       if (kind) emit({ file: w.file, rolling: w.rolling, why: kind === "replaced" ? "modified" : kind }); // a save by rename is a touch too
     }
   };
-  const timer = setInterval(check, opts.interval * 1000);
+  const timer = setInterval(check, timerDelay(opts.interval * 1000));
   return { stop: () => clearInterval(timer) };
 }

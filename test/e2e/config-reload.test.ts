@@ -1,7 +1,7 @@
 // Reload re-reads the config file (DESIGN.md §2): a broken file is reported
 // with its file:line and the old workers keep running; a fixed one applies.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Master, alive, fixture, tempDir, useCleanup, waitUntil } from "./harness.ts";
 
@@ -52,3 +52,20 @@ describe.each(Object.keys(FORMATS) as (keyof typeof FORMATS)[])("reload with %s"
     for (const p of now) expect(old).not.toContain(p);
   });
 });
+
+test("the working directory deleted while the master runs: a respawn and a reload say that directory is gone (not that sup's binary is), and the master keeps running", async () => {
+  const dir = join(tempDir(), "release");
+  mkdirSync(dir);
+  const m = new Master(["--ready", "delay:0.2", "--", "sleep", "30"], { cwd: dir });
+  await m.waitFor(/gen 1 ready/);
+  rmSync(dir, { recursive: true });
+  process.kill(m.livePids()[0]!, "SIGKILL");
+  await m.waitFor(/worker 1 gen 1 cannot start: the working directory \S+release does not exist \(removed after the master started\?\); create it again, or reload with --chdir set to one that exists/);
+  m.signal("SIGHUP");
+  await m.waitFor(/reload failed: the working directory \S+release \(where the master was started\) does not exist any more; create it again, or set --chdir/);
+  expect(m.out).not.toContain("posix_spawn");
+  mkdirSync(dir);
+  await waitUntil(() => m.count(/gen 1 ready/g) >= 2, 15_000, () => `the respawn once the directory is back:\n${m.out}`);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 30_000);

@@ -133,6 +133,34 @@ for (const mode of MODES) {
       expect(readdirSync(t).filter((n) => n.endsWith(".tmp"))).toEqual([`sup.pid.${m.pid}.tmp`]); // only the planted one
     });
 
+    test("another user's symlink or directory at the pidfile or --logto path: exit 2 naming what is there and whose, and what to do; the target is untouched", async () => {
+      const t = tempDir(0o1777);
+      const victim = join(t, "victim");
+      writeFileSync(victim, "precious\n");
+      chmodSync(victim, 0o666);
+      const owner = mode.other === 0 ? "uid 0 \\(root\\)" : "uid 65534 \\(nobody\\)";
+      const plant = (name: string, dir: boolean) => {
+        const p = join(t, name);
+        if (dir) mkdirSync(p);
+        else symlinkSync(victim, p);
+        Bun.spawnSync(["chown", "-h", `${mode.other}:${mode.other}`, p]);
+        return p;
+      };
+      const cases: [string[], RegExp][] = [
+        // (as nobody the rename over root's link fails; root may replace nobody's link, and does: see the test above)
+        ...(mode.uid === 0 ? [] : [[["--pidfile", plant("link.pid", false)], new RegExp(`cannot write the pidfile \\S+link\\.pid: .*; \\S+link\\.pid is a symbolic link owned by ${owner}, which sup does not replace: remove it, or choose another path`)] as [string[], RegExp]]),
+        [["--pidfile", plant("dir.pid", true)], new RegExp(`cannot write the pidfile \\S+dir\\.pid: .*; \\S+dir\\.pid is a directory owned by ${owner}, which sup does not replace: remove it, or choose another path`)],
+        [["--logto", plant("link.log", false)], new RegExp(`logto \\S+link\\.log is a symbolic link; sup does not follow one \\(O_NOFOLLOW\\): give the real path, or remove it`)],
+        [["--logto", plant("dir.log", true)], new RegExp(`logto \\S+dir\\.log is a directory owned by ${owner}; remove it or choose another path`)],
+      ];
+      for (const [args, message] of cases) {
+        const r = await runSup([...args, "--", mode.fx("sleeper.sh")], { env: { TMPDIR: t }, sup: mode.sup, wrap: mode.wrap });
+        expectCleanFailure(r, message);
+      }
+      expect(readFileSync(victim, "utf8")).toBe("precious\n");
+      expect(supDirs(t)).toEqual([]);
+    });
+
     test("a pidfile dir sup may not write: exit 2 naming it and the errno; nothing left behind", async () => {
       const t = tempDir(0o1777);
       const dir = join(tempDir(0o755), "ro");

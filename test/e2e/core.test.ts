@@ -141,6 +141,16 @@ describe("bad input", () => {
     expect(r.stderr).toContain('command not found: "no-such-command-xyz"');
   });
 
+  test("with no PATH and no HOME (env -i): a bare command name is found where execvp and systemd look, and the worker runs", async () => {
+    const m = new Master(["--ready", "delay:0.2", "--", "sh", "-c", "echo home-$HOME-end; exec sleep 30"], { wrap: (argv) => ["env", "-i", ...argv] });
+    await m.waitFor(/\[1 g1\] home--end/);
+    await m.waitFor(/gen 1 ready/);
+    m.signal("SIGTERM");
+    expect(await m.exitCode()).toBe(0);
+    const r = await runSup(["--", "no-such-command-xyz"], { wrap: (argv) => ["env", "-i", ...argv] });
+    expect(r.stderr).toContain('command not found: "no-such-command-xyz" (not an executable file on PATH (not set: looked in /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin))');
+  });
+
   test("no command at all is a usage error", async () => {
     const r = await runSup(["-p", "2"]);
     expect(r.code).toBe(2);

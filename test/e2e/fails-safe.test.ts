@@ -38,3 +38,17 @@ test("the release binary ignores SUP_TEST_FAULT", async () => {
   expect(await m.exitCode()).toBe(0);
   expect(m.out).not.toContain("bug in sup");
 });
+
+test("a process limit (ulimit -u) that 16 workers would fill: the master keeps room for its own threads, says why a worker cannot start, retries, and lives (Bun aborted once the workers took the last of it)", async () => {
+  const { forNobody, tempDir } = await import("./harness.ts");
+  const nobody = forNobody();
+  // A uid of its own, so no other test's processes count against the limit.
+  const asUid = (argv: string[]) => ["prlimit", "--nproc=12", "setpriv", "--reuid=64917", "--regid=64917", "--clear-groups", ...argv];
+  const m = new Master(["-p", "16", "--ready", "delay:0.2", "--", "sleep", "300"], { sup: nobody.sup, wrap: asUid, env: { TMPDIR: tempDir(0o1777) } });
+  await m.waitFor(/cannot start: EAGAIN: uid 64917 runs \d+ processes and threads of the 12 its process limit allows \(ulimit -u\); sup keeps 32 free for its own threads/, 15_000);
+  await Bun.sleep(3000); // respawns back off; a GC or a new thread of the master's would have aborted it by now
+  expect(m.out).not.toContain("Bun has crashed");
+  expect(alive(m.pid)).toBe(true);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 30_000);

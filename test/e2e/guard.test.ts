@@ -134,6 +134,16 @@ test("subreaper mode as nobody (no cgroup it may write): kill -9 of the master, 
   await killMasterAndCheck(m, pids);
 });
 
+test("a graceful stop in subreaper mode (as nobody): nothing a daemonizing worker left runs after the master exits, not even a leftover's child that came back to the master only when its parent got TERM", async () => {
+  const nobody = forNobody();
+  const m = new Master(["-p", "2", "--ready", "delay:0.1", "--worker-reload-mercy", "2", "--", nobody.fixture("daemonizer.sh")], { sup: nobody.sup, wrap: asNobody, env: { TMPDIR: tempDir(0o1777) } });
+  await m.waitFor(/kill mode: process groups \+ subreaper/);
+  const pids = await leftovers(m, 2);
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+  expect(pids.filter(running)).toEqual([]);
+});
+
 test("a graceful stop in cgroup mode ends what ignores TERM through cgroup.kill after the mercy, exits 0 and removes the cgroups", async () => {
   const m = new Master(["--ready", "delay:0.1", "--worker-reload-mercy", "1", "--", fixture("daemonizer.sh")], { env: { LINGER: "1" } });
   const [, root] = await m.waitFor(/kill mode: cgroup (\S+)/);

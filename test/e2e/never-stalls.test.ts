@@ -174,3 +174,26 @@ test("a reload whose new listen address is in use fails with the address and err
     squatter.stop(true);
   }
 });
+
+test("delays past a timer's 24.8 days (a lifetime of 3,000 years, a worker's WATCHDOG_USEC of 10^23, a check interval in ms) never make a timer spin", async () => {
+  const dir = tempDir();
+  const touch = join(dir, "reload");
+  writeFileSync(touch, "");
+  const cases: [string, string[]][] = [
+    ["lifetime", ["--max-worker-lifetime", "99999999999"]],
+    ["watchdog", ["--watchdog", "5"]],
+    ["check-interval", ["--touch-reload", touch, "--check-interval", "99999999999"]],
+  ];
+  // READY=1, then (once ready, so the watchdog runs) a WATCHDOG_USEC far past any timer.
+  const say = 'import os,socket,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.sendto(b"READY=1",os.environ["NOTIFY_SOCKET"])\ntime.sleep(0.3)\ns.sendto(b"WATCHDOG_USEC=99999999999999999999999",os.environ["NOTIFY_SOCKET"])\nprint("said it",flush=True)\ntime.sleep(100)';
+  for (const [what, args] of cases) {
+    const m = new Master(["--ready", "notify", ...args, "--", PY, "-c", say]);
+    await m.waitFor(/said it/);
+    await Bun.sleep(500);
+    // An overflowing timer fires after 1 ms, each time with a warning on stderr, past sup's bounded writers.
+    expect({ what, out: m.out }).not.toMatchObject({ out: expect.stringContaining("TimeoutOverflowWarning") });
+    expect(m.out).not.toContain("is replaced");
+    m.signal("SIGTERM");
+    expect(await m.exitCode()).toBe(0);
+  }
+}, 40_000);

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { Master, SUP, alive, fixture, track, useCleanup, waitUntil } from "./harness.ts";
+import { Master, SUP, alive, fixture, runSup, tempDir, track, useCleanup, waitUntil } from "./harness.ts";
 
 useCleanup();
 
@@ -75,7 +75,8 @@ function childOf(ppid: number): number | undefined {
 }
 
 test("as PID 1 of a pid namespace (a container without tini): orphans are reaped, HUP works, TERM exits 0", async () => {
-  const p = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", SUP, "--ready", "delay:0.2", "--reload-grace", "0", "--", fixture("orphans.sh")], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ORPHANS: "50" } });
+  const pidfile = join(tempDir(), "sup.pid");
+  const p = Bun.spawn(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", SUP, "--ready", "delay:0.2", "--reload-grace", "0", "--pidfile", pidfile, "--", fixture("orphans.sh")], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ORPHANS: "50" } });
   track(p.pid);
   let out = "";
   const pump = async (s: ReadableStream<Uint8Array>) => {
@@ -87,6 +88,9 @@ test("as PID 1 of a pid namespace (a container without tini): orphans are reaped
   track(sup); // PID 1 of its namespace: killing it ends the namespace
   await waitUntil(() => out.includes("orphans made") && /gen 1 ready/.test(out), 15_000, () => `the first worker:\n${out}`);
   expect(out).toContain("master started pid 1,");
+  // From outside its namespace the pidfile's "1" is this machine's init: the client says where the master is, and signals nothing.
+  const st = await runSup(["status", "--pidfile", pidfile]);
+  expect({ code: st.code, err: st.stderr }).toEqual({ code: 2, err: `sup: pidfile ${pidfile} names pid 1 of another pid namespace: the master there is pid ${sup} here (its control socket is ${process.env.TMPDIR ?? "/tmp"}/sup-1/control.sock); run sup inside that namespace (nsenter -t ${sup} -p -m sup …), or signal pid ${sup}; nothing was signalled\n` });
   await Bun.sleep(2000);
   expect(zombiesOf(sup)).toBe(0);
   process.kill(sup, "SIGHUP");

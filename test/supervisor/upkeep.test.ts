@@ -40,6 +40,15 @@ test("WATCHDOG=trigger replaces at once; WATCHDOG_USEC changes a worker's own de
   expect(t.lines.filter((l) => l.includes("worker 1") && l.includes("is replaced"))).toEqual([]);
 });
 
+test("WATCHDOG_USEC that is not a number of µs (empty, words, signs, hex) is ignored: it does not turn the watchdog off", async () => {
+  const t = setup([prog("app", { processes: 1, watchdog: 5 })]);
+  await t.tick(1000);
+  for (const v of ["", "abc", "-1", "0x10", " 5", "1e9"]) notify(t, pidOf(t, 1), `WATCHDOG_USEC=${v}`);
+  await t.settle();
+  await t.tick(5000);
+  expect(t.lines.join("\n")).toMatch(/app worker 1 pid \d+ gen 1 is replaced \(watchdog\): silent for 5\.0s/);
+});
+
 test("health: K failures in a row replace the worker, not before, and its siblings are left alone", async () => {
   const failing = new Set<number>();
   const t = setup([prog("app", { processes: 3, health: "http:/health", "health-interval": 10, "health-failures": 3 })], {
