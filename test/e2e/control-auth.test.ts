@@ -169,7 +169,7 @@ describe.if(isRoot)("other users", () => {
     const { pidfile, other, dir, log, fake } = await planted(0);
     const r = await runSup(["--stop", pidfile]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`pid ${other.pid} (from ${pidfile}) is not a sup master: its control socket does not answer (${dir}/control.sock is held by pid ${fake.pid}, not by ${other.pid})`);
+    expect(r.stderr).toContain(`pid ${other.pid} (from ${pidfile}) is not a sup master: ${dir}/control.sock is held by pid ${fake.pid}, not by ${other.pid}; nothing was signalled`);
     expect(existsSync(log)).toBe(false);
     expect(alive(other.pid)).toBe(true);
   });
