@@ -115,15 +115,24 @@ export class Master {
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    this.exited = this.proc.exited;
-    void this.pump(this.proc.stdout as ReadableStream<Uint8Array>);
-    void this.pump(this.proc.stderr as ReadableStream<Uint8Array>);
+    const pumps = Promise.all([this.pump(this.proc.stdout as ReadableStream<Uint8Array>), this.pump(this.proc.stderr as ReadableStream<Uint8Array>)]);
+    // The exit can be seen before the last lines are read from the pipes: a
+    // test that reads `out` after the exit waits for them (at most 2 s: a
+    // process that outlived the master may hold the pipes open).
+    this.exited = this.proc.exited.then(async (code) => {
+      await Promise.race([pumps, Bun.sleep(2000)]);
+      return code;
+    });
     started.push(this);
   }
 
   private async pump(s: ReadableStream<Uint8Array>) {
     const d = new TextDecoder();
-    for await (const c of s) this.out += d.decode(c, { stream: true });
+    try {
+      for await (const c of s) this.out += d.decode(c, { stream: true });
+    } catch {
+      // the stream was cancelled: what was read is kept
+    }
   }
 
   get pid() {
