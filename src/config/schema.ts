@@ -73,6 +73,7 @@ export const OPTIONS = [
   opt({ name: "reload-on-rss", group: "health", type: "number", default: 0, min: 0, help: "Replace a worker whose process group's resident memory passes this many MB (checked every check-interval seconds; 0 = off)." }),
   opt({ name: "max-surge", group: "health", type: "int", default: 1, min: 1, help: "Replacements (watchdog, health, lifetime, rss) that may run at once; each starts a new worker and retires the old one only once the new one is ready." }),
   opt({ name: "restart", group: "workers", type: "enum", default: "always", values: ["always", "on-failure", "never"], help: "When a worker exits on its own: always respawn it (with the crash backoff); on-failure: only after a non-zero exit or a signal (exit 0 is done); never: a one-shot task, its exit is reported. The master exits once every worker of every program is done." }),
+  opt({ name: "group", group: "workers", type: "string", default: "", help: "A name this program shares with others (not a unix group: that is gid): `sup stop|start|restart|reload GROUP` acts on each of them, as supervisorctl's GROUP:* (supervisord's [group:x] programs = sets it); GROUP:NAME is one of them." }),
   opt({ name: "autostart", group: "workers", type: "boolean", default: true, help: "false: the program does not start with the master; it waits, stopped, for `sup start NAME` (supervisord's autostart = false)." }),
   opt({ name: "on-exit", group: "workers", type: "enum", default: "restart", values: ["restart", "stop-all"], help: "restart: what --restart says; stop-all: a worker of this program that exits on its own stops the whole master, which exits with its code (a container's orchestrator then restarts the pod)." }),
   opt({ name: "depends-on", group: "workers", type: "deps", default: {}, help: "Programs that must be started, ready or completed (exited 0) before this one starts: TOML { migrate = \"completed\", db = \"ready\" }, a list (ready), or \"migrate:completed db\"." }),
@@ -139,6 +140,7 @@ export interface Config {
   "reload-on-rss": number;
   "max-surge": number;
   restart: "always" | "on-failure" | "never";
+  group: string;
   autostart: boolean;
   "stdin-open": boolean;
   "on-exit": "restart" | "stop-all";

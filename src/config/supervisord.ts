@@ -111,8 +111,19 @@ const SUPERVISORD_SECTION: Record<string, Rule> = {
  */
 export function readSupervisord(text: string, path: string, env: Record<string, string | undefined>): SupervisordRead {
   const out: SupervisordRead = { entries: [], programs: [], notes: [], problems: [] };
-  const walk: Walk = { top: path, global: [], seen: new Set([realpathOr(path)]) };
+  const walk: Walk = { top: path, global: [], seen: new Set([realpathOr(path)]), groups: [] };
   readInto(out, text, path, env, walk, 0);
+  // A group names programs of any file read; supervisord refuses a member that is no program, and so does sup.
+  const groupOf = new Map<string, string>();
+  for (const g of walk.groups) {
+    const where = g.where ? { where: g.where } : {};
+    if (!out.programs.some((p) => p.name === g.member)) out.problems.push({ line: g.line, ...where, message: `[group:${g.name}] programs: ${g.member} is no [program:${g.member}] here or in an included file` });
+    else if (groupOf.has(g.member) && groupOf.get(g.member) !== g.name) out.problems.push({ line: g.line, ...where, message: `[group:${g.name}] programs: ${g.member} is already in [group:${groupOf.get(g.member)}]; sup gives a program one group` });
+    else if (!groupOf.has(g.member)) {
+      groupOf.set(g.member, g.name);
+      out.entries.push({ key: "group", value: g.name, line: g.line, ...where, program: g.member });
+    }
+  }
   const global = walk.global;
   if (out.programs.length === 0 && out.problems.length === 0) {
     // supervisord would run idle; sup would run no program, or mistake the file for a config without programs.
@@ -131,6 +142,8 @@ interface Walk {
   top: string;
   global: string[];
   seen: Set<string>;
+  /** [group:x] programs = …, one row per member, for every file read. */
+  groups: { name: string; member: string; line: number; where?: string }[];
 }
 
 /** A file's real path (an include through a symlink is the same file), or the path when it cannot be resolved. */
@@ -169,6 +182,10 @@ function readInto(out: SupervisordRead, text: string, path: string, env: Record<
     const fcgi = kind === "fcgi-program:";
     if (header === "include") {
       include(out, lines, path, withGlobal, walk, depth, problem, (line, message) => out.notes.push(`${file}:${line}: ${message}`));
+      continue;
+    }
+    if (header.startsWith("group:")) {
+      readGroup(header.slice("group:".length).trim(), lines, start, walk, at, problem, (line, message) => out.notes.push(`${file}:${line}: ${message}`));
       continue;
     }
     if (program === undefined) {
@@ -253,8 +270,21 @@ function include(out: SupervisordRead, lines: Line[], path: string, env: Record<
   }
 }
 
+/**
+ * [group:x] programs = a,b: each listed program gets group = x, so `sup
+ * stop|start|restart|reload x` (or x:*, x:a) acts on them as supervisorctl
+ * does. Its priority is supervisord's start order, which sup takes from
+ * depends-on. The members are checked once every file is read.
+ */
+function readGroup(name: string, lines: Line[], start: number, walk: Walk, at: (line: number) => { where?: string }, problem: (line: number, message: string) => void, note: (line: number, message: string) => void) {
+  if (!/^[\w.-]+$/.test(name)) return problem(start, `[group:${name}]: a group name is letters, digits, "_", "-" and "."`);
+  const programs = lines.findLast((l) => l.key === "programs");
+  if (!programs) return problem(start, `[group:${name}]: no programs = line; list its programs (programs = web,worker)`);
+  for (const l of lines) if (l.key !== "programs") note(l.line, `[group:${name}] ${l.key}: ${l.key === "priority" ? "supervisord's start order: sup starts programs in depends-on order" : "a supervisord setting sup has no use for"}`);
+  for (const member of programs.value.split(",").map((m) => m.trim()).filter(Boolean)) walk.groups.push({ name, member, line: programs.line, ...at(programs.line) });
+}
+
 function sectionNote(header: string): string {
-  if (header.startsWith("group:")) return "sup controls each program by name (sup reload|stop|start NAME)";
   if (header.startsWith("eventlistener:")) return "sup has no event protocol for it to listen to: left out (for a program whose exit should stop everything, sup has on-exit = stop-all)";
   return "supervisord's own server and control settings: sup has its control socket and sup status";
 }

@@ -28,7 +28,8 @@ const SWITCHES: Record<Request["cmd"], readonly string[]> = {
 };
 /** Commands that cannot do without a program name. */
 const NEEDS_PROGRAM = new Set(["start", "restart"]);
-const PROGRAM_NAME = /^[\w.-]{1,100}$/;
+/** A program, a group, or supervisorctl's GROUP:* and GROUP:NAME. */
+const PROGRAM_NAME = /^[\w.-]{1,100}(:([\w.-]{1,100}|\*))?$/;
 
 /** A request from one line of text, or the reason it is not one. */
 export function parseRequest(line: string): { req: Request } | { error: string } {
@@ -51,7 +52,7 @@ export function parseRequest(line: string): { req: Request } | { error: string }
     if (key === "cmd") continue;
     if (!allowed.includes(key)) return { error: `${cmd} takes no ${JSON.stringify(key.slice(0, 40))}${allowed.length ? ` (only ${allowed.join(", ")})` : ""}` };
     if (key === "program") {
-      if (typeof v !== "string" || !PROGRAM_NAME.test(v)) return { error: `${cmd}: program must be a program name` };
+      if (typeof v !== "string" || !PROGRAM_NAME.test(v)) return { error: `${cmd}: program must be a program or group name` };
       req.program = v;
       continue;
     }

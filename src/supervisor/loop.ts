@@ -314,16 +314,41 @@ export class Loop implements ProgramHost {
 
   // --- sup stop|start|restart NAME ---
 
+  /**
+   * The programs a control verb's NAME means, as supervisorctl reads it: a
+   * program's name; a group's (`group = …`, supervisord's [group:x]), or
+   * GROUP:*, every program of it; GROUP:NAME, that one of the group's.
+   * A program's own name wins over a group of the same name.
+   */
+  private named(name: string): string[] | undefined {
+    const live = [...this.programs].filter(([, p]) => !this.removed.has(p));
+    if (live.some(([n]) => n === name)) return [name];
+    const [group, member] = name.includes(":") ? [name.slice(0, name.indexOf(":")), name.slice(name.indexOf(":") + 1)] : [name, "*"];
+    const of = live.filter(([, p]) => p.config.group !== "" && p.config.group === group).map(([n]) => n);
+    if (member === "*") return of.length ? of : undefined;
+    return of.includes(member) ? [member] : undefined;
+  }
+
+  /** What a NAME that names nothing is told: the programs, and the groups. */
+  private noSuch(name: string): string {
+    const groups = [...new Set([...this.programs.values()].map((p) => p.config.group).filter((g) => g !== ""))];
+    return `no program ${JSON.stringify(name)} (programs: ${[...this.programs.keys()].join(", ")}${groups.length ? `; groups: ${groups.join(", ")}` : ""})`;
+  }
+
   private control(op: "stop" | "start" | "restart", name: string, reply?: (r: { ok: boolean; message: string }) => void) {
-    const p = this.programs.get(name);
-    if (!p || this.removed.has(p)) return reply?.({ ok: false, message: `no program ${JSON.stringify(name)} (programs: ${[...this.programs.keys()].join(", ")})` });
+    const names = this.named(name);
+    if (!names) return reply?.({ ok: false, message: this.noSuch(name) });
     if (this.stopping) return reply?.({ ok: false, message: "the master is stopping" });
-    const why = `control: sup ${op} ${name}`;
-    if (op === "stop") p.halt(why);
-    else if (op === "restart") p.restart(why);
-    else if (p.hold?.kind === "stopped" || p.final) p.start(why);
-    else return reply?.({ ok: true, message: `program ${name} is ${p.state}` });
-    reply?.({ ok: true, message: `program ${name}: ${op} requested` });
+    const said = names.map((n) => {
+      const p = this.programs.get(n)!;
+      const why = `control: sup ${op} ${name}`;
+      if (op === "stop") p.halt(why);
+      else if (op === "restart") p.restart(why);
+      else if (p.hold?.kind === "stopped" || p.final) p.start(why);
+      else return `program ${n} is ${p.state}`;
+      return `program ${n}: ${op} requested`;
+    });
+    reply?.({ ok: true, message: said.join("; ") });
   }
 
   // --- reloads (reloads.ts) and the programs they add and remove ---
@@ -333,7 +358,10 @@ export class Loop implements ProgramHost {
       this.log.warn(`reload refused (${reason}): the master is draining before its stop (--shutdown-delay)`, { event: "reload.refused", reason });
       return reply?.({ ok: false, generation: this.mainGeneration, message: "the master is draining before its stop (--shutdown-delay)" });
     }
-    this.reloads.request(reason, rolling, reply, targets);
+    // A group's name (or GROUP:*, GROUP:NAME) reloads its programs; a name that means nothing is told so by request().
+    const names = Array.isArray(targets) ? targets.flatMap((t) => this.named(t) ?? [t]) : targets;
+    if (Array.isArray(targets) && targets.some((t) => !this.named(t))) return reply?.({ ok: false, generation: this.mainGeneration, message: this.noSuch(targets.find((t) => !this.named(t))!) });
+    this.reloads.request(reason, rolling, reply, names);
   }
 
   /** ReloadsHost: a program the config now has starts (its sockets bound and checked first). */

@@ -80,7 +80,7 @@ export function parseCli(argv: string[]): Cli {
       continue;
     }
     if (!tok.startsWith("-") || tok === "-") {
-      if (PROGRAM_VERBS.has(cli.verb) && cli.program === undefined && /^[\w.-]+$/.test(tok)) {
+      if (PROGRAM_VERBS.has(cli.verb) && cli.program === undefined && /^[\w.-]+(:([\w.-]+|\*))?$/.test(tok)) {
         cli.program = tok;
         continue;
       }

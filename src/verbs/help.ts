@@ -28,7 +28,7 @@ interface VerbDoc {
 }
 
 const pidfile: Arg = { type: "string", valueHint: "file", description: "The master's pidfile (the master must run with --pidfile)." };
-const program = (required: boolean): Arg => ({ type: "positional", required, description: required ? "The program (a [programs.NAME] or Procfile line)." : "Only this program (default: every program)." });
+const program = (required: boolean): Arg => ({ type: "positional", required, description: required ? "The program (a [programs.NAME] or Procfile line), or a group of them (group = NAME; GROUP:* and GROUP:NAME too)." : "Only this program, or group of programs (default: every program)." });
 
 /** The verbs, as data: what each does, its own switches, examples. */
 export const VERBS: Record<string, VerbDoc> = {

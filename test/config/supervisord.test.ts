@@ -48,7 +48,7 @@ test("tornado-conf-d.conf: `;` after blanks starts a comment, as supervisor read
   expect(program(l, "jobman").ready).toBe("delay:10");
 });
 
-test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected and false, [group:x] noted; an [include] that matches nothing adds nothing", async () => {
+test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected and false, [group:x] is each member's group; an [include] that matches nothing adds nothing", async () => {
   const l = await load("celery-multiline.conf", { CELERY_CONCURRENCY: "8" });
   const web = program(l, "web");
   expect(web.command[0]).toBe(`${FIX}/venv/bin/gunicorn`);
@@ -58,7 +58,7 @@ test("celery-multiline.conf: continued values, %(here)s, autorestart unexpected 
   expect(program(l, "celery").command).toContain("--concurrency=8");
   expect(program(l, "beat").restart).toBe("never");
   const notes = l.notes!.join("\n");
-  expect(notes).toContain("[group:proj]: sup controls each program by name");
+  expect(l.programs.map((p) => p.config.group)).toEqual(["proj", "proj", "proj"]);
   expect(l.programs.map((p) => p.name)).toEqual(["web", "celery", "beat"]);
   expect(notes).toContain("priority: start order in sup is depends-on");
 });
@@ -244,4 +244,20 @@ test("a file [include]d again (itself, or twice by two globs) is read once, as s
   const c = await sup(["check", "-c", "supervisord.conf"], dir);
   expect(c.code).toBe(2);
   expect(c.stderr).toContain('conf.d/web.conf:3: processes must be a whole number, got "abc"');
+});
+
+test("[group:x]: programs = names programs of any file read (here before them); a member that is no program, or already in another group, is an error with file:line; its priority is a note", () => {
+  const ok = readSupervisord("[group:web]\nprograms=a, b\npriority=10\n\n[program:a]\ncommand=true\n\n[program:b]\ncommand=true\n\n[program:c]\ncommand=true\n", "/x/s.conf", {});
+  expect(ok.problems).toEqual([]);
+  expect(ok.entries.filter((e) => e.key === "group")).toEqual([
+    { key: "group", value: "web", line: 2, program: "a" },
+    { key: "group", value: "web", line: 2, program: "b" },
+  ]);
+  expect(ok.notes).toContain("s.conf:3: [group:web] priority: supervisord's start order: sup starts programs in depends-on order");
+  const bad = readSupervisord("[group:web]\nprograms=a,nope\n\n[group:other]\nprograms=a\n\n[group:empty]\n\n[program:a]\ncommand=true\n", "/x/s.conf", {});
+  expect(bad.problems).toEqual([
+    { line: 7, message: "[group:empty]: no programs = line; list its programs (programs = web,worker)" },
+    { line: 2, message: "[group:web] programs: nope is no [program:nope] here or in an included file" },
+    { line: 5, message: "[group:other] programs: a is already in [group:web]; sup gives a program one group" },
+  ]);
 });

@@ -39,5 +39,6 @@ describe("parseRequest", () => {
 test("program commands: start and restart need a program; a program is a name", () => {
   expect(parseRequest('{"cmd":"restart","program":"web"}')).toEqual({ req: { cmd: "restart", program: "web" } });
   expect(parseRequest('{"cmd":"start"}')).toEqual({ error: "start needs a program" });
-  expect(parseRequest('{"cmd":"stop","program":"../x y"}')).toEqual({ error: "stop: program must be a program name" });
+  expect(parseRequest('{"cmd":"stop","program":"../x y"}')).toEqual({ error: "stop: program must be a program or group name" });
+  expect(parseRequest('{"cmd":"stop","program":"web:*"}')).toEqual({ req: { cmd: "stop", program: "web:*" } });
 });

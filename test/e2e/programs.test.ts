@@ -247,6 +247,56 @@ stopwaitsecs=5
   expect(await m.exitCode()).toBe(0);
 }, 60_000);
 
+test("supervisord's [group:x]: sup stop|start|restart|reload GROUP acts on its programs (GROUP:* and GROUP:NAME as supervisorctl reads them), never on the others", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "supervisord.conf"), `[supervisord]
+pidfile=%(here)s/sup.pid
+
+[group:web]
+programs=app,assets
+
+[program:app]
+command=/bin/sleep 1000
+
+[program:assets]
+command=/bin/sleep 1001
+
+[program:queue]
+command=/bin/sleep 1002
+`);
+  const pidfile = join(dir, "sup.pid");
+  const ctl = (...args: string[]) => runSup([...args, "--pidfile", pidfile]);
+  const states = async () => Object.fromEntries((await status(dir)).programs.map((p) => [p.name, p.state]));
+  const m = new Master(["-c", "supervisord.conf"], { cwd: dir });
+  for (const n of ["app", "assets", "queue"]) await m.waitFor(new RegExp(`${n} worker 1 pid \\d+ gen 1 ready`), 10_000);
+  const queue = pidsOf(await status(dir), "queue");
+
+  const stop = await ctl("stop", "web");
+  expect(stop.code).toBe(0);
+  expect(stop.stdout).toContain("program app: stop requested; program assets: stop requested");
+  await waitUntil(async () => { const s = await states(); return s.app === "stopped" && s.assets === "stopped"; }, 10_000, "app and assets stopped");
+  expect((await states()).queue).toBe("ready");
+
+  expect((await ctl("start", "web:*")).code).toBe(0);
+  await waitUntil(async () => pidsOf(await status(dir), "app").length === 1 && pidsOf(await status(dir), "assets").length === 1, 10_000, "the group started again");
+  const assets = pidsOf(await status(dir), "assets");
+  const app = pidsOf(await status(dir), "app");
+  expect((await ctl("restart", "web:app")).code).toBe(0);
+  await waitUntil(async () => { const now = pidsOf(await status(dir), "app"); return now.length === 1 && now[0] !== app[0]; }, 10_000, "app restarted");
+  expect(pidsOf(await status(dir), "assets")).toEqual(assets);
+
+  const reload = await ctl("reload", "web", "--wait");
+  expect(reload.code).toBe(0);
+  await waitUntil(async () => { const now = pidsOf(await status(dir), "assets"); return now.length === 1 && now[0] !== assets[0]; }, 10_000, "assets reloaded");
+  expect(pidsOf(await status(dir), "queue")).toEqual(queue);
+
+  const bad = await ctl("stop", "web:queue");
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toContain('no program "web:queue" (programs: app, assets, queue; groups: web)');
+  m.signal("SIGTERM");
+  expect(await m.exitCode()).toBe(0);
+}, 60_000);
+
 test("supervisord's autostart = false: the program stays stopped until sup start NAME; the others run", async () => {
   const dir = tempDir();
   writeFileSync(join(dir, "supervisord.conf"), `[supervisord]

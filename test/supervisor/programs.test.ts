@@ -68,7 +68,7 @@ test("sup reload web: only web gets a new generation; the worker's pids are left
   const bad: string[] = [];
   t.loop.queue.push({ type: "reload", reason: "test", rolling: false, targets: ["nope"], reply: (r) => bad.push(r.message) });
   await t.settle();
-  expect(bad[0]).toContain("no program nope (programs: web, worker)");
+  expect(bad[0]).toContain("no program \"nope\" (programs: web, worker)");
 });
 
 test("sup reload (all): one program after another, in depends-on order", async () => {
@@ -140,4 +140,26 @@ test("a stopped program (autostart = false, or sup stop NAME) takes a reload's n
   t.loop.queue.push({ type: "program", op: "start", name: "import", reply: () => {} });
   await t.settle();
   expect(t.live()).toEqual(["import.1.2.starting", "web.1.2.ready"]);
+});
+
+test("a control NAME that is a group (group = web) acts on its programs; GROUP:NAME on one; a program's own name wins over a group of that name", async () => {
+  const t = setup([prog("app", { group: "web" }), prog("assets", { group: "web" }), prog("web"), prog("queue", { group: "jobs" })]);
+  await t.tick(1000);
+  const said: string[] = [];
+  const ask = async (op: "stop" | "start" | "restart", name: string) => {
+    t.loop.queue.push({ type: "program", op, name, reply: (r) => said.push(`${r.ok} ${r.message}`) });
+    await t.settle();
+  };
+  await ask("stop", "web"); // the program named web, not the group
+  await ask("stop", "jobs:*");
+  await ask("stop", "web:assets");
+  await ask("stop", "jobs:app");
+  expect(said).toEqual([
+    "true program web: stop requested",
+    "true program queue: stop requested",
+    "true program assets: stop requested",
+    'false no program "jobs:app" (programs: app, assets, web, queue; groups: web, jobs)',
+  ]);
+  await t.drain();
+  expect(t.loop.report().programs.map((p) => `${p.name}:${p.state}`)).toEqual(["app:ready", "assets:stopped", "web:stopped", "queue:stopped"]);
 });
