@@ -43,7 +43,7 @@ const tooBig = (name: string, size: number): ConfigError =>
 
 function notAFile(name: string, st: Stats): ConfigError {
   const kind = kindOf(st)!;
-  return new ConfigFileError(name, `is ${kind}, not a file${kind === "a directory" ? "" : "; sup reads a config file whole and never waits on one: give the path of a regular file"}`);
+  return new ConfigFileError(name, `is ${kind}, not a file${kind === "a directory" ? "; give the path of the config file in it (sup.toml, sup.ini, uwsgi.ini, …)" : "; sup reads a config file whole and never waits on one: give the path of a regular file"}`);
 }
 
 /** errno of a failed stat/open, in words. */

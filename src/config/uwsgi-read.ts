@@ -70,6 +70,8 @@ export class UwsgiReader {
   private firstRound = { done: false };
   private lastFile = "";
   private logic: Logic | undefined;
+  /** Where the open if-/for- block began, for the warning when nothing closes it. */
+  private logicAt: { file: string; line: number } | undefined;
   private depth = 0;
   private layer: UwsgiOpt["layer"] = "file";
   /** Set while an if-/for- block adds its options (core/config.c logic_opt_running). */
@@ -208,12 +210,20 @@ export class UwsgiReader {
       const logic = startLogic(key, value);
       if (key === "if-opt" || key === "if-not-opt") this.referenced.add(fromBytes(value.split("=")[0]!));
       if (logic && this.logic) return this.problem(where, `${fromBytes(key)}: uWSGI does not nest if-/for- blocks (it stops here); close the one before with endif/endfor`, key);
-      if (logic) this.logic = logic;
+      if (logic) {
+        this.logic = logic;
+        this.logicAt = where;
+      }
     }
   }
 
   /** The passes, then `inherit` (core/uwsgi.c: passes, then uwsgi_configure). */
   finish(env: Record<string, string | undefined>): void {
+    // uWSGI warns of nothing: every key after an unclosed block is set by its test (once per line of a for-readline).
+    if (this.logic && this.logicAt) {
+      const { name, arg } = this.logic;
+      this.problem(this.logicAt, `${fromBytes(name)} = ${fromBytes(arg)}: no ${name.startsWith("for") ? "endfor" : "endif"} closes it, so uWSGI applies its test to every key after it, to the end of the config; close it where the block ends`, undefined, "warning");
+    }
     const pass = (symbol: "$" | "@" | "%", hook: (name: string, opt: PassOpt) => string | undefined) => {
       try {
         applyPass(this.opts, symbol, hook);

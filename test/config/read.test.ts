@@ -36,7 +36,7 @@ async function hostileDir(): Promise<string> {
 const REFUSED: [string, string][] = [
   ["fifo.toml", "fifo.toml: config file is a FIFO (named pipe), not a file"],
   ["zero.toml", "zero.toml: config file is a character device, not a file"],
-  ["dir.toml", "dir.toml: config file is a directory, not a file"],
+  ["dir.toml", "dir.toml: config file is a directory, not a file; give the path of the config file in it"],
   ["sock.toml", "sock.toml: config file is a unix socket, not a file"],
   ["loop.toml", "loop.toml: config file is a symlink loop (ELOOP"],
   ["dangling.toml", "dangling.toml: config file is a symlink to missing.toml, which does not exist"],

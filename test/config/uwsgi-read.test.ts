@@ -87,6 +87,14 @@ describe("what uWSGI would stop at, or misread without a word", () => {
     expect(r.problems).toEqual([expect.objectContaining({ line: 2, severity: "warning", message: expect.stringContaining("has no [nope] section") })]);
   });
 
+  test("an if-/for- block that nothing closes is a warning at its line (uWSGI applies it to every key after it, without a word); a closed one is not", () => {
+    const { r, all } = read(fake({ "/srv/a.ini": "[uwsgi]\nfor = a b\nenv = X_%(_)=1\nmaster = true\n" }), "/srv/a.ini");
+    expect(all("master")).toEqual(["true", "true"]);
+    expect(r.problems).toEqual([expect.objectContaining({ line: 2, severity: "warning", message: "for = a b: no endfor closes it, so uWSGI applies its test to every key after it, to the end of the config; close it where the block ends" })]);
+    const closed = read(fake({ "/srv/b.ini": "[uwsgi]\nif-env = HOME\nenv = H=%(_)\nendif =\nmaster = true\n" }), "/srv/b.ini");
+    expect(closed.r.problems).toEqual([]);
+  });
+
   test("a file that includes itself stops at a depth, with the line", () => {
     const { r } = read(fake({ "/srv/a.ini": "[uwsgi]\nini = /srv/a.ini\n" }), "/srv/a.ini");
     expect(r.problems.at(-1)).toEqual(expect.objectContaining({ line: 2, message: expect.stringContaining("includes itself") }));
