@@ -76,6 +76,24 @@ const NPROC_ROOM = 32;
  * what to do. Root is not bound by the limit; a limit far above every task
  * on the machine (/proc/loadavg) needs no count.
  */
+/** The last count of the user's processes and threads. */
+let counted: { uid: number; at: number; mine: number } | undefined;
+
+/** Processes and threads of `uid`, from /proc/N/status. */
+function tasksOf(uid: number): number {
+  let mine = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, "utf8");
+      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) mine += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return mine;
+}
+
 function processRoomProblem(): string | undefined {
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) return undefined;
@@ -90,17 +108,16 @@ function processRoomProblem(): string | undefined {
     return undefined; // no /proc: nothing to count with
   }
   if (total + NPROC_ROOM < limit) return undefined;
-  let mine = 0;
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const status = readFileSync(`/proc/${name}/status`, "utf8");
-      if (Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]) === uid) mine += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
-    } catch {
-      // gone meanwhile
-    }
+  // The user's count is a pass over every /proc/N/status (tens of ms on a
+  // host of thousands of tasks): done at most once a second, on the loop;
+  // in between, each spawn allowed counts one more task.
+  const now = performance.now();
+  if (!counted || counted.uid !== uid || now - counted.at > 1000) counted = { uid, at: now, mine: tasksOf(uid) };
+  const mine = counted.mine;
+  if (mine + NPROC_ROOM < limit) {
+    counted.mine++;
+    return undefined;
   }
-  if (mine + NPROC_ROOM < limit) return undefined;
   return `EAGAIN: uid ${uid} runs ${mine} processes and threads of the ${limit} its process limit allows (ulimit -u); sup keeps ${NPROC_ROOM} free for its own threads (Bun aborts when it cannot start one): raise the limit (LimitNPROC=, limits.conf nproc) or run fewer workers`;
 }
 
